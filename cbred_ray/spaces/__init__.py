@@ -1,0 +1,1 @@
+"""Search spaces: architecture encodings, enumeration by index range, canonical forms."""
