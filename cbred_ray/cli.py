@@ -1,0 +1,118 @@
+"""The ``cbred`` command line.
+
+Exit codes: 0 success, 2 bad input (one line naming the bad value, nothing
+written to the store), 1 anything else.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from cbred_ray.errors import BadInput
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from cbred_ray.config import load_config
+    from cbred_ray.pipeline.run import run_reduction
+
+    config = load_config(args.config)
+    manifest = run_reduction(config, args.out, progress=not args.quiet)
+    selection = manifest["stages"]["selection"]
+    print(json.dumps({"store": args.out, "selected": selection["rows"], "cluster": selection["cluster"],
+                      "space": manifest["space"], "config_hash": manifest["config_hash"]}))
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from cbred_ray.evaluate.benchmark import load_benchmark
+    from cbred_ray.evaluate.metrics import evaluate_subset
+    from cbred_ray.spaces import nb201
+    from cbred_ray.store import Store
+
+    store = Store(args.store)
+    store.read_manifest()
+    selected = store.read("selection", columns=["arch_str"]).column("arch_str").to_pylist()
+    table = load_benchmark(args.benchmark)
+    report = evaluate_subset(selected, table, space_size=nb201.SPACE_SIZE)
+    print(json.dumps(report, indent=None if args.compact else 2))
+    return 0
+
+
+def _cmd_stats(args: argparse.Namespace) -> int:
+    from cbred_ray.config import DataConfig, StatsConfig
+    from cbred_ray.pipeline.run import run_statistics
+    from cbred_ray.spaces.archfile import read_arch_strings
+
+    names = tuple(n.strip() for n in args.stats.split(",") if n.strip())
+    try:
+        cfg = StatsConfig(names=names, data=DataConfig(source=args.data, batch_size=args.batch_size),
+                          num_classes=args.num_classes, shard_size=args.shard_size)
+    except ValueError as err:
+        raise BadInput(f"--stats {args.stats!r}: {str(err).splitlines()[-1].strip()}") from None
+    archs = read_arch_strings(args.archs)
+    manifest = run_statistics(archs, names, args.out, seed=args.seed, stats_cfg=cfg, progress=not args.quiet)
+    print(json.dumps({"store": args.out, "rows": manifest["rows"]["stats"], "statistics": list(names)}))
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from cbred_ray.evaluate.nb201_import import import_nb201
+
+    rows = import_nb201(args.benchmark, args.out)
+    print(json.dumps({"out": args.out, "rows": rows}))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cbred", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a reduction from a YAML config into a store")
+    run.add_argument("config")
+    run.add_argument("--out", required=True, help="store directory (created; resumed if made by the same config)")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.set_defaults(fn=_cmd_run)
+
+    ev = sub.add_parser("evaluate", help="measure a store's selection against a benchmark table (JSON on stdout)")
+    ev.add_argument("store")
+    ev.add_argument("--benchmark", required=True, help="Parquet table with arch_str and *_acc columns")
+    ev.add_argument("--compact", action="store_true", help="one-line JSON")
+    ev.set_defaults(fn=_cmd_evaluate)
+
+    st = sub.add_parser("stats", help="compute training-free statistics for a list of architectures")
+    st.add_argument("--archs", required=True, help="text file (one arch string per line) or Parquet with arch_str")
+    st.add_argument("--stats", required=True, help="comma-separated statistic names, e.g. naswot_v2,logsynflow")
+    st.add_argument("--out", required=True)
+    st.add_argument("--seed", type=int, default=0)
+    st.add_argument("--data", default=None, help=".npz of images or a cifar-100-python folder (default: synthetic)")
+    st.add_argument("--batch-size", type=int, default=64)
+    st.add_argument("--num-classes", type=int, default=100)
+    st.add_argument("--shard-size", type=int, default=25, help="distinct cells per shard")
+    st.add_argument("--quiet", action="store_true")
+    st.set_defaults(fn=_cmd_stats)
+
+    im = sub.add_parser("import-nb201", help="benchmark table from the official NAS-Bench-201 file")
+    im.add_argument("benchmark", help="the official .pth file")
+    im.add_argument("--out", required=True, help="Parquet table to write")
+    im.set_defaults(fn=_cmd_import)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except BadInput as err:
+        print(f"cbred: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("cbred: interrupted", file=sys.stderr)
+        return 1
+    except Exception as err:  # noqa: BLE001 - the CLI's last line of defence
+        print(f"cbred: failed: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Clustering of computational-graph features (pure functions, no Ray)."""

@@ -1,0 +1,147 @@
+"""The computational graph of an NB201 cell in program form, and its projections.
+
+Method doc, "Computational graphs": a program is a bipartite graph
+G = (V_M, V_K, E_R ∪ E_W) of memory nodes V_M (feature and parameter arrays)
+and kernel nodes V_K (operations), with read edges E_R ⊂ V_M × V_K and write
+edges E_W ⊂ V_K × V_M. Projecting onto one partition gives a graph of arrays
+only or of operations only.
+
+How a cell becomes such a graph (:func:`cell_graph`):
+
+* memory node ``x{i}`` is the feature array of cell node ``i``; ``x0`` (input)
+  and ``x3`` (output) always exist, ``x1``/``x2`` only when a non-``none`` edge
+  touches them;
+* each edge ``i <- j`` is expanded into kernels named ``e{i}{j}/<kernel>``:
+  ``skip_connect`` -> ``identity``; ``avg_pool_3x3`` -> ``avgpool``;
+  ``nor_conv_kxk`` -> ``relu`` -> ``conv{k}x{k}`` (reads the parameter array
+  ``e{i}{j}/conv.weight``, no bias) -> ``batchnorm`` (reads the parameter arrays
+  ``e{i}{j}/bn.weight`` and ``e{i}{j}/bn.bias``; running statistics are
+  buffers, not parameters, and are left out); the arrays between them are
+  feature arrays ``e{i}{j}/relu.out`` and ``e{i}{j}/conv.out``;
+* ``none`` edges contribute nothing;
+* a cell node with one incoming edge is written directly by that edge's last
+  kernel; one with several is written by an ``add`` kernel ``x{i}/add`` that
+  reads each edge's output array ``e{i}{j}/out``.
+
+Every array is written by at most one kernel, so in the memory projection each
+edge a -> b comes from exactly one kernel (the writer of b) and its ``kind`` is
+well defined. The cell is used as given: the pipeline passes canonical cells
+(:func:`cbred_ray.spaces.canonical.canonical_cells`), whose dead edges are
+already ``none``.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import networkx as nx
+
+from cbred_ray.errors import BadInput
+from cbred_ray.spaces.nb201 import CONV1, CONV3, EDGES, NONE, NUM_EDGES, NUM_NODES, OPS, POOL, SKIP
+
+MEMORY, KERNEL = "memory", "kernel"
+FEATURE, PARAMETER = "feature", "parameter"
+# Kernel types, in the fixed order used by every feature vector and tensor axis.
+KERNEL_TYPES: tuple[str, ...] = ("relu", "conv1x1", "conv3x3", "batchnorm", "avgpool", "identity", "add")
+
+Partition = Literal["memory", "kernel"]
+
+_CONV_KERNEL = {CONV1: "conv1x1", CONV3: "conv3x3"}
+
+
+def cell_node(i: int) -> str:
+    """Name of the memory node holding the feature array of cell node ``i``."""
+    return f"x{i}"
+
+
+def cell_graph(cell: Sequence[int]) -> nx.DiGraph:
+    """Bipartite memory/kernel computational graph of one NB201 cell.
+
+    Node attributes: ``partition`` ("memory" or "kernel") and ``kind``
+    ("feature"/"parameter" for memory nodes, one of :data:`KERNEL_TYPES` for
+    kernel nodes). Edges memory -> kernel are reads, kernel -> memory writes.
+    Nodes are inserted in a fixed order: ``x0..x3`` first, then each edge's
+    nodes in the order of :data:`~cbred_ray.spaces.nb201.EDGES`, then the
+    ``add`` kernels.
+    """
+    ops = _validated(cell)
+    g = nx.DiGraph()
+    incoming = {i: [k for k, (to, _) in enumerate(EDGES) if to == i and ops[k] != NONE] for i in range(NUM_NODES)}
+    touched = {i for k, edge in enumerate(EDGES) if ops[k] != NONE for i in edge}
+    for i in range(NUM_NODES):
+        if i in (0, NUM_NODES - 1) or i in touched:
+            _memory(g, cell_node(i), FEATURE)
+    for k, (to, frm) in enumerate(EDGES):
+        if ops[k] != NONE:
+            single = len(incoming[to]) == 1
+            out = cell_node(to) if single else _memory(g, f"e{to}{frm}/out", FEATURE)
+            _add_edge_op(g, f"e{to}{frm}", ops[k], cell_node(frm), out)
+    for i in range(NUM_NODES):
+        if len(incoming[i]) > 1:
+            reads = [f"e{to}{frm}/out" for to, frm in (EDGES[k] for k in incoming[i])]
+            _kernel(g, f"{cell_node(i)}/add", "add", reads, cell_node(i))
+    return g
+
+
+def project(graph: nx.DiGraph, partition: Partition) -> nx.DiGraph:
+    """Projection of a computational graph onto one partition.
+
+    * ``"memory"``: a graph of arrays; a -> b when a kernel reads a and writes
+      b, with edge attribute ``kind`` = that kernel's type.
+    * ``"kernel"``: a graph of operations; k1 -> k2 when k1 writes an array
+      that k2 reads.
+
+    Nodes keep their attributes and the graph's node order.
+    """
+    if partition not in (MEMORY, KERNEL):
+        raise BadInput(f"partition must be 'memory' or 'kernel', got {partition!r}")
+    p = nx.DiGraph()
+    p.add_nodes_from((n, a) for n, a in graph.nodes(data=True) if a["partition"] == partition)
+    if partition == MEMORY:
+        for k in nodes_of(graph, KERNEL):
+            kind = graph.nodes[k]["kind"]
+            p.add_edges_from((a, b, {"kind": kind}) for a in graph.predecessors(k) for b in graph.successors(k))
+    else:
+        for m in nodes_of(graph, MEMORY):
+            p.add_edges_from((k1, k2) for k1 in graph.predecessors(m) for k2 in graph.successors(m))
+    return p
+
+
+def nodes_of(graph: nx.DiGraph, partition: Partition) -> list[str]:
+    """The nodes of one partition, in the graph's node order."""
+    return [n for n, part in graph.nodes(data="partition") if part == partition]
+
+
+def _validated(cell: Sequence[int]) -> tuple[int, ...]:
+    ops = tuple(int(o) for o in cell)
+    if len(ops) != NUM_EDGES or not all(0 <= o < len(OPS) for o in ops):
+        raise BadInput(f"an NB201 cell is {NUM_EDGES} operation indices in [0, {len(OPS)}), got {tuple(cell)!r}")
+    return ops
+
+
+def _memory(g: nx.DiGraph, name: str, kind: str) -> str:
+    g.add_node(name, partition=MEMORY, kind=kind)
+    return name
+
+
+def _kernel(g: nx.DiGraph, name: str, kind: str, reads: Sequence[str], write: str) -> None:
+    g.add_node(name, partition=KERNEL, kind=kind)
+    g.add_edges_from((m, name) for m in reads)
+    g.add_edge(name, write)
+
+
+def _add_edge_op(g: nx.DiGraph, prefix: str, op: int, src: str, out: str) -> None:
+    """Kernels and arrays of one cell edge, reading ``src`` and writing ``out``."""
+    if op == SKIP:
+        _kernel(g, f"{prefix}/identity", "identity", [src], out)
+    elif op == POOL:
+        _kernel(g, f"{prefix}/avgpool", "avgpool", [src], out)
+    else:  # nor_conv_kxk = ReLU -> Conv(kxk, no bias) -> BatchNorm
+        conv = _CONV_KERNEL[op]
+        relu_out = _memory(g, f"{prefix}/relu.out", FEATURE)
+        _kernel(g, f"{prefix}/relu", "relu", [src], relu_out)
+        weight = _memory(g, f"{prefix}/conv.weight", PARAMETER)
+        conv_out = _memory(g, f"{prefix}/conv.out", FEATURE)
+        _kernel(g, f"{prefix}/{conv}", conv, [relu_out, weight], conv_out)
+        bn_params = [_memory(g, f"{prefix}/bn.{p}", PARAMETER) for p in ("weight", "bias")]
+        _kernel(g, f"{prefix}/batchnorm", "batchnorm", [conv_out, *bn_params], out)

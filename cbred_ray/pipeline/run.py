@@ -1,0 +1,146 @@
+"""The driver: runs the stages of a reduction in order over one store.
+
+graphs (Ray Data) -> clusters -> stats (Ray actors; every architecture, or a
+seeded sample per cluster in quick mode) -> selection. Each stage reads what the
+stage before it wrote to the store; a stage already finished by the same config
+is skipped, and the shard stages skip finished shards.
+"""
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from importlib import metadata
+
+import numpy as np
+
+from cbred_ray.config import RunConfig, StatsConfig
+from cbred_ray.pipeline.cluster_stage import run_cluster_stage
+from cbred_ray.pipeline.graphs_stage import run_graphs_stage
+from cbred_ray.pipeline.runtime import init_ray
+from cbred_ray.pipeline.select_stage import run_select_stage
+from cbred_ray.pipeline.stats_stage import run_stats_stage
+from cbred_ray.select.scoring import sample_members
+from cbred_ray.spaces import nb201
+from cbred_ray.spaces.canonical import canonical_cells
+from cbred_ray.stats.data import load_batch
+from cbred_ray.store import Store
+
+_PACKAGES = ("cbred-ray", "ray", "torch", "numpy", "pyarrow", "scikit-learn", "networkx", "pandas")
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _log(progress: bool, message: str) -> None:
+    if progress:
+        print(f"[cbred] {message}", file=sys.stderr, flush=True)
+
+
+def new_manifest(kind: str, config: dict, config_hash: str, seed: int) -> dict:
+    return {
+        "kind": kind, "config": config, "config_hash": config_hash, "seed": seed,
+        "versions": _versions(), "machine": {"platform": platform.platform(), "python": sys.version.split()[0]},
+        "created": _now(), "status": "running", "stages": {},
+    }
+
+
+class _Stages:
+    """Runs stages in order, timing each and recording it in the manifest as it finishes."""
+
+    def __init__(self, store: Store, manifest: dict, progress: bool):
+        self.store, self.manifest, self.progress = store, manifest, progress
+
+    def run(self, stage: str, fn: Callable[[], dict], redo: bool = False) -> dict:
+        previous = self.manifest["stages"].get(stage, {})
+        if not redo and previous.get("status") == "done" and self.store.has_stage(stage):
+            _log(self.progress, f"{stage}: already done, reused")
+            return previous
+        _log(self.progress, f"{stage}: running")
+        started = time.perf_counter()
+        record = fn()
+        record.update(status="done", seconds=round(time.perf_counter() - started, 3), finished=_now())
+        self.manifest["stages"][stage] = record
+        self.store.write_manifest(self.manifest)
+        _log(self.progress, f"{stage}: done in {record['seconds']:.1f} s")
+        return record
+
+
+def run_reduction(config: RunConfig, out: str, progress: bool = True) -> dict:
+    """Run a whole reduction into the store ``out``; returns the manifest."""
+    store = Store(out)
+    manifest = store.check_owner(config.hash())
+    load_batch(config.stats.data.source, config.stats.data.batch_size, config.seed, config.stats.data.augment)
+    manifest = manifest or new_manifest("run", config.model_dump(mode="json"), config.hash(), config.seed)
+    manifest["status"] = "running"
+    init_ray()
+    started = time.perf_counter()
+    stages = _Stages(store, manifest, progress)
+    stages.run("graphs", lambda: run_graphs_stage(store, config.graphs.shard_size, progress))
+    stages.run("clusters", lambda: run_cluster_stage(store, config.cluster, config.seed))
+
+    def stats() -> dict:
+        clusters = store.read("clusters", columns=["arch_index", "canonical_index", "cluster"]).to_pandas()
+        clusters = clusters.set_index("arch_index")
+        if config.select.quick.enabled:
+            requested = sample_members(clusters["cluster"], config.select.quick.sample_per_cluster, config.seed)
+        else:
+            requested = clusters.index.to_numpy()
+        canonical = clusters.loc[requested, "canonical_index"].to_numpy()
+        return run_stats_stage(store, config.stats, config.seed, requested, canonical, progress)
+
+    stages.run("stats", stats)
+    stages.run("selection", lambda: run_select_stage(store, config.select))
+    manifest["space"] = _space_summary(store)
+    manifest["rows"] = {stage: store.read(stage).num_rows for stage in ("graphs", "stats", "clusters", "selection")}
+    manifest["status"] = "done"
+    manifest["wall_seconds_last_run"] = round(time.perf_counter() - started, 3)
+    manifest["finished"] = _now()
+    store.write_manifest(manifest)
+    return manifest
+
+
+def _space_summary(store: Store) -> dict:
+    canonical = store.read("graphs", columns=["canonical_index"]).column("canonical_index").to_numpy()
+    return {"name": "nb201", "size": int(len(canonical)), "unique_cells": int(len(np.unique(canonical)))}
+
+
+def run_statistics(
+    arch_strs: list[str], names: tuple[str, ...], out: str, seed: int = 0, stats_cfg: StatsConfig | None = None,
+    progress: bool = True,
+) -> dict:
+    """Score a list of architectures (``cbred stats``); returns the manifest."""
+    cells = np.asarray([nb201.parse(s) for s in arch_strs], dtype=np.int8).reshape(-1, nb201.NUM_EDGES)
+    cfg = (stats_cfg or StatsConfig()).model_copy(update={"names": tuple(names)})
+    cfg = StatsConfig.model_validate(cfg.model_dump())
+    arch_index = np.unique(nb201.indices_of(cells))
+    canonical = nb201.indices_of(canonical_cells(nb201.cells_of(arch_index)))
+    digest = hashlib.sha256(arch_index.tobytes()).hexdigest()[:16]
+    config = {"command": "stats", "stats": cfg.model_dump(mode="json"), "seed": seed,
+              "archs": {"count": int(len(arch_index)), "sha256": digest}}
+    config_hash = hashlib.sha256(repr(sorted(config.items())).encode()).hexdigest()[:16]
+    store = Store(out)
+    manifest = store.check_owner(config_hash)
+    load_batch(cfg.data.source, cfg.data.batch_size, seed, cfg.data.augment)
+    manifest = manifest or new_manifest("stats", config, config_hash, seed)
+    init_ray()
+    _Stages(store, manifest, progress).run(
+        "stats", lambda: run_stats_stage(store, cfg, seed, arch_index, canonical, progress), redo=True)
+    manifest["rows"] = {"stats": store.read("stats").num_rows}
+    manifest["status"] = "done"
+    store.write_manifest(manifest)
+    return manifest

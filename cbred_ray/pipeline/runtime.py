@@ -1,0 +1,39 @@
+"""Connecting to Ray and sizing the statistics actor pool."""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import ray
+
+from cbred_ray.config import StatsConfig
+
+
+def init_ray() -> None:
+    """Join the cluster named by RAY_ADDRESS (as ``ray job submit`` sets it), or start an embedded one."""
+    if ray.is_initialized():
+        return
+    address = os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, logging_level=logging.WARNING)
+    else:
+        ray.init(include_dashboard=False, logging_level=logging.WARNING, configure_logging=True)
+
+
+@dataclass(frozen=True)
+class ActorPlan:
+    num_actors: int
+    num_gpus: float
+    num_cpus: float
+
+
+def plan_actors(cfg: StatsConfig, resources: dict[str, float] | None = None) -> ActorPlan:
+    """One actor per GPU (or per 1/num_gpus share of one) when the cluster has GPUs, else one per CPU."""
+    resources = ray.cluster_resources() if resources is None else resources
+    gpus, cpus = resources.get("GPU", 0.0), resources.get("CPU", 1.0)
+    per_actor = (1.0 if gpus > 0 else 0.0) if cfg.num_gpus_per_actor == "auto" else float(cfg.num_gpus_per_actor)
+    if per_actor > 0:
+        default = max(1, int(gpus // per_actor))
+        return ActorPlan(cfg.num_actors or default, per_actor, 1.0)
+    return ActorPlan(cfg.num_actors or max(1, int(cpus)), 0.0, float(cfg.torch_threads))

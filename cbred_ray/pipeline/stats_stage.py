@@ -1,0 +1,118 @@
+"""Statistics stage: a pool of stateful Ray actors, one per GPU (or CPU).
+
+Each actor builds its input batch once and then scores shards of architectures:
+one computation per canonical cell, fanned out to every requested architecture
+equivalent to it. Finished shards are written to the store as they arrive, so an
+interrupted run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import pyarrow as pa
+import ray
+from ray.util import ActorPool
+from tqdm import tqdm
+
+from cbred_ray.config import StatsConfig
+from cbred_ray.pipeline.runtime import plan_actors
+from cbred_ray.spaces import nb201
+from cbred_ray.stats.data import load_batch
+from cbred_ray.stats.engine import compute_stats
+from cbred_ray.store import Store
+
+
+def stats_table(
+    arch_index: np.ndarray, canonical_index: np.ndarray, results: dict[int, dict], names: tuple[str, ...]
+) -> pa.Table:
+    """Rows for the requested architectures from the results of their canonical cells."""
+    columns: dict[str, pa.Array] = {
+        "arch_index": pa.array(arch_index, pa.int64()),
+        "arch_str": pa.array([nb201.format_cell(c) for c in nb201.cells_of(arch_index)]),
+        "canonical_index": pa.array(canonical_index, pa.int64()),
+    }
+    for name in names:
+        columns[name] = pa.array([results[int(c)][name][0] for c in canonical_index], pa.float64())
+    errors = []
+    for c in canonical_index:
+        reasons = [f"{n}: {results[int(c)][n][1]}" for n in names if results[int(c)][n][1]]
+        errors.append("; ".join(reasons) or None)
+    columns["error"] = pa.array(errors, pa.string())
+    return pa.table(columns)
+
+
+class StatsWorker:
+    """Holds one input batch and scores shards of architectures with it."""
+
+    def __init__(self, cfg: StatsConfig, seed: int, store_root: str):
+        import torch
+
+        torch.set_num_threads(cfg.torch_threads)
+        self.cfg, self.seed, self.store = cfg, seed, Store(store_root)
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        batch, self.batch_description = load_batch(
+            cfg.data.source, cfg.data.batch_size, seed, augment=cfg.data.augment
+        )
+        self.batch = batch.to(self.device)
+
+    def describe(self) -> dict:
+        return {"device": self.device, "batch": self.batch_description}
+
+    def score_shard(self, shard: int, arch_index: np.ndarray, canonical_index: np.ndarray) -> dict:
+        started = time.perf_counter()
+        results = {}
+        for canon in np.unique(canonical_index):
+            ops = nb201.op_names(nb201.cells_of(np.array([canon]))[0])
+            results[int(canon)] = compute_stats(
+                ops, self.cfg.names, self.batch, self.seed, num_classes=self.cfg.num_classes,
+                device=self.device, naswot_train_mode=self.cfg.naswot_train_mode,
+            )
+        table = stats_table(arch_index, canonical_index, results, self.cfg.names)
+        self.store.write_shard("stats", shard, table)
+        return {"shard": shard, "rows": table.num_rows, "computed": len(results),
+                "seconds": time.perf_counter() - started}
+
+
+def plan_shards(arch_index: np.ndarray, canonical_index: np.ndarray, shard_size: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Group requested architectures by canonical cell and cut the groups into shards.
+
+    Architectures of one canonical cell never straddle two shards, so each cell is
+    computed exactly once. The plan depends only on its inputs (sorted order).
+    """
+    order = np.lexsort((arch_index, canonical_index))
+    arch_index, canonical_index = arch_index[order], canonical_index[order]
+    uniq, starts = np.unique(canonical_index, return_index=True)
+    bounds = list(starts[::shard_size]) + [len(arch_index)]
+    return [(i, arch_index[a:b], canonical_index[a:b]) for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))]
+
+
+def run_stats_stage(
+    store: Store, cfg: StatsConfig, seed: int, arch_index: np.ndarray, canonical_index: np.ndarray,
+    progress: bool,
+) -> dict:
+    """Score the requested architectures; returns counts and the batch description."""
+    shards = plan_shards(arch_index, canonical_index, cfg.shard_size)
+    done = store.finished_shards("stats")
+    todo = [s for s in shards if s[0] not in done]
+    plan = plan_actors(cfg)
+    n_actors = max(1, min(plan.num_actors, len(todo) or 1))
+    remote = ray.remote(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus)(StatsWorker)
+    actors = [remote.remote(cfg, seed, str(store.root)) for _ in range(n_actors)]
+    described = ray.get(actors[0].describe.remote())
+    computed = 0
+    with tqdm(total=len(shards), initial=len(shards) - len(todo), desc="stats shards", unit="shard",
+              disable=not progress, file=sys.stderr) as bar:
+        pool = ActorPool(actors)
+        for summary in pool.map_unordered(lambda a, s: a.score_shard.remote(*s), todo):
+            computed += summary["computed"]
+            bar.update(1)
+    for actor in actors:
+        ray.kill(actor)
+    return {
+        "shards_total": len(shards), "shards_reused": len(shards) - len(todo), "cells_computed": computed,
+        "archs_requested": int(len(arch_index)), "actors": n_actors, "num_gpus_per_actor": plan.num_gpus,
+        "device": described["device"], "batch": described["batch"],
+    }
+

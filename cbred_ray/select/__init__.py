@@ -1,0 +1,1 @@
+"""Cluster scoring and the reduction (pure functions, no Ray)."""

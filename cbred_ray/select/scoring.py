@@ -1,0 +1,78 @@
+"""Scoring clusters by the distribution of their members' training-free statistics.
+
+Each statistic is turned into a percentile rank in (0, 1] over all scored
+architectures, oriented so that higher is better (the registry knows each
+statistic's orientation; nothing guesses a sign). A cluster's score for one
+statistic is a summary (median, mean or a quantile) of its members' ranks; its
+overall score is the mean over the chosen statistics. Ranks make statistics on
+different scales comparable and are insensitive to the heavy tails of synflow.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from cbred_ray.stats.registry import STATISTICS
+
+
+def oriented_ranks(stats: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
+    """Percentile ranks (average ties), higher = better; nulls stay NaN."""
+    ranks = {}
+    for name in names:
+        ascending = STATISTICS[name].higher_is_better
+        ranks[name] = stats[name].astype("float64").rank(pct=True, ascending=ascending, method="average")
+    return pd.DataFrame(ranks, index=stats.index)
+
+
+def _summary(values: pd.Series, method: str, quantile: float) -> float:
+    values = values.dropna()
+    if values.empty:
+        return float("nan")
+    if method == "median_rank":
+        return float(values.median())
+    if method == "mean_rank":
+        return float(values.mean())
+    if method == "quantile_rank":
+        return float(values.quantile(quantile))
+    raise ValueError(f"unknown scoring {method!r}")
+
+
+def score_clusters(
+    ranks: pd.DataFrame, clusters: pd.Series, method: str = "median_rank", quantile: float = 0.5,
+    min_cluster_size: int = 1,
+) -> pd.DataFrame:
+    """One row per cluster: per-statistic summaries, ``score`` and ``n_scored``.
+
+    ``ranks`` and ``clusters`` share an index (one row per scored architecture).
+    A cluster with fewer than ``min_cluster_size`` scored members gets no score.
+    """
+    rows = []
+    for cluster, members in ranks.groupby(clusters.loc[ranks.index], sort=True):
+        row = {"cluster": int(cluster), "n_scored": int(members.notna().all(axis=1).sum())}
+        for name in ranks.columns:
+            row[f"{name}_score"] = _summary(members[name], method, quantile)
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    table["score"] = table[[f"{n}_score" for n in ranks.columns]].mean(axis=1, skipna=False)
+    table.loc[table["n_scored"] < min_cluster_size, "score"] = np.nan
+    return table
+
+
+def best_cluster(scores: pd.DataFrame) -> int:
+    """The cluster with the highest score (ties: the lowest id)."""
+    valid = scores.dropna(subset=["score"])
+    if valid.empty:
+        raise ValueError("no cluster has a score: every statistic failed or clusters are too small")
+    best = valid.sort_values(["score", "cluster"], ascending=[False, True]).iloc[0]
+    return int(best["cluster"])
+
+
+def sample_members(clusters: pd.Series, per_cluster: int, seed: int) -> np.ndarray:
+    """Quick mode: a seeded sample of at most ``per_cluster`` members of each cluster (sorted index values)."""
+    rng = np.random.default_rng(seed)
+    picked = []
+    for _, members in clusters.groupby(clusters, sort=True):
+        values = np.sort(members.index.to_numpy())
+        take = min(per_cluster, len(values))
+        picked.append(rng.choice(values, size=take, replace=False))
+    return np.sort(np.concatenate(picked))

@@ -1,0 +1,99 @@
+"""A run's store: a directory of Parquet datasets, one per stage, and a manifest.
+
+Layout::
+
+    STORE/manifest.json
+    STORE/graphs/shard-00000.parquet ...   computational-graph features, per architecture
+    STORE/stats/shard-00000.parquet ...    training-free statistics, per architecture
+    STORE/clusters/part-00000.parquet      cluster of every architecture
+    STORE/scores/part-00000.parquet        score of every cluster
+    STORE/selection/part-00000.parquet     the reduced space
+
+A shard is finished when its file exists (files are written atomically), so a
+re-run of the same config skips it. A store belongs to one config: opening it
+with another is refused.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+
+from cbred_ray.errors import BadInput
+from cbred_ray.store.atomic import write_json_atomic, write_table_atomic
+
+STAGES = ("graphs", "stats", "clusters", "scores", "selection")
+_SHARD = re.compile(r"^shard-(\d{5,})\.parquet$")
+
+
+class Store:
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+        self.manifest_path = self.root / "manifest.json"
+
+    # -- manifest ---------------------------------------------------------
+    def exists(self) -> bool:
+        return self.manifest_path.is_file()
+
+    def read_manifest(self) -> dict:
+        if not self.exists():
+            raise BadInput(f"no store at {str(self.root)!r}: manifest.json is missing")
+        try:
+            return json.loads(self.manifest_path.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise BadInput(f"store manifest {str(self.manifest_path)!r} is unreadable: {err}") from None
+
+    def write_manifest(self, manifest: dict) -> None:
+        write_json_atomic(self.manifest_path, manifest)
+
+    def check_owner(self, config_hash: str) -> dict | None:
+        """The existing manifest if this store was made by the same config; refuse another.
+
+        Returns None for a store that does not exist yet. Call before writing anything.
+        """
+        if not self.exists():
+            if self.root.exists() and any(self.root.iterdir()):
+                raise BadInput(f"--out {str(self.root)!r} is a non-empty directory that is not a cbred store")
+            return None
+        manifest = self.read_manifest()
+        if manifest.get("config_hash") != config_hash:
+            raise BadInput(
+                f"store {str(self.root)!r} was made by config hash {manifest.get('config_hash')!r}, "
+                f"not {config_hash!r}: use a new --out directory"
+            )
+        return manifest
+
+    # -- stage files ------------------------------------------------------
+    def stage_dir(self, stage: str) -> Path:
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}")
+        return self.root / stage
+
+    def shard_path(self, stage: str, shard: int) -> Path:
+        return self.stage_dir(stage) / f"shard-{shard:05d}.parquet"
+
+    def finished_shards(self, stage: str) -> set[int]:
+        folder = self.stage_dir(stage)
+        if not folder.is_dir():
+            return set()
+        return {int(m.group(1)) for p in folder.iterdir() if (m := _SHARD.match(p.name))}
+
+    def write_shard(self, stage: str, shard: int, table: pa.Table) -> None:
+        write_table_atomic(self.shard_path(stage, shard), table)
+
+    def write_stage(self, stage: str, table: pa.Table) -> None:
+        """Replace a single-file stage (clusters, scores, selection)."""
+        write_table_atomic(self.stage_dir(stage) / "part-00000.parquet", table)
+
+    def has_stage(self, stage: str) -> bool:
+        folder = self.stage_dir(stage)
+        return folder.is_dir() and any(p.suffix == ".parquet" and not p.name.startswith(".") for p in folder.iterdir())
+
+    def read(self, stage: str, columns: list[str] | None = None) -> pa.Table:
+        if not self.has_stage(stage):
+            raise BadInput(f"store {str(self.root)!r} has no {stage!r} stage")
+        dataset = ds.dataset(self.stage_dir(stage), format="parquet", ignore_prefixes=[".", "_"])
+        return dataset.to_table(columns=columns)
