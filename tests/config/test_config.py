@@ -1,0 +1,56 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cbred_ray.config import config_from_dict, load_config
+from cbred_ray.errors import BadInput
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in CONFIGS.glob("*.yaml")))
+def test_shipped_configs_validate(name):
+    assert load_config(CONFIGS / name).hash()
+
+
+def test_quick_and_full_defaults_differ_only_in_sampling():
+    quick, full = load_config(CONFIGS / "nb201_cifar100.yaml"), load_config(CONFIGS / "nb201_cifar100_full.yaml")
+    assert quick.select.quick.enabled and not full.select.quick.enabled
+    assert quick.stats == full.stats and quick.cluster == full.cluster
+
+
+def test_hash_changes_with_any_value():
+    assert config_from_dict({}).hash() == config_from_dict({}).hash()
+    assert config_from_dict({"seed": 1}).hash() != config_from_dict({}).hash()
+
+
+@pytest.mark.parametrize("data, named", [
+    ({"sed": 1}, "unknown config key 'sed'"),
+    ({"cluster": {"k": "many"}}, "cluster.k"),
+    ({"cluster": {"k": 1}}, "cluster.k"),
+    ({"seed": -3}, "seed"),
+    ({"stats": {"names": ["naswot_v2", "zen"]}}, "zen"),
+    ({"select": {"statistics": ["params"]}, "stats": {"names": ["naswot_v2"]}}, "params"),
+    ({"stats": {"num_gpus_per_actor": 99}}, "num_gpus_per_actor"),
+])
+def test_bad_configs_are_refused_with_one_line(data, named):
+    with pytest.raises(BadInput, match=named) as err:
+        config_from_dict(data)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(BadInput, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("seed: [1,\n")
+    with pytest.raises(BadInput, match="not valid YAML"):
+        load_config(bad)
+
+
+def test_relative_data_path_resolves_against_the_config(tmp_path):
+    (tmp_path / "imgs.npz").write_bytes(b"")
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"stats": {"data": {"source": "imgs.npz"}}}))
+    assert load_config(path).stats.data.source == str(tmp_path / "imgs.npz")

@@ -1,0 +1,109 @@
+"""End-to-end runs on a real local Ray cluster, on a small quick config."""
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from cbred_ray.config import config_from_dict
+from cbred_ray.pipeline.run import run_reduction, run_statistics
+from cbred_ray.spaces import nb201
+from cbred_ray.spaces.canonical import canonical_cells
+from cbred_ray.store import Store
+
+SMALL = {
+    "name": "small", "seed": 3,
+    "stats": {"names": ["naswot_v2", "logsynflow", "params", "macs"], "data": {"batch_size": 8}, "shard_size": 4},
+    "cluster": {"k": 6, "n_init": 2},
+    "select": {"min_cluster_size": 2, "quick": {"enabled": True, "sample_per_cluster": 3}},
+}
+
+
+@pytest.fixture(scope="module")
+def small_run(ray_local, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "store"
+    manifest = run_reduction(config_from_dict(SMALL), str(out), progress=False)
+    return out, manifest
+
+
+def test_store_holds_every_stage_and_a_manifest(small_run):
+    out, manifest = small_run
+    on_disk = json.loads((out / "manifest.json").read_text())
+    assert on_disk == json.loads(json.dumps(manifest, default=str))
+    assert manifest["config_hash"] == config_from_dict(SMALL).hash()
+    assert manifest["status"] == "done"
+    assert {"graphs", "clusters", "stats", "selection"} <= set(manifest["stages"])
+    assert manifest["stages"]["stats"]["batch"]["kind"] == "synthetic"
+    store = Store(out)
+    assert store.read("graphs").num_rows == nb201.SPACE_SIZE == store.read("clusters").num_rows
+    for stage, rows in manifest["rows"].items():
+        assert store.read(stage).num_rows == rows
+
+
+def test_stats_contract_and_one_computation_per_canonical_cell(small_run):
+    out, manifest = small_run
+    stats = Store(out).read("stats").to_pandas()
+    for column in ("arch_str", "naswot_v2", "logsynflow", "params", "macs"):
+        assert column in stats.columns
+    assert stats["arch_str"].is_unique
+    # quick mode: a seeded sample of 3 members from each of the 6 clusters
+    assert len(stats) == 6 * 3
+    assert manifest["stages"]["stats"]["cells_computed"] == stats["canonical_index"].nunique()
+    canon = nb201.indices_of(canonical_cells(np.array([nb201.parse(a) for a in stats["arch_str"]])))
+    np.testing.assert_array_equal(canon, stats["canonical_index"].to_numpy())
+
+
+def test_selection_is_the_best_scored_cluster(small_run):
+    out, manifest = small_run
+    store = Store(out)
+    selection = pq.read_table(out / "selection").to_pandas()
+    clusters = store.read("clusters").to_pandas()
+    scores = store.read("scores").to_pandas()
+    best = scores.loc[scores["score"].idxmax(), "cluster"]
+    assert set(selection["cluster"]) == {best} == {manifest["stages"]["selection"]["cluster"]}
+    assert sorted(selection["arch_str"]) == sorted(clusters.loc[clusters.cluster == best, "arch_str"])
+    for arch in selection["arch_str"][:50]:
+        nb201.parse(arch)
+
+
+def test_rerun_of_the_same_config_reuses_everything(small_run):
+    out, _ = small_run
+    files = {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")}
+    manifest = run_reduction(config_from_dict(SMALL), str(out), progress=False)
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.parquet")} == files
+    assert manifest["status"] == "done"
+
+
+def test_a_lost_shard_is_recomputed_alone(small_run, tmp_path):
+    out, manifest = small_run
+    copy = tmp_path / "copy"
+    import shutil
+
+    shutil.copytree(out, copy)
+    store = Store(copy)
+    stages = json.loads((copy / "manifest.json").read_text())
+    stages["stages"].pop("stats")
+    stages["stages"].pop("selection")
+    store.write_manifest(stages)
+    before = store.read("stats").to_pandas().sort_values("arch_index").reset_index(drop=True)
+    store.shard_path("stats", 1).unlink()
+    again = run_reduction(config_from_dict(SMALL), str(copy), progress=False)
+    assert again["stages"]["stats"]["shards_reused"] == again["stages"]["stats"]["shards_total"] - 1
+    after = store.read("stats").to_pandas().sort_values("arch_index").reset_index(drop=True)
+    assert after.equals(before)
+    assert store.read("selection").equals(Store(out).read("selection"))
+
+
+def test_statistics_of_a_list_fan_out_to_equivalent_architectures(ray_local, tmp_path):
+    archs = [
+        "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|nor_conv_1x1~2|",
+        # the same function: node 2's edges swap with node 1's when edge (2<-1) is none
+        "|none~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|nor_conv_1x1~1|none~2|",
+        "|avg_pool_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
+    ]
+    manifest = run_statistics(archs, ("naswot_v2", "params"), str(tmp_path / "s"), seed=1, progress=False)
+    stats = Store(tmp_path / "s").read("stats").to_pandas().set_index("arch_str")
+    assert manifest["stages"]["stats"]["cells_computed"] == 2
+    assert stats.loc[archs[0], "naswot_v2"] == stats.loc[archs[1], "naswot_v2"]
+    assert stats.loc[archs[0], "params"] == stats.loc[archs[1], "params"]
+    assert stats.loc[archs[2], "params"] > stats.loc[archs[0], "params"]

@@ -1,0 +1,47 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from cbred_ray.select.scoring import best_cluster, oriented_ranks, sample_members, score_clusters
+
+
+def test_ranks_follow_each_statistics_orientation():
+    stats = pd.DataFrame({"naswot_v2": [1.0, 3.0, 2.0], "params": [1.0, 3.0, 2.0]})
+    ranks = oriented_ranks(stats, ("naswot_v2", "params"))
+    assert list(ranks["naswot_v2"].rank()) == [1, 3, 2]  # higher is better
+    assert list(ranks["params"].rank()) == [3, 1, 2]  # fewer parameters is better
+
+
+def test_nulls_are_left_out_of_cluster_scores():
+    ranks = pd.DataFrame({"a": [0.9, 0.8, np.nan, 0.1, 0.2]}, index=[10, 11, 12, 13, 14])
+    clusters = pd.Series([0, 0, 0, 1, 1], index=[10, 11, 12, 13, 14])
+    scores = score_clusters(ranks, clusters)
+    assert scores.set_index("cluster")["n_scored"].to_dict() == {0: 2, 1: 2}
+    assert scores.set_index("cluster")["score"][0] == pytest.approx(0.85)
+    assert best_cluster(scores) == 0
+
+
+@pytest.mark.parametrize("method, expected", [("median_rank", 0.5), ("mean_rank", 0.4), ("quantile_rank", 0.2)])
+def test_summaries(method, expected):
+    ranks = pd.DataFrame({"a": [0.1, 0.5, 0.6]})
+    scores = score_clusters(ranks, pd.Series([0, 0, 0]), method, quantile=0.25)
+    assert scores["score"][0] == pytest.approx(np.quantile([0.1, 0.5, 0.6], 0.25) if method == "quantile_rank"
+                                               else expected)
+
+
+def test_small_clusters_get_no_score_and_ties_go_to_the_lowest_id():
+    ranks = pd.DataFrame({"a": [0.5, 0.5, 0.9]})
+    scores = score_clusters(ranks, pd.Series([1, 0, 2]), min_cluster_size=1)
+    scores.loc[scores.cluster == 2, "score"] = 0.5
+    assert best_cluster(scores) == 0
+    small = score_clusters(ranks, pd.Series([1, 0, 2]), min_cluster_size=2)
+    with pytest.raises(ValueError, match="no cluster has a score"):
+        best_cluster(small)
+
+
+def test_quick_sample_is_seeded_and_stays_within_each_cluster():
+    clusters = pd.Series(np.repeat([0, 1, 2], [50, 3, 20]), index=np.arange(100, 173))
+    a, b = sample_members(clusters, 5, seed=7), sample_members(clusters, 5, seed=7)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, sample_members(clusters, 5, seed=8))
+    assert clusters.loc[a].value_counts().sort_index().tolist() == [5, 3, 5]

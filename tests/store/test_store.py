@@ -1,0 +1,44 @@
+import pyarrow as pa
+import pytest
+
+from cbred_ray.errors import BadInput
+from cbred_ray.store import Store
+from cbred_ray.store.atomic import write_table_atomic
+
+
+def test_shards_are_written_whole_and_listed(tmp_path):
+    store = Store(tmp_path / "s")
+    store.write_shard("stats", 3, pa.table({"x": [1, 2]}))
+    store.write_shard("stats", 0, pa.table({"x": [3]}))
+    (store.stage_dir("stats") / ".tmp-abc-shard-00007.parquet").write_bytes(b"half")
+    assert store.finished_shards("stats") == {0, 3}
+    assert sorted(store.read("stats").column("x").to_pylist()) == [1, 2, 3]
+    assert [p.name for p in store.stage_dir("stats").iterdir() if p.name.startswith(".tmp")] == [
+        ".tmp-abc-shard-00007.parquet"]
+
+
+def test_failed_write_leaves_no_file(tmp_path):
+    target = tmp_path / "t.parquet"
+    with pytest.raises(Exception):
+        write_table_atomic(target, "not a table")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_store_belongs_to_one_config(tmp_path):
+    store = Store(tmp_path / "s")
+    assert store.check_owner("aaaa") is None
+    store.write_manifest({"config_hash": "aaaa", "stages": {}})
+    assert store.check_owner("aaaa")["config_hash"] == "aaaa"
+    with pytest.raises(BadInput, match="'aaaa'.*'bbbb'"):
+        store.check_owner("bbbb")
+
+
+def test_a_foreign_non_empty_directory_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(BadInput, match="not a cbred store"):
+        Store(tmp_path).check_owner("aaaa")
+
+
+def test_reading_a_missing_stage_names_it(tmp_path):
+    with pytest.raises(BadInput, match="'selection'"):
+        Store(tmp_path).read("selection")
