@@ -1,0 +1,122 @@
+"""The ``cbred`` command as a user runs it: exit codes, one-line errors, untouched stores."""
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from cbred_ray.spaces import nb201
+
+
+def cbred(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "cbred_ray.cli", *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, timeout=600)
+
+
+def snapshot(folder):
+    return {p.relative_to(folder): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def assert_bad_input(result, named):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and named in lines[0], result.stderr
+
+
+@pytest.fixture()
+def config(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"cluster": {"k": 4}}))
+    return path
+
+
+def test_unknown_config_key_exits_2_and_creates_no_store(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"cluster": {"kk": 4}}))
+    result = cbred("run", path, "--out", tmp_path / "store")
+    assert_bad_input(result, "cluster.kk")
+    assert not (tmp_path / "store").exists()
+
+
+def test_missing_config_value_type(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("seed: one\n")
+    assert_bad_input(cbred("run", path, "--out", tmp_path / "s"), "'one'")
+
+
+def test_a_different_config_leaves_an_existing_store_as_it_was(tmp_path, config):
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "manifest.json").write_text(json.dumps({"config_hash": "0123456789abcdef", "stages": {}}))
+    before = snapshot(store)
+    assert_bad_input(cbred("run", config, "--out", store), "0123456789abcdef")
+    assert snapshot(store) == before
+
+
+def test_bad_data_source_is_refused_before_any_write(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"stats": {"data": {"source": "missing.npz"}}}))
+    assert_bad_input(cbred("run", path, "--out", tmp_path / "s"), "missing.npz")
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("line, named", [
+    ("|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|", "node 3 needs 3 edges"),
+    ("|nor_conv_7x7~0|+|none~0|none~1|+|none~0|none~1|none~2|", "nor_conv_7x7"),
+])
+def test_stats_with_a_bad_arch_string(tmp_path, line, named):
+    archs = tmp_path / "archs.txt"
+    archs.write_text(nb201.format_cell((3,) * 6) + "\n" + line + "\n")
+    result = cbred("stats", "--archs", archs, "--stats", "naswot_v2", "--out", tmp_path / "s")
+    assert_bad_input(result, named)
+    assert "entry 2" in result.stderr
+    assert not (tmp_path / "s").exists()
+
+
+def test_stats_with_an_unknown_statistic(tmp_path):
+    archs = tmp_path / "archs.txt"
+    archs.write_text(nb201.format_cell((3,) * 6) + "\n")
+    assert_bad_input(cbred("stats", "--archs", archs, "--stats", "naswot_v2,grasp", "--out", tmp_path / "s"),
+                     "grasp")
+
+
+@pytest.fixture(scope="module")
+def selection_store(tmp_path_factory):
+    """A store with a hand-written selection, enough for `cbred evaluate`."""
+    from cbred_ray.store import Store
+    import pyarrow as pa
+
+    root = tmp_path_factory.mktemp("ev") / "store"
+    store = Store(root)
+    store.write_manifest({"config_hash": "x", "stages": {}})
+    archs = [nb201.format_cell(c) for c in nb201.cell_range(0, 40)]
+    store.write_stage("selection", pa.table({"arch_str": archs}))
+    return root
+
+
+def test_evaluate_prints_one_json_object(selection_store, nb201_table):
+    result = cbred("evaluate", selection_store, "--benchmark", nb201_table)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["datasets"]["cifar100"]["subset_size"] == 40
+
+
+def test_evaluate_refuses_a_table_without_arch_str(selection_store, tmp_path):
+    table = tmp_path / "t.parquet"
+    pd.DataFrame({"arch": ["x"], "cifar100_test_acc": [1.0]}).to_parquet(table)
+    before = snapshot(selection_store)
+    assert_bad_input(cbred("evaluate", selection_store, "--benchmark", table), "arch_str")
+    assert snapshot(selection_store) == before
+
+
+def test_evaluate_refuses_unknown_architectures(selection_store, tmp_path):
+    table = tmp_path / "t.parquet"
+    pd.DataFrame({"arch_str": ["|conv~0|+|none~0|none~1|+|none~0|none~1|none~2|"],
+                  "cifar100_test_acc": [1.0]}).to_parquet(table)
+    assert_bad_input(cbred("evaluate", selection_store, "--benchmark", table), "conv~0")
+
+
+def test_evaluate_refuses_a_missing_table(selection_store, tmp_path):
+    assert_bad_input(cbred("evaluate", selection_store, "--benchmark", tmp_path / "nope.parquet"), "nope.parquet")
