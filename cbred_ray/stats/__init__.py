@@ -1,0 +1,25 @@
+"""Training-free statistics of untrained NB201 networks, as plain functions (no Ray here)."""
+
+from cbred_ray.stats.cost import macs, params
+from cbred_ray.stats.data import load_batch
+from cbred_ray.stats.engine import compute_stats, validate_stat_names
+from cbred_ray.stats.naswot import naswot_v2
+from cbred_ray.stats.network import build_network
+from cbred_ray.stats.numerics import StatisticFailed
+from cbred_ray.stats.registry import STATISTICS, Statistic
+from cbred_ray.stats.synflow import logsynflow, synflow
+
+__all__ = [
+    "STATISTICS",
+    "Statistic",
+    "StatisticFailed",
+    "build_network",
+    "compute_stats",
+    "load_batch",
+    "logsynflow",
+    "macs",
+    "naswot_v2",
+    "params",
+    "synflow",
+    "validate_stat_names",
+]

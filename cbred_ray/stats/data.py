@@ -1,0 +1,141 @@
+"""The input batch for data-dependent statistics: synthetic, an .npz sample, or CIFAR-100.
+
+Sources: ``None`` (seeded standard-normal batch), a ``.npz`` file with an ``images`` uint8
+array (N, 32, 32, 3), or torchvision's ``cifar-100-python`` folder (its ``test`` pickle,
+read without torchvision). Real images are scaled to [0, 1] and normalised with the
+CIFAR-100 channel means and standard deviations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from cbred_ray.errors import BadInput
+
+CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
+CIFAR100_STD = (0.2673, 0.2564, 0.2762)
+IMAGE_SHAPE = (3, 32, 32)
+CROP_PADDING = 4
+
+
+def _read_npz(path: Path) -> np.ndarray:
+    """The ``images`` array (N, 32, 32, 3) uint8 of an .npz file, as (N, 3, 32, 32)."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            images = archive["images"]
+    except (OSError, ValueError, KeyError) as err:
+        raise BadInput(f"cannot read an 'images' array from {str(path)!r}: {err}") from None
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (32, 32, 3):
+        raise BadInput(
+            f"'images' in {str(path)!r} must be uint8 (N, 32, 32, 3), got {images.dtype} {images.shape}"
+        )
+    return images.transpose(0, 3, 1, 2)
+
+
+def _read_cifar100_python(folder: Path) -> np.ndarray:
+    """The test split of a ``cifar-100-python`` folder, as (N, 3, 32, 32) uint8.
+
+    The official format is a pickle, so (as with torchvision) only point this at a
+    folder you trust.
+    """
+    path = folder / "test"
+    try:
+        with path.open("rb") as handle:
+            entries = pickle.load(handle, encoding="bytes")
+        rows = np.asarray(entries.get(b"data", entries.get("data")), dtype=np.uint8)
+        if rows.ndim != 2 or rows.shape[1] != 3 * 32 * 32:
+            raise ValueError(f"'data' must have shape (N, 3072), got {rows.shape}")
+        images = rows.reshape(-1, *IMAGE_SHAPE)
+    except Exception as err:  # a damaged pickle can raise almost anything
+        raise BadInput(f"{str(folder)!r} is not a cifar-100-python folder (reading 'test': {err})") from None
+    return images
+
+
+def _read_source(source: str) -> tuple[str, np.ndarray]:
+    """(kind, images as (N, 3, 32, 32) uint8) for a path source; BadInput if unusable."""
+    path = Path(source)
+    if path.is_dir():
+        kind, images = "cifar-100-python", _read_cifar100_python(path)
+    elif path.is_file() and path.suffix == ".npz":
+        kind, images = "npz", _read_npz(path)
+    else:
+        raise BadInput(f"batch source {source!r} is neither an .npz file nor a cifar-100-python folder")
+    if len(images) == 0:
+        raise BadInput(f"batch source {source!r} holds no images")
+    return kind, images
+
+
+def _augment(images: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
+    """``count`` seeded random crops (zero padding 4) with random horizontal flips."""
+    picks = torch.randint(len(images), (count,), generator=generator)
+    offsets = torch.randint(2 * CROP_PADDING + 1, (count, 2), generator=generator)
+    flips = torch.rand(count, generator=generator) < 0.5
+    padded = torch.nn.functional.pad(images, (CROP_PADDING,) * 4)
+    crops = []
+    for pick, (dy, dx), flip in zip(picks.tolist(), offsets.tolist(), flips.tolist()):
+        crop = padded[pick, :, dy : dy + 32, dx : dx + 32]
+        crops.append(crop.flip(-1) if flip else crop)
+    return torch.stack(crops)
+
+
+def _real_batch(images: np.ndarray, batch_size: int, augment: bool, generator: torch.Generator) -> tuple[torch.Tensor, str]:
+    """A normalised batch from real images, and how it was formed."""
+    pixels = torch.from_numpy(np.ascontiguousarray(images)).to(torch.float32) / 255.0
+    if len(pixels) >= batch_size:
+        chosen = torch.randperm(len(pixels), generator=generator)[:batch_size].sort().values
+        pixels, how = pixels[chosen], f"seeded random subset of {batch_size} of {len(images)} images"
+    elif augment:
+        extra = _augment(pixels, batch_size - len(pixels), generator)
+        pixels = torch.cat([pixels, extra])
+        how = f"all {len(images)} images plus {len(extra)} seeded random crops (pad {CROP_PADDING}) and flips"
+    else:
+        how = f"only {len(images)} images exist and augment is off: the batch is smaller than {batch_size}"
+    mean = torch.tensor(CIFAR100_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(CIFAR100_STD).view(1, 3, 1, 1)
+    return ((pixels - mean) / std).contiguous(), how
+
+
+def batch_sha256(batch: torch.Tensor) -> str:
+    """sha256 of the batch tensor's bytes (float32, C order)."""
+    return hashlib.sha256(batch.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
+
+
+def load_batch(source: str | None, batch_size: int, seed: int, augment: bool = True) -> tuple[torch.Tensor, dict]:
+    """A (batch, N, 3, 32, 32) float32 input batch and its description for a run manifest.
+
+    ``source`` None gives a seeded standard-normal batch; a path gives real images (see
+    the module docstring). With more real images than ``batch_size``, a seeded random
+    subset is taken; with fewer, ``augment`` fills the batch with seeded random crops and
+    flips, otherwise the batch holds just the real images (smaller than ``batch_size``).
+    The description has: kind, path, n_images_source, batch_size (requested), n_images
+    (returned), augment, seed, how (a sentence) and sha256 (of the batch tensor's bytes).
+    Raises BadInput for a bad batch size, path or file.
+    """
+    if batch_size < 1:
+        raise BadInput(f"batch_size must be at least 1, got {batch_size!r}")
+    generator = torch.Generator().manual_seed(seed)
+    if source is None:
+        kind, n_source = "synthetic", None
+        batch = torch.randn((batch_size, *IMAGE_SHAPE), generator=generator)
+        how = f"{batch_size} seeded standard-normal images"
+    else:
+        kind, images = _read_source(source)
+        n_source = len(images)
+        batch, how = _real_batch(images, batch_size, augment, generator)
+    description = {
+        "kind": kind,
+        "path": None if source is None else str(source),
+        "n_images_source": n_source,
+        "batch_size": batch_size,
+        "n_images": len(batch),
+        "augment": augment,
+        "seed": seed,
+        "how": how,
+        "sha256": batch_sha256(batch),
+    }
+    return batch, description

@@ -1,0 +1,83 @@
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cbred_ray.errors import BadInput
+from cbred_ray.stats import load_batch
+from cbred_ray.stats.data import CIFAR100_MEAN, CIFAR100_STD, batch_sha256
+
+SAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "cifar100" / "cifar100_sample25.npz"
+
+
+def normalise(images_nhwc: np.ndarray) -> torch.Tensor:
+    x = torch.from_numpy(images_nhwc).permute(0, 3, 1, 2).float() / 255.0
+    return (x - torch.tensor(CIFAR100_MEAN).view(1, 3, 1, 1)) / torch.tensor(CIFAR100_STD).view(1, 3, 1, 1)
+
+
+def test_synthetic_is_seeded():
+    a, da = load_batch(None, 8, seed=1)
+    b, db = load_batch(None, 8, seed=1)
+    c, dc = load_batch(None, 8, seed=2)
+    assert a.shape == (8, 3, 32, 32) and a.dtype == torch.float32
+    assert torch.equal(a, b) and da == db and da["sha256"] != dc["sha256"]
+    assert da["kind"] == "synthetic" and da["path"] is None and da["sha256"] == batch_sha256(a)
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason="CIFAR-100 sample not present")
+def test_npz_sample_enlarged_with_augmentation():
+    batch, desc = load_batch(str(SAMPLE), 64, seed=0)
+    originals = np.load(SAMPLE)["images"]
+    assert batch.shape == (64, 3, 32, 32)
+    assert torch.allclose(batch[:25], normalise(originals))
+    assert desc["kind"] == "npz" and desc["n_images_source"] == 25 and desc["n_images"] == 64
+    again, desc2 = load_batch(str(SAMPLE), 64, seed=0)
+    assert torch.equal(batch, again) and desc == desc2
+    assert load_batch(str(SAMPLE), 64, seed=1)[1]["sha256"] != desc["sha256"]
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason="CIFAR-100 sample not present")
+def test_npz_sample_without_augmentation_is_smaller():
+    batch, desc = load_batch(str(SAMPLE), 64, seed=0, augment=False)
+    assert batch.shape == (25, 3, 32, 32) and desc["n_images"] == 25 and desc["batch_size"] == 64
+    assert "smaller" in desc["how"]
+
+
+def write_fake_cifar100(folder: Path, n: int) -> np.ndarray:
+    """A cifar-100-python folder whose 'test' pickle holds n random images."""
+    rows = np.random.default_rng(0).integers(0, 256, size=(n, 3072), dtype=np.uint8)
+    folder.mkdir()
+    with (folder / "test").open("wb") as handle:
+        pickle.dump({b"data": rows, b"fine_labels": list(range(n))}, handle)
+    return rows
+
+
+def test_cifar100_python_folder(tmp_path):
+    rows = write_fake_cifar100(tmp_path / "cifar-100-python", 10)
+    batch, desc = load_batch(str(tmp_path / "cifar-100-python"), 4, seed=0)
+    assert batch.shape == (4, 3, 32, 32)
+    assert desc["kind"] == "cifar-100-python" and desc["n_images_source"] == 10
+    expected = normalise(rows.reshape(10, 3, 32, 32).transpose(0, 2, 3, 1))
+    assert all(any(torch.allclose(img, ref) for ref in expected) for img in batch)
+
+
+def test_bad_sources(tmp_path):
+    with pytest.raises(BadInput, match="nowhere.npz"):
+        load_batch(str(tmp_path / "nowhere.npz"), 4, seed=0)
+    np.savez(tmp_path / "wrong.npz", pixels=np.zeros((2, 32, 32, 3), np.uint8))
+    with pytest.raises(BadInput, match="wrong.npz"):
+        load_batch(str(tmp_path / "wrong.npz"), 4, seed=0)
+    np.savez(tmp_path / "shape.npz", images=np.zeros((2, 28, 28, 3), np.uint8))
+    with pytest.raises(BadInput, match="shape.npz"):
+        load_batch(str(tmp_path / "shape.npz"), 4, seed=0)
+    (tmp_path / "empty_dir").mkdir()
+    with pytest.raises(BadInput, match="empty_dir"):
+        load_batch(str(tmp_path / "empty_dir"), 4, seed=0)
+    (tmp_path / "garbage").mkdir()
+    (tmp_path / "garbage" / "test").write_bytes(b"not a pickle")
+    with pytest.raises(BadInput, match="garbage"):
+        load_batch(str(tmp_path / "garbage"), 4, seed=0)
+    with pytest.raises(BadInput, match="0"):
+        load_batch(None, 0, seed=0)

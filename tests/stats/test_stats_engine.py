@@ -1,0 +1,99 @@
+import math
+
+import pytest
+import torch
+
+from cbred_ray.errors import BadInput
+from cbred_ray.stats import STATISTICS, Statistic, compute_stats, validate_stat_names
+from cbred_ray.stats import registry
+
+from stats_helpers import ALL_CONV, MIXED, SMALL, batch16
+
+NAMES = ["naswot_v2", "logsynflow", "synflow", "params", "macs"]
+
+
+def test_registry_names_and_kinds():
+    assert list(STATISTICS) == NAMES
+    assert {n for n, s in STATISTICS.items() if s.kind == "cost"} == {"params", "macs"}
+    assert all(not STATISTICS[n].higher_is_better for n in ("params", "macs"))
+    assert [n for n, s in STATISTICS.items() if s.needs_batch] == ["naswot_v2"]
+    assert all(s.doc for s in STATISTICS.values())
+
+
+def test_all_statistics_computed():
+    batch = batch16()
+    results = compute_stats(MIXED, NAMES, batch, seed=0, **SMALL)
+    assert set(results) == set(NAMES)
+    for value, reason in results.values():
+        assert reason is None and math.isfinite(value)
+
+
+def test_deterministic_for_a_seed():
+    batch = batch16()
+    a = compute_stats(MIXED, NAMES, batch, seed=5, **SMALL)
+    b = compute_stats(MIXED, NAMES, batch, seed=5, **SMALL)
+    c = compute_stats(MIXED, ["naswot_v2"], batch, seed=6, **SMALL)
+    assert a == b
+    assert c["naswot_v2"][0] != a["naswot_v2"][0]
+
+
+def test_unknown_statistic_is_bad_input():
+    batch = batch16()
+    with pytest.raises(BadInput, match="zen"):
+        compute_stats(MIXED, ["naswot_v2", "zen"], batch, seed=0, **SMALL)
+    with pytest.raises(BadInput, match="ntk"):
+        validate_stat_names(["params", "ntk"])
+    with pytest.raises(BadInput):
+        validate_stat_names("params")
+    validate_stat_names(NAMES)
+
+
+def test_batch_statistic_without_batch_is_bad_input():
+    with pytest.raises(BadInput, match="naswot_v2"):
+        compute_stats(MIXED, ["naswot_v2"], None, seed=0, **SMALL)
+    assert compute_stats(MIXED, ["params"], None, seed=0, **SMALL)["params"][1] is None
+
+
+def test_failing_statistic_does_not_stop_others(monkeypatch):
+    batch = batch16()
+    def broken(net):
+        raise RuntimeError("boom\nsecond line")
+
+    monkeypatch.setitem(registry.STATISTICS, "nan_stat", Statistic("nan_stat", lambda net: float("nan"), True, False, "quality", "NaN"))
+    monkeypatch.setitem(registry.STATISTICS, "broken", Statistic("broken", broken, True, False, "quality", "raises"))
+    results = compute_stats(MIXED, ["nan_stat", "broken", "params"], batch, seed=0, **SMALL)
+    assert results["nan_stat"][0] is None and "nan" in results["nan_stat"][1]
+    assert results["broken"] == (None, "RuntimeError: boom second line")
+    assert results["params"][0] > 0 and results["params"][1] is None
+
+
+def test_oom_retries_naswot_on_half_batch(monkeypatch):
+    batch = batch16()
+    calls = []
+
+    def fake_naswot(net, batch, train_mode):
+        calls.append(len(batch))
+        if len(batch) > 4:
+            raise torch.OutOfMemoryError("CUDA out of memory")
+        return 1.0
+
+    monkeypatch.setitem(registry.STATISTICS, "naswot_v2", Statistic("naswot_v2", fake_naswot, True, True, "quality", ""))
+    value, note = compute_stats(MIXED, ["naswot_v2"], batch, seed=0, **SMALL)["naswot_v2"]
+    assert calls == [16, 8, 4]
+    assert value == 1.0 and "4 of 16" in note
+
+
+def test_disconnected_output_gives_low_or_null_naswot():
+    batch = batch16()
+    cut = ["nor_conv_3x3", "nor_conv_3x3", "nor_conv_3x3", "none", "none", "none"]
+    results = compute_stats(cut, ["naswot_v2", "synflow"], batch, seed=0, **SMALL)
+    connected = compute_stats(ALL_CONV, ["naswot_v2"], batch, seed=0, **SMALL)["naswot_v2"][0]
+    value, reason = results["naswot_v2"]
+    assert (value is None and reason) or value < connected
+    assert results["synflow"][0] is None and "zero" in results["synflow"][1]
+
+
+def test_all_none_cell_yields_null_naswot():
+    batch = batch16()
+    value, reason = compute_stats(["none"] * 6, ["naswot_v2"], batch, seed=0, **SMALL)["naswot_v2"]
+    assert value is None and "singular" in reason
