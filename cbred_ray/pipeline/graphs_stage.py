@@ -12,6 +12,7 @@ import pyarrow as pa
 import ray
 
 from cbred_ray.graphs.records import SCHEMA, graph_records
+from cbred_ray.pipeline.runtime import shard_progress
 from cbred_ray.spaces import nb201
 from cbred_ray.spaces.canonical import canonical_cells
 from cbred_ray.store import Store
@@ -50,12 +51,17 @@ def run_graphs_stage(store: Store, shard_size: int, progress: bool) -> dict:
     todo = [(i, s, e) for i, (s, e) in enumerate(ranges) if i not in done]
     written = 0
     if todo:
-        ray.data.DataContext.get_current().enable_progress_bars = progress
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False  # one bar of our own, in shards, instead
+        context.print_on_execution_start = False
         items = [{"shard": i, "start": s, "stop": e} for i, s, e in todo]
-        summary = (
+        summaries = (
             ray.data.from_items(items, override_num_blocks=len(items))
             .map_batches(_write_graph_shards, fn_kwargs={"store_root": str(store.root)}, batch_size=1)
-            .take_all()
+            .iter_rows()
         )
-        written = sum(int(r["rows"]) for r in summary)
+        with shard_progress("graphs", len(ranges), len(ranges) - len(todo), progress) as bar:
+            for summary in summaries:
+                written += int(summary["rows"])
+                bar.update(1)
     return {"shards_total": len(ranges), "shards_reused": len(ranges) - len(todo), "rows_written": written}

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass
 
 import ray
+from tqdm import tqdm
 
 from cbred_ray.config import StatsConfig
 
@@ -36,4 +38,9 @@ def plan_actors(cfg: StatsConfig, resources: dict[str, float] | None = None) -> 
     if per_actor > 0:
         default = max(1, int(gpus // per_actor))
         return ActorPlan(cfg.num_actors or default, per_actor, 1.0)
-    return ActorPlan(cfg.num_actors or max(1, int(cpus)), 0.0, float(cfg.torch_threads))
+    return ActorPlan(cfg.num_actors or max(1, int(cpus // cfg.torch_threads)), 0.0, float(cfg.torch_threads))
+
+
+def shard_progress(stage: str, total: int, done: int, enabled: bool) -> tqdm:
+    """A progress bar over a stage's shards, on stderr, starting at the reused ones."""
+    return tqdm(total=total, initial=done, desc=f"{stage} shards", unit="shard", disable=not enabled, file=sys.stderr)

@@ -7,17 +7,15 @@ interrupted run resumes where it stopped.
 """
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
 import pyarrow as pa
 import ray
 from ray.util import ActorPool
-from tqdm import tqdm
 
 from cbred_ray.config import StatsConfig
-from cbred_ray.pipeline.runtime import plan_actors
+from cbred_ray.pipeline.runtime import plan_actors, shard_progress
 from cbred_ray.spaces import nb201
 from cbred_ray.stats.data import load_batch
 from cbred_ray.stats.engine import compute_stats
@@ -46,12 +44,12 @@ def stats_table(
 class StatsWorker:
     """Holds one input batch and scores shards of architectures with it."""
 
-    def __init__(self, cfg: StatsConfig, seed: int, store_root: str):
+    def __init__(self, cfg: StatsConfig, seed: int, store_root: str, use_gpu: bool):
         import torch
 
         torch.set_num_threads(cfg.torch_threads)
         self.cfg, self.seed, self.store = cfg, seed, Store(store_root)
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = "cuda" if use_gpu else "cpu"  # Ray pins the actor's GPU via CUDA_VISIBLE_DEVICES
         batch, self.batch_description = load_batch(
             cfg.data.source, cfg.data.batch_size, seed, augment=cfg.data.augment
         )
@@ -99,11 +97,10 @@ def run_stats_stage(
     plan = plan_actors(cfg)
     n_actors = max(1, min(plan.num_actors, len(todo) or 1))
     remote = ray.remote(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus)(StatsWorker)
-    actors = [remote.remote(cfg, seed, str(store.root)) for _ in range(n_actors)]
+    actors = [remote.remote(cfg, seed, str(store.root), plan.num_gpus > 0) for _ in range(n_actors)]
     described = ray.get(actors[0].describe.remote())
     computed = 0
-    with tqdm(total=len(shards), initial=len(shards) - len(todo), desc="stats shards", unit="shard",
-              disable=not progress, file=sys.stderr) as bar:
+    with shard_progress("stats", len(shards), len(shards) - len(todo), progress) as bar:
         pool = ActorPool(actors)
         for summary in pool.map_unordered(lambda a, s: a.score_shard.remote(*s), todo):
             computed += summary["computed"]

@@ -1,0 +1,106 @@
+"""Measure one `cbred run`: wall time, peak memory, and the evaluation of its selection.
+
+    python benchmarks/run_reduction.py --config configs/nb201_cifar100.yaml \
+        --benchmark ../shared/nb201/nb201_test_accuracy.parquet --out benchmarks/results/nb201_quick.json
+
+Runs the CLI in a subprocess on a fresh store, samples the resident memory of the
+whole process tree (driver, Ray services and workers) and of the driver alone
+every 0.2 s from /proc, then runs `cbred evaluate` and writes everything as JSON
+with the command, the machine and the date.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+
+def _children() -> dict[int, list[int]]:
+    tree: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            tree.setdefault(int(fields[1]), []).append(int(entry))
+    return tree
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _tree_rss_kib(root: int) -> int:
+    tree, total, stack = _children(), 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += _rss_kib(pid)
+        stack.extend(tree.get(pid, []))
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--benchmark", required=True)
+    parser.add_argument("--out", required=True, help="JSON result file")
+    parser.add_argument("--store", default=None, help="store directory (default: a temporary one, removed)")
+    args = parser.parse_args()
+
+    store = Path(args.store) if args.store else Path(tempfile.mkdtemp()) / "store"
+    if store.exists():
+        shutil.rmtree(store)
+    cbred = [sys.executable, "-m", "cbred_ray.cli"]
+    started = time.perf_counter()
+    proc = subprocess.Popen([*cbred, "run", args.config, "--out", str(store)], stdout=subprocess.PIPE, text=True)
+    peak_tree = peak_driver = 0
+    while proc.poll() is None:
+        peak_tree = max(peak_tree, _tree_rss_kib(proc.pid))
+        peak_driver = max(peak_driver, _rss_kib(proc.pid))
+        time.sleep(0.2)
+    wall = time.perf_counter() - started
+    run_out = proc.stdout.read()
+    if proc.returncode != 0:
+        sys.exit(f"cbred run failed with exit code {proc.returncode}")
+    evaluation = subprocess.run([*cbred, "evaluate", str(store), "--benchmark", args.benchmark],
+                                check=True, capture_output=True, text=True).stdout
+    manifest = json.loads((store / "manifest.json").read_text())
+    result = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "cbred_command": f"cbred run {args.config} --out STORE && cbred evaluate STORE --benchmark {args.benchmark}",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version()},
+        "wall_seconds": round(wall, 1),
+        "peak_rss_mib_all_processes": round(peak_tree / 1024, 1),
+        "peak_rss_mib_driver": round(peak_driver / 1024, 1),
+        "run_output": json.loads(run_out.strip().splitlines()[-1]),
+        "stage_seconds": {k: v["seconds"] for k, v in manifest["stages"].items()},
+        "stats_stage": {k: manifest["stages"]["stats"][k] for k in
+                        ("archs_requested", "cells_computed", "actors", "device", "batch")},
+        "evaluation": json.loads(evaluation),
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: result[k] for k in ("wall_seconds", "peak_rss_mib_all_processes")}))
+    print(json.dumps(result["evaluation"]["datasets"]["cifar100"], indent=1))
+    if not args.store:
+        shutil.rmtree(store.parent)
+
+
+if __name__ == "__main__":
+    main()
