@@ -120,3 +120,18 @@ def test_evaluate_refuses_unknown_architectures(selection_store, tmp_path):
 
 def test_evaluate_refuses_a_missing_table(selection_store, tmp_path):
     assert_bad_input(cbred("evaluate", selection_store, "--benchmark", tmp_path / "nope.parquet"), "nope.parquet")
+
+
+def test_run_then_evaluate_through_the_command_line(tmp_path, nb201_table):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"stats": {"names": ["naswot_v2", "logsynflow"], "data": {"batch_size": 8}},
+                                    "cluster": {"k": 3, "n_init": 1},
+                                    "select": {"quick": {"enabled": True, "sample_per_cluster": 2}}}))
+    store = tmp_path / "store"
+    run = cbred("run", path, "--out", store, "--quiet")
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    assert summary["selected"] == pd.read_parquet(store / "selection").shape[0] > 0
+    evaluation = cbred("evaluate", store, "--benchmark", nb201_table, "--compact")
+    assert evaluation.returncode == 0, evaluation.stderr
+    assert json.loads(evaluation.stdout)["n_selected"] == summary["selected"]
