@@ -120,3 +120,21 @@ def test_failed_write_leaves_no_partial_table(tmp_path: Path, monkeypatch: pytes
         import_nb201(tmp_path / "bench.pth", out, progress=False)
     assert out.read_bytes() == b"previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bench.pth", "nb201.parquet"]
+
+
+def test_import_nb201_command(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    write_benchmark(tmp_path / "bench.pth")
+    out = tmp_path / "table.parquet"
+    done = subprocess.run([sys.executable, "-m", "cbred_ray.cli", "import-nb201", str(tmp_path / "bench.pth"),
+                           "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"out": str(out), "rows": 4}
+    assert list(load_benchmark(out)["arch_str"]) == [ARCHS[i] for i in (0, 1, 2, 4)]
+    missing = subprocess.run([sys.executable, "-m", "cbred_ray.cli", "import-nb201", str(tmp_path / "nope.pth"),
+                              "--out", str(tmp_path / "t2.parquet")], capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and "nope.pth" in missing.stderr
+    assert not (tmp_path / "t2.parquet").exists()
