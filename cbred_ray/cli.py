@@ -40,7 +40,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
-    from cbred_ray.config import DataConfig, StatsConfig
+    from pydantic import ValidationError
+
+    from cbred_ray.config import DataConfig, StatsConfig, one_line
     from cbred_ray.pipeline.run import run_statistics
     from cbred_ray.spaces.archfile import read_arch_strings
 
@@ -48,10 +50,10 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     try:
         cfg = StatsConfig(names=names, data=DataConfig(source=args.data, batch_size=args.batch_size),
                           num_classes=args.num_classes, shard_size=args.shard_size)
-    except ValueError as err:
-        raise BadInput(f"--stats {args.stats!r}: {str(err).splitlines()[-1].strip()}") from None
+    except ValidationError as err:
+        raise BadInput(one_line(err, "cbred stats")) from None
     archs = read_arch_strings(args.archs)
-    manifest = run_statistics(archs, names, args.out, seed=args.seed, stats_cfg=cfg, progress=not args.quiet)
+    manifest = run_statistics(archs, cfg, args.out, seed=args.seed, progress=not args.quiet)
     print(json.dumps({"store": args.out, "rows": manifest["rows"]["stats"], "statistics": list(names)}))
     return 0
 

@@ -122,11 +122,16 @@ class RunConfig(_Strict):
 
     def hash(self) -> str:
         """Stable hash of everything that determines the run's results."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        return config_hash(self.model_dump(mode="json"))
 
 
-def _one_line(err: ValidationError, origin: str) -> str:
+def config_hash(config: dict) -> str:
+    """A short, key-order independent hash of a JSON-able config."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def one_line(err: ValidationError, origin: str) -> str:
+    """The first validation error as one line naming the key and the bad value."""
     first = err.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "(top level)"
     if first["type"] == "extra_forbidden":
@@ -141,7 +146,7 @@ def config_from_dict(data: dict, origin: str = "config") -> RunConfig:
     try:
         return RunConfig.model_validate(data)
     except ValidationError as err:
-        raise BadInput(_one_line(err, origin)) from None
+        raise BadInput(one_line(err, origin)) from None
 
 
 def load_config(path: str | Path) -> RunConfig:

@@ -17,7 +17,7 @@ from importlib import metadata
 
 import numpy as np
 
-from cbred_ray.config import RunConfig, StatsConfig
+from cbred_ray.config import RunConfig, StatsConfig, config_hash
 from cbred_ray.pipeline.cluster_stage import run_cluster_stage
 from cbred_ray.pipeline.graphs_stage import run_graphs_stage
 from cbred_ray.pipeline.runtime import init_ray
@@ -119,24 +119,18 @@ def _space_summary(store: Store) -> dict:
     return {"name": "nb201", "size": int(len(canonical)), "unique_cells": int(len(np.unique(canonical)))}
 
 
-def run_statistics(
-    arch_strs: list[str], names: tuple[str, ...], out: str, seed: int = 0, stats_cfg: StatsConfig | None = None,
-    progress: bool = True,
-) -> dict:
+def run_statistics(arch_strs: list[str], cfg: StatsConfig, out: str, seed: int = 0, progress: bool = True) -> dict:
     """Score a list of architectures (``cbred stats``); returns the manifest."""
     cells = np.asarray([nb201.parse(s) for s in arch_strs], dtype=np.int8).reshape(-1, nb201.NUM_EDGES)
-    cfg = (stats_cfg or StatsConfig()).model_copy(update={"names": tuple(names)})
-    cfg = StatsConfig.model_validate(cfg.model_dump())
     arch_index = np.unique(nb201.indices_of(cells))
     canonical = nb201.indices_of(canonical_cells(nb201.cells_of(arch_index)))
-    digest = hashlib.sha256(arch_index.tobytes()).hexdigest()[:16]
-    config = {"command": "stats", "stats": cfg.model_dump(mode="json"), "seed": seed,
-              "archs": {"count": int(len(arch_index)), "sha256": digest}}
-    config_hash = hashlib.sha256(repr(sorted(config.items())).encode()).hexdigest()[:16]
+    archs = {"count": int(len(arch_index)), "sha256": hashlib.sha256(arch_index.tobytes()).hexdigest()}
+    config = {"command": "stats", "stats": cfg.model_dump(mode="json"), "seed": seed, "archs": archs}
+    digest_of_config = config_hash(config)
     store = Store(out)
-    manifest = store.check_owner(config_hash)
+    manifest = store.check_owner(digest_of_config)
     load_batch(cfg.data.source, cfg.data.batch_size, seed, cfg.data.augment)
-    manifest = manifest or new_manifest("stats", config, config_hash, seed)
+    manifest = manifest or new_manifest("stats", config, digest_of_config, seed)
     init_ray()
     _Stages(store, manifest, progress).run(
         "stats", lambda: run_stats_stage(store, cfg, seed, arch_index, canonical, progress), redo=True)

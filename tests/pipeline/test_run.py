@@ -5,7 +5,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from cbred_ray.config import config_from_dict
+from cbred_ray.config import StatsConfig, config_from_dict
 from cbred_ray.pipeline.run import run_reduction, run_statistics
 from cbred_ray.spaces import nb201
 from cbred_ray.spaces.canonical import canonical_cells
@@ -101,7 +101,8 @@ def test_statistics_of_a_list_fan_out_to_equivalent_architectures(ray_local, tmp
         "|none~0|+|nor_conv_3x3~0|none~1|+|skip_connect~0|nor_conv_1x1~1|none~2|",
         "|avg_pool_3x3~0|+|nor_conv_1x1~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|",
     ]
-    manifest = run_statistics(archs, ("naswot_v2", "params"), str(tmp_path / "s"), seed=1, progress=False)
+    manifest = run_statistics(archs, StatsConfig(names=("naswot_v2", "params")), str(tmp_path / "s"), seed=1,
+                              progress=False)
     stats = Store(tmp_path / "s").read("stats").to_pandas().set_index("arch_str")
     assert manifest["stages"]["stats"]["cells_computed"] == 2
     assert stats.loc[archs[0], "naswot_v2"] == stats.loc[archs[1], "naswot_v2"]
