@@ -14,7 +14,16 @@ op_usage      list<float64>[7]      :func:`~.features.op_usage`, entries named b
 op_counts     list<int64>[7]        :func:`~.features.op_counts`, same order
 adjacency     list<int8>[80]        :func:`~.features.cell_adjacency` flattened in
                                     C order (source node, target node, NB201 op)
+nodes         list<string>          node names of the bipartite graph, in graph order
+node_kinds    list<string>          ``partition:kind`` of each node
+edges         list<int32>           read and write edges as flat (source, target)
+                                    pairs of positions in ``nodes``
+memory_edges  list<int32>           memory projection, flat (source, target, kernel
+                                    type index in :data:`FEATURE_NAMES`) triples
+kernel_edges  list<int32>           kernel projection, flat (source, target) pairs
 ============  ====================  ==================================================
+
+:func:`graph_from_row` rebuilds the networkx graph from a row.
 
 :data:`SCHEMA` is that table as a ``pyarrow.Schema``. Rows are computed once per
 distinct cell and cached (canonical cells repeat a lot); the cached arrays are
@@ -25,11 +34,12 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import NamedTuple
 
+import networkx as nx
 import numpy as np
 import pyarrow as pa
 
 from cbred_ray.errors import BadInput
-from cbred_ray.graphs.computational import KERNEL_TYPES, cell_graph
+from cbred_ray.graphs.computational import KERNEL, KERNEL_TYPES, MEMORY, cell_graph, project
 from cbred_ray.graphs.features import cell_adjacency, op_counts, op_usage
 from cbred_ray.spaces.nb201 import NUM_EDGES, SPACE_SIZE, Cell
 
@@ -43,6 +53,11 @@ SCHEMA = pa.schema(
         ("op_usage", pa.list_(pa.float64())),
         ("op_counts", pa.list_(pa.int64())),
         ("adjacency", pa.list_(pa.int8())),
+        ("nodes", pa.list_(pa.string())),
+        ("node_kinds", pa.list_(pa.string())),
+        ("edges", pa.list_(pa.int32())),
+        ("memory_edges", pa.list_(pa.int32())),
+        ("kernel_edges", pa.list_(pa.int32())),
     ]
 )
 _SCALARS = ("n_memory", "n_kernel", "n_edges")
@@ -57,6 +72,17 @@ class GraphRow(NamedTuple):
     op_usage: np.ndarray
     op_counts: np.ndarray
     adjacency: np.ndarray
+    nodes: list[str]
+    node_kinds: list[str]
+    edges: np.ndarray
+    memory_edges: np.ndarray
+    kernel_edges: np.ndarray
+
+
+def _edge_list(graph: nx.DiGraph, position: dict[str, int], with_kind: bool = False) -> np.ndarray:
+    rows = [(position[a], position[b], *([KERNEL_TYPES.index(d["kind"])] if with_kind else []))
+            for a, b, d in graph.edges(data=True)]
+    return np.asarray(rows, dtype=np.int32).ravel()
 
 
 @lru_cache(maxsize=SPACE_SIZE)
@@ -65,10 +91,27 @@ def graph_row(cell: Cell) -> GraphRow:
     g = cell_graph(cell)
     counts = op_counts(g)
     n_kernel = int(counts.sum())
-    arrays = (op_usage(g), counts, cell_adjacency(cell).ravel())
+    position = {name: i for i, name in enumerate(g.nodes)}
+    arrays = (
+        op_usage(g), counts, cell_adjacency(cell).ravel(), _edge_list(g, position),
+        _edge_list(project(g, MEMORY), position, with_kind=True), _edge_list(project(g, KERNEL), position),
+    )
     for a in arrays:
         a.setflags(write=False)
-    return GraphRow(g.number_of_nodes() - n_kernel, n_kernel, g.number_of_edges(), *arrays)
+    kinds = [f"{d['partition']}:{d['kind']}" for _, d in g.nodes(data=True)]
+    return GraphRow(g.number_of_nodes() - n_kernel, n_kernel, g.number_of_edges(), *arrays[:3],
+                    list(g.nodes), kinds, *arrays[3:])
+
+
+def graph_from_row(nodes: list[str], node_kinds: list[str], edges: list[int]) -> nx.DiGraph:
+    """The bipartite graph of a stored row (inverse of the ``nodes``/``node_kinds``/``edges`` columns)."""
+    graph = nx.DiGraph()
+    for name, tag in zip(nodes, node_kinds):
+        partition, kind = tag.split(":", 1)
+        graph.add_node(name, partition=partition, kind=kind)
+    pairs = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    graph.add_edges_from((nodes[a], nodes[b]) for a, b in pairs)
+    return graph
 
 
 def graph_records(cells: np.ndarray) -> dict[str, list | np.ndarray]:

@@ -6,9 +6,9 @@ import pyarrow as pa
 import pytest
 
 from cbred_ray.errors import BadInput
-from cbred_ray.graphs.computational import cell_graph
+from cbred_ray.graphs.computational import cell_graph, project
 from cbred_ray.graphs.features import CELL_ADJACENCY_SHAPE, cell_adjacency, op_counts, op_usage
-from cbred_ray.graphs.records import FEATURE_NAMES, SCHEMA, graph_records
+from cbred_ray.graphs.records import FEATURE_NAMES, SCHEMA, graph_from_row, graph_records
 from cbred_ray.spaces.canonical import canonical_cells
 from cbred_ray.spaces.nb201 import cell_range
 
@@ -64,3 +64,18 @@ def test_bad_shape_is_refused():
 def test_two_thousand_raw_cells():
     cols = graph_records(cell_range(9000, 11000))  # distinct, non-canonical: no cache hits within the batch
     assert len(cols["n_kernel"]) == 2000
+
+
+def test_stored_graph_and_projections_rebuild_the_networkx_graphs():
+    cells = np.array([[3, 3, 0, 1, 2, 3], [1, 0, 0, 0, 0, 1], [4, 2, 3, 1, 0, 2]])
+    records = graph_records(cells)
+    for i, cell in enumerate(cells):
+        original = cell_graph(tuple(cell))
+        rebuilt = graph_from_row(records["nodes"][i], records["node_kinds"][i], records["edges"][i])
+        assert list(rebuilt.nodes(data=True)) == list(original.nodes(data=True))
+        assert set(rebuilt.edges) == set(original.edges)
+        nodes = records["nodes"][i]
+        memory = {(nodes[a], nodes[b], FEATURE_NAMES[k]) for a, b, k in records["memory_edges"][i].reshape(-1, 3)}
+        assert memory == {(a, b, d["kind"]) for a, b, d in project(original, "memory").edges(data=True)}
+        kernel = {(nodes[a], nodes[b]) for a, b in records["kernel_edges"][i].reshape(-1, 2)}
+        assert kernel == set(project(original, "kernel").edges)
