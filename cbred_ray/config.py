@@ -46,7 +46,9 @@ class StatsConfig(_Strict):
     names: tuple[str, ...] = ("naswot_v2", "logsynflow", "params", "macs")
     num_classes: int = Field(100, ge=1)
     data: DataConfig = DataConfig()
-    naswot_train_mode: bool = True
+    options: dict[str, dict[str, bool | int | float | str]] = Field(
+        default_factory=dict, description="per-statistic knobs, e.g. {ntk_cond: {batch_size: 32}}")
+    repeats: int = Field(1, ge=1, le=100, description="seeds per architecture: stored as mean and spread")
     num_actors: int | None = Field(None, ge=1, description="null: one per GPU, or one per CPU")
     num_gpus_per_actor: float | Literal["auto"] = "auto"
     torch_threads: int = Field(1, ge=1)
@@ -63,6 +65,13 @@ class StatsConfig(_Strict):
         if not names:
             raise ValueError("at least one statistic is needed")
         return names
+
+    @model_validator(mode="after")
+    def _options_match_statistics(self) -> StatsConfig:
+        from cbred_ray.stats.engine import validate_options
+
+        validate_options(self.names, self.options)
+        return self
 
     @field_validator("num_gpus_per_actor")
     @classmethod

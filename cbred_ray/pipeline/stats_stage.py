@@ -18,31 +18,35 @@ from cbred_ray.config import StatsConfig
 from cbred_ray.pipeline.runtime import plan_actors, shard_progress
 from cbred_ray.spaces import nb201
 from cbred_ray.stats.data import load_batch
-from cbred_ray.stats.engine import compute_stats
+from cbred_ray.stats.engine import compute_stats, summarise_repeats
 from cbred_ray.store import Store
 
 
 def stats_table(
-    arch_index: np.ndarray, canonical_index: np.ndarray, results: dict[int, dict], names: tuple[str, ...]
+    arch_index: np.ndarray, canonical_index: np.ndarray, results: dict[int, dict], names: tuple[str, ...],
+    with_spread: bool,
 ) -> pa.Table:
-    """Rows for the requested architectures from the results of their canonical cells."""
+    """Rows for the requested architectures from the (mean, spread, reason) of their canonical cells."""
+    rows = [results[int(c)] for c in canonical_index]
     columns: dict[str, pa.Array] = {
         "arch_index": pa.array(arch_index, pa.int64()),
         "arch_str": pa.array([nb201.format_cell(c) for c in nb201.cells_of(arch_index)]),
         "canonical_index": pa.array(canonical_index, pa.int64()),
     }
     for name in names:
-        columns[name] = pa.array([results[int(c)][name][0] for c in canonical_index], pa.float64())
-    errors = []
-    for c in canonical_index:
-        reasons = [f"{n}: {results[int(c)][n][1]}" for n in names if results[int(c)][n][1]]
-        errors.append("; ".join(reasons) or None)
-    columns["error"] = pa.array(errors, pa.string())
+        columns[name] = pa.array([row[name][0] for row in rows], pa.float64())
+        if with_spread:
+            columns[f"{name}_std"] = pa.array([row[name][1] for row in rows], pa.float64())
+    reasons = [[f"{n}: {row[n][2]}" for n in names if row[n][2]] for row in rows]
+    columns["error"] = pa.array(["; ".join(r) or None for r in reasons], pa.string())
     return pa.table(columns)
 
 
 class StatsWorker:
-    """Holds one input batch and scores shards of architectures with it."""
+    """Holds the input batches (one per repeat) and scores shards of architectures with them.
+
+    Repeat ``r`` uses seed ``seed + r`` for both the network's initialisation and the batch.
+    """
 
     def __init__(self, cfg: StatsConfig, seed: int, store_root: str, use_gpu: bool):
         import torch
@@ -50,24 +54,28 @@ class StatsWorker:
         torch.set_num_threads(cfg.torch_threads)
         self.cfg, self.seed, self.store = cfg, seed, Store(store_root)
         self.device = "cuda" if use_gpu else "cpu"  # Ray pins the actor's GPU via CUDA_VISIBLE_DEVICES
-        batch, self.batch_description = load_batch(
-            cfg.data.source, cfg.data.batch_size, seed, augment=cfg.data.augment
-        )
-        self.batch = batch.to(self.device)
+        self.batches, self.batch_descriptions = [], []
+        for repeat in range(cfg.repeats):
+            batch, description = load_batch(cfg.data.source, cfg.data.batch_size, seed + repeat, cfg.data.augment)
+            self.batches.append(batch.to(self.device))
+            self.batch_descriptions.append(description)
 
     def describe(self) -> dict:
-        return {"device": self.device, "batch": self.batch_description}
+        batch = self.batch_descriptions[0] if self.cfg.repeats == 1 else self.batch_descriptions
+        return {"device": self.device, "batch": batch}
 
     def score_shard(self, shard: int, arch_index: np.ndarray, canonical_index: np.ndarray) -> dict:
         started = time.perf_counter()
         results = {}
         for canon in np.unique(canonical_index):
             ops = nb201.op_names(nb201.cells_of(np.array([canon]))[0])
-            results[int(canon)] = compute_stats(
-                ops, self.cfg.names, self.batch, self.seed, num_classes=self.cfg.num_classes,
-                device=self.device, naswot_train_mode=self.cfg.naswot_train_mode,
-            )
-        table = stats_table(arch_index, canonical_index, results, self.cfg.names)
+            runs = [
+                compute_stats(ops, self.cfg.names, batch, self.seed + repeat, num_classes=self.cfg.num_classes,
+                              device=self.device, options=self.cfg.options)
+                for repeat, batch in enumerate(self.batches)
+            ]
+            results[int(canon)] = summarise_repeats(runs, self.cfg.names)
+        table = stats_table(arch_index, canonical_index, results, self.cfg.names, self.cfg.repeats > 1)
         self.store.write_shard("stats", shard, table)
         return {"shard": shard, "rows": table.num_rows, "computed": len(results),
                 "seconds": time.perf_counter() - started}

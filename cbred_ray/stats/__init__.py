@@ -3,6 +3,7 @@
 from cbred_ray.stats.cost import macs, params
 from cbred_ray.stats.data import load_batch
 from cbred_ray.stats.engine import compute_stats, validate_stat_names
+from cbred_ray.stats.linear_regions import build_thin_network, linear_regions, region_inputs
 from cbred_ray.stats.naswot import naswot_v2
 from cbred_ray.stats.network import build_network
 from cbred_ray.stats.numerics import StatisticFailed
@@ -14,12 +15,15 @@ __all__ = [
     "Statistic",
     "StatisticFailed",
     "build_network",
+    "build_thin_network",
     "compute_stats",
+    "linear_regions",
     "load_batch",
     "logsynflow",
     "macs",
     "naswot_v2",
     "params",
+    "region_inputs",
     "synflow",
     "validate_stat_names",
 ]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 
 from cbred_ray.errors import BadInput
+from cbred_ray.stats.linear_regions import build_thin_network, region_inputs
 from cbred_ray.stats.network import build_network
 from cbred_ray.stats.numerics import finite
 from cbred_ray.stats.registry import STATISTICS, Statistic
@@ -14,6 +17,11 @@ from cbred_ray.stats.registry import STATISTICS, Statistic
 StatResult = tuple[float | None, str | None]
 """(value, None) on success; (None, reason) on failure; (value, note) when the value was
 computed with a caveat (a batch halved after CUDA out-of-memory)."""
+
+Options = Mapping[str, Mapping[str, Any]]
+"""Per-statistic knobs: keyword arguments of the statistic's function (e.g. ``train_mode``,
+``k``, ``chunk_size``), plus ``batch_size`` for a statistic that reads a batch: it then uses
+the first ``batch_size`` images. Anything not given keeps the function's published default."""
 
 _MIN_RETRY_BATCH = 2
 
@@ -27,20 +35,48 @@ def validate_stat_names(names: Sequence[str]) -> None:
             raise BadInput(f"unknown statistic {name!r}; known: {', '.join(STATISTICS)}")
 
 
+def validate_options(names: Sequence[str], options: Options | None) -> dict[str, dict[str, Any]]:
+    """Check per-statistic options against the functions' signatures; BadInput names a bad key.
+
+    Returns the options with dtype names (``"float64"``) turned into torch dtypes.
+    """
+    checked: dict[str, dict[str, Any]] = {}
+    for name, knobs in (options or {}).items():
+        if name not in names:
+            raise BadInput(f"options given for statistic {name!r}, which is not computed (computed: {', '.join(names)})")
+        stat = STATISTICS[name]
+        params = inspect.signature(stat.fn).parameters
+        allowed = {p for p in params if params[p].kind is inspect.Parameter.KEYWORD_ONLY or params[p].default
+                   is not inspect.Parameter.empty} | ({"batch_size"} if stat.needs_batch else set())
+        checked[name] = {}
+        for key, value in dict(knobs).items():
+            if key not in allowed:
+                raise BadInput(f"unknown option {key!r} for statistic {name!r} (known: {', '.join(sorted(allowed))})")
+            if key == "batch_size" and (not isinstance(value, int) or value < 2):
+                raise BadInput(f"option batch_size for {name!r} must be an integer >= 2, got {value!r}")
+            if isinstance(params.get(key) and params[key].default, torch.dtype):
+                if not isinstance(getattr(torch, str(value), None), torch.dtype):
+                    raise BadInput(f"option {key!r} for {name!r} must name a torch dtype, got {value!r}")
+                value = getattr(torch, str(value))
+            checked[name][key] = value
+    return checked
+
+
 def _short(err: BaseException) -> str:
     """A one-line reason for a failed statistic."""
     text = " ".join(str(err).split())
     return f"{type(err).__name__}: {text[:200]}" if text else type(err).__name__
 
 
-def _run(stat: Statistic, net: torch.nn.Module, batch: torch.Tensor | None, train_mode: bool) -> float:
+def _run(stat: Statistic, net: torch.nn.Module, batch: torch.Tensor | None, knobs: dict[str, Any]) -> float:
     """Call ``stat`` on ``net`` (and ``batch`` if it needs one); its value, checked finite."""
     if not stat.needs_batch:
-        return finite(stat.fn(net), stat.name)
-    return finite(stat.fn(net, batch, train_mode=train_mode), stat.name)
+        return finite(stat.fn(net, **knobs), stat.name)
+    return finite(stat.fn(net, batch, **knobs), stat.name)
 
 
-def _run_with_oom_retry(stat: Statistic, net: torch.nn.Module, batch: torch.Tensor | None, train_mode: bool) -> StatResult:
+def _run_with_oom_retry(stat: Statistic, net: torch.nn.Module, batch: torch.Tensor | None,
+                        knobs: dict[str, Any]) -> StatResult:
     """Run ``stat``; on CUDA out-of-memory, retry a batch statistic on the first half of the batch.
 
     A kernel over half the batch is a different statistic (NASWOT's K_H is batch x batch),
@@ -49,7 +85,7 @@ def _run_with_oom_retry(stat: Statistic, net: torch.nn.Module, batch: torch.Tens
     current = batch
     while True:
         try:
-            value = _run(stat, net, current, train_mode)
+            value = _run(stat, net, current, knobs)
         except torch.OutOfMemoryError:
             torch.cuda.empty_cache()
             if not stat.needs_batch or len(current) // 2 < _MIN_RETRY_BATCH:
@@ -61,6 +97,34 @@ def _run_with_oom_retry(stat: Statistic, net: torch.nn.Module, batch: torch.Tens
         return value, None
 
 
+def _networks(
+    names: Sequence[str],
+    ops: Sequence[str],
+    batch: torch.Tensor | None,
+    seed: int,
+    num_classes: int,
+    channels: int,
+    cells_per_stage: int,
+) -> dict[str, tuple[torch.nn.Module, torch.Tensor | None]]:
+    """(network, its input batch) for each ``Statistic.network`` kind that ``names`` need.
+
+    Each network is built on CPU right after ``torch.manual_seed(seed)``, so its weights do
+    not depend on which other statistics were asked for. "standard": the NB201 network and
+    ``batch``; "thin": TE-NAS's thin network and ``region_inputs`` cropped from ``batch``
+    (seeded by ``seed``), both with their published defaults.
+    """
+    kinds = {STATISTICS[name].network for name in names} or {"standard"}
+    setups: dict[str, tuple[torch.nn.Module, torch.Tensor | None]] = {}
+    for kind in sorted(kinds, key=("standard", "thin").index):
+        torch.manual_seed(seed)
+        if kind == "standard":
+            setups[kind] = build_network(ops, num_classes, channels, cells_per_stage), batch
+        else:
+            inputs = None if batch is None else region_inputs(seed=seed, source_batch=batch)
+            setups[kind] = build_thin_network(ops, num_classes), inputs
+    return setups
+
+
 def compute_stats(
     ops: Sequence[str],
     names: Sequence[str],
@@ -68,30 +132,62 @@ def compute_stats(
     seed: int,
     num_classes: int = 100,
     device: str = "cpu",
-    naswot_train_mode: bool = True,
+    options: Options | None = None,
     channels: int = 16,
     cells_per_stage: int = 5,
 ) -> dict[str, StatResult]:
     """Build the NB201 network for ``ops`` once (``torch.manual_seed(seed)``, on CPU, then
-    moved to ``device``) and compute each statistic in ``names`` on it.
+    moved to ``device``) and compute each statistic in ``names`` on it; a statistic whose
+    ``Statistic.network`` is "thin" (linear regions) runs instead on TE-NAS's thin network,
+    also built once and seeded the same way, with inputs cropped from ``batch``.
 
     Same ops, seed and batch give identical values on a given device. A statistic that
     fails (exception, NaN, infinity, singular kernel) yields ``(None, reason)`` and the
-    others still run; see ``StatResult``. ``naswot_train_mode`` is the network mode for
-    batch statistics (the published NASWOT setup is train mode). Raises BadInput for an
-    unknown statistic name, a bad cell, or a batch statistic requested without a batch.
-    ``channels`` and ``cells_per_stage`` shrink the network (tests); NB201 is 16 and 5.
+    others still run; see ``StatResult``. Each statistic runs in its published setup (e.g.
+    NASWOT v2 and the NTK in train mode, NASWOT v1 in eval mode) unless ``options``
+    (see ``Options``) says otherwise. Raises BadInput for an unknown statistic name or
+    option, a bad cell, or a batch statistic requested without a batch.
+    ``channels`` and ``cells_per_stage`` shrink the standard network (tests); NB201 is 16
+    and 5. They do not change the thin network.
     """
     validate_stat_names(names)
+    knobs = validate_options(names, options)
     if batch is None and any(STATISTICS[name].needs_batch for name in names):
         raise BadInput(f"statistics {[n for n in names if STATISTICS[n].needs_batch]} need an input batch")
-    torch.manual_seed(seed)
-    net = build_network(ops, num_classes, channels, cells_per_stage).to(device)
-    batch = None if batch is None else batch.to(device)
+    setups = {
+        kind: (net.to(device), None if inputs is None else inputs.to(device))
+        for kind, (net, inputs) in _networks(names, ops, batch, seed, num_classes, channels, cells_per_stage).items()
+    }
     results: dict[str, StatResult] = {}
     for name in names:
+        stat = STATISTICS[name]
+        net, inputs = setups[stat.network]
+        own = dict(knobs.get(name, {}))
+        size = own.pop("batch_size", None)
+        if size is not None and inputs is not None:
+            inputs = inputs[:size]
         try:
-            results[name] = _run_with_oom_retry(STATISTICS[name], net, batch, naswot_train_mode)
+            results[name] = _run_with_oom_retry(stat, net, inputs, own)
         except Exception as err:  # one statistic's failure must not stop the others
             results[name] = (None, _short(err))
     return results
+
+
+def summarise_repeats(runs: Sequence[dict[str, StatResult]], names: Sequence[str]) -> dict[str, tuple[float | None, float | None, str | None]]:
+    """Mean, spread (sample standard deviation) and reason of each statistic over repeated runs.
+
+    Repeats that failed are left out of the mean and the spread; the reason says how many
+    failed and why. With one successful value the spread is None; with none, the mean too.
+    """
+    summary = {}
+    for name in names:
+        values = [run[name][0] for run in runs if run[name][0] is not None]
+        notes = sorted({run[name][1] for run in runs if run[name][1]})
+        failed = len(runs) - len(values)
+        reason = "; ".join(notes) or None
+        if failed and values:
+            reason = f"{failed} of {len(runs)} repeats failed: {reason}"
+        mean = float(sum(values) / len(values)) if values else None
+        spread = float(torch.tensor(values, dtype=torch.float64).std()) if len(values) > 1 else None
+        summary[name] = (mean, spread, reason)
+    return summary

@@ -86,22 +86,44 @@ class InferCell(nn.Module):
 
 
 class NB201Network(nn.Module):
-    """Stem, three stages of cells separated by reduction blocks, then the classifier head."""
+    """Stem, three stages of cells separated by reduction blocks, then the classifier head.
 
-    def __init__(self, ops: Sequence[str], num_classes: int, channels: int, cells_per_stage: int) -> None:
+    ``use_stem=False`` drops the stem (the input then has ``channels`` channels) and
+    ``depth`` keeps only the first ``depth`` blocks (cells and reduction blocks counted
+    alike), as TE-NAS's ``TinyNetworkDarts(depth=..., use_stem=...)`` does for the thin
+    network on which it counts linear regions. The defaults give the full network.
+    """
+
+    def __init__(
+        self,
+        ops: Sequence[str],
+        num_classes: int,
+        channels: int,
+        cells_per_stage: int,
+        use_stem: bool = True,
+        depth: int | None = None,
+    ) -> None:
         super().__init__()
-        self.stem = nn.Sequential(
-            nn.Conv2d(3, channels, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(channels)
+        self.stem = (
+            nn.Sequential(nn.Conv2d(3, channels, kernel_size=3, padding=1, bias=False), nn.BatchNorm2d(channels))
+            if use_stem
+            else nn.Identity()
         )
-        blocks: list[nn.Module] = []
+        if depth is not None and depth < 1:
+            raise BadInput(f"depth must be at least 1, got {depth!r}")
+        widths: list[tuple[int, bool]] = []  # (width, is a reduction block), in order
         for stage, width in enumerate((channels, 2 * channels, 4 * channels)):
             if stage > 0:
-                blocks.append(ResNetBasicblock(width // 2, width))
-            blocks.extend(InferCell(ops, width) for _ in range(cells_per_stage))
-        self.cells = nn.Sequential(*blocks)
-        self.lastact = nn.Sequential(nn.BatchNorm2d(4 * channels), nn.ReLU(inplace=True))
+                widths.append((width, True))
+            widths.extend([(width, False)] * cells_per_stage)
+        widths = widths[:depth]
+        self.cells = nn.Sequential(
+            *(ResNetBasicblock(width // 2, width) if reduce else InferCell(ops, width) for width, reduce in widths)
+        )
+        width = widths[-1][0]
+        self.lastact = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(inplace=True))
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
-        self.classifier = nn.Linear(4 * channels, num_classes)
+        self.classifier = nn.Linear(width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.global_pooling(self.lastact(self.cells(self.stem(x))))

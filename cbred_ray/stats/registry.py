@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from cbred_ray.stats.cost import macs, params
-from cbred_ray.stats.naswot import naswot_v2
+from cbred_ray.stats.linear_regions import linear_regions
+from cbred_ray.stats.naswot import naswot_v1, naswot_v2
+from cbred_ray.stats.ntk import ntk_cond
 from cbred_ray.stats.synflow import logsynflow, synflow
 
 
@@ -22,6 +24,9 @@ class Statistic:
 
     ``kind`` is "quality" for training-free accuracy predictors and "cost" for resource
     measures (params, MACs), for which ``higher_is_better`` is False (smaller is cheaper).
+    ``network`` is the network the engine builds for it: "standard" (the NB201 network,
+    with the input batch) or "thin" (TE-NAS's thin network, with small crops of the batch;
+    see ``cbred_ray.stats.linear_regions``).
     """
 
     name: str
@@ -30,15 +35,25 @@ class Statistic:
     needs_batch: bool
     kind: Literal["quality", "cost"]
     doc: str
+    network: Literal["standard", "thin"] = "standard"
 
 
 _ALL = (
+    Statistic("naswot_v1", naswot_v1, True, True, "quality",
+              "-Σ[log(σ+k) + 1/(σ+k)] over eigenvalues of the input-Jacobian correlation matrix, k=1e-5, "
+              "eval mode (Mellor et al., arXiv 2006.04647v1)"),
     Statistic("naswot_v2", naswot_v2, True, True, "quality",
               "log|det| of the ReLU binary-code kernel (Mellor et al., ICML 2021)"),
-    Statistic("logsynflow", logsynflow, True, False, "quality",
-              "sum |θ ⊙ log(1 + |∂R/∂θ|)|, |θ|, all-ones input, float64, no BN (Cavagnero et al., 2023)"),
+    Statistic("ntk_cond", ntk_cond, False, True, "quality",
+              "λ_max/λ_min of the empirical NTK of per-sample summed logits w.r.t. the weights, "
+              "train mode (TE-NAS, Chen et al., ICLR 2021)"),
+    Statistic("linear_regions", linear_regions, True, True, "quality",
+              "distinct ReLU activation patterns, thin C=1 net, 3x(3x1000) 1x3x3 crops, train mode (TE-NAS, ICLR 2021)",
+              network="thin"),
     Statistic("synflow", synflow, True, False, "quality",
               "ln of sum |θ ⊙ ∂R/∂θ|, |θ|, all-ones input, float64, no BN (Tanaka et al., 2020)"),
+    Statistic("logsynflow", logsynflow, True, False, "quality",
+              "sum |θ ⊙ log(1 + |∂R/∂θ|)|, |θ|, all-ones input, float64, no BN (Cavagnero et al., 2023)"),
     Statistic("params", params, False, False, "cost", "number of parameters"),
     Statistic("macs", macs, False, False, "cost",
               "multiply-accumulates for one 3x32x32 image (FlopCounterMode FLOPs / 2)"),

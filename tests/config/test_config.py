@@ -54,3 +54,19 @@ def test_relative_data_path_resolves_against_the_config(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({"stats": {"data": {"source": "imgs.npz"}}}))
     assert load_config(path).stats.data.source == str(tmp_path / "imgs.npz")
+
+
+@pytest.mark.parametrize("options, named", [
+    ({"naswot_v2": {"temperature": 2}}, "unknown option 'temperature'"),
+    ({"ntk_cond": {"batch_size": 8}}, "'ntk_cond', which is not computed"),
+    ({"naswot_v2": {"batch_size": 1}}, "batch_size"),
+])
+def test_statistic_options_are_checked_against_the_statistics(options, named):
+    with pytest.raises(BadInput, match=named):
+        config_from_dict({"stats": {"options": options}})
+
+
+def test_statistic_options_are_part_of_the_hash():
+    plain = config_from_dict({})
+    tuned = config_from_dict({"stats": {"options": {"naswot_v2": {"batch_size": 32}}}})
+    assert plain.hash() != tuned.hash()

@@ -108,3 +108,20 @@ def test_statistics_of_a_list_fan_out_to_equivalent_architectures(ray_local, tmp
     assert stats.loc[archs[0], "naswot_v2"] == stats.loc[archs[1], "naswot_v2"]
     assert stats.loc[archs[0], "params"] == stats.loc[archs[1], "params"]
     assert stats.loc[archs[2], "params"] > stats.loc[archs[0], "params"]
+
+
+def test_repeats_store_the_mean_and_spread_over_seeds(ray_local, tmp_path):
+    from cbred_ray.stats.data import load_batch
+    from cbred_ray.stats.engine import compute_stats
+
+    arch = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
+    cfg = StatsConfig(names=("naswot_v2", "logsynflow"), repeats=3, data={"batch_size": 8})
+    run_statistics([arch], cfg, str(tmp_path / "s"), seed=4, progress=False)
+    row = Store(tmp_path / "s").read("stats").to_pylist()[0]
+    values = [compute_stats(nb201.op_names(nb201.parse(arch)), cfg.names, load_batch(None, 8, 4 + r)[0], 4 + r)
+              for r in range(3)]
+    naswot = np.array([v["naswot_v2"][0] for v in values])
+    # the actors run one torch thread, this process several: equal up to float rounding
+    assert row["naswot_v2"] == pytest.approx(naswot.mean(), rel=1e-6)
+    assert row["naswot_v2_std"] == pytest.approx(naswot.std(ddof=1), rel=1e-2)
+    assert row["logsynflow_std"] > 0  # different initialisations

@@ -9,14 +9,14 @@ from cbred_ray.stats import registry
 
 from stats_helpers import ALL_CONV, MIXED, SMALL, batch16
 
-NAMES = ["naswot_v2", "logsynflow", "synflow", "params", "macs"]
+NAMES = ["naswot_v1", "naswot_v2", "ntk_cond", "linear_regions", "synflow", "logsynflow", "params", "macs"]
 
 
 def test_registry_names_and_kinds():
     assert list(STATISTICS) == NAMES
     assert {n for n, s in STATISTICS.items() if s.kind == "cost"} == {"params", "macs"}
     assert all(not STATISTICS[n].higher_is_better for n in ("params", "macs"))
-    assert [n for n, s in STATISTICS.items() if s.needs_batch] == ["naswot_v2"]
+    assert [n for n, s in STATISTICS.items() if s.needs_batch] == ["naswot_v1", "naswot_v2", "ntk_cond", "linear_regions"]
     assert all(s.doc for s in STATISTICS.values())
 
 
@@ -71,7 +71,7 @@ def test_oom_retries_naswot_on_half_batch(monkeypatch):
     batch = batch16()
     calls = []
 
-    def fake_naswot(net, batch, train_mode):
+    def fake_naswot(net, batch, train_mode=True):
         calls.append(len(batch))
         if len(batch) > 4:
             raise torch.OutOfMemoryError("CUDA out of memory")
@@ -97,3 +97,34 @@ def test_all_none_cell_yields_null_naswot():
     batch = batch16()
     value, reason = compute_stats(["none"] * 6, ["naswot_v2"], batch, seed=0, **SMALL)["naswot_v2"]
     assert value is None and "singular" in reason
+
+
+def test_options_reach_each_statistic_and_unknown_ones_are_refused():
+    batch = batch16()
+    default = compute_stats(MIXED, ["naswot_v2"], batch, seed=0, **SMALL)["naswot_v2"][0]
+    train = compute_stats(MIXED, ["naswot_v2"], batch, seed=0, options={"naswot_v2": {"train_mode": True}},
+                          **SMALL)["naswot_v2"][0]
+    evaluated = compute_stats(MIXED, ["naswot_v2"], batch, seed=0, options={"naswot_v2": {"train_mode": False}},
+                              **SMALL)["naswot_v2"][0]
+    assert default == train != evaluated  # the published default is train mode
+    first8 = compute_stats(MIXED, ["naswot_v2"], batch[:8], seed=0, **SMALL)["naswot_v2"][0]
+    sliced = compute_stats(MIXED, ["naswot_v2"], batch, seed=0, options={"naswot_v2": {"batch_size": 8}},
+                           **SMALL)["naswot_v2"][0]
+    assert sliced == first8
+    with pytest.raises(BadInput, match="unknown option 'temperature' for statistic 'naswot_v2'"):
+        compute_stats(MIXED, ["naswot_v2"], batch, seed=0, options={"naswot_v2": {"temperature": 1}}, **SMALL)
+    with pytest.raises(BadInput, match="'ntk_cond', which is not computed"):
+        compute_stats(MIXED, ["naswot_v2"], batch, seed=0, options={"ntk_cond": {"batch_size": 8}}, **SMALL)
+    with pytest.raises(BadInput, match="batch_size for 'params'|unknown option 'batch_size' for statistic 'params'"):
+        compute_stats(MIXED, ["params"], batch, seed=0, options={"params": {"batch_size": 8}}, **SMALL)
+
+
+def test_repeats_are_summarised_as_mean_and_spread():
+    from cbred_ray.stats.engine import summarise_repeats
+
+    runs = [{"a": (1.0, None), "b": (None, "singular")}, {"a": (3.0, None), "b": (2.0, None)},
+            {"a": (2.0, None), "b": (None, "singular")}]
+    summary = summarise_repeats(runs, ["a", "b"])
+    assert summary["a"] == (2.0, pytest.approx(1.0), None)
+    assert summary["b"] == (2.0, None, "2 of 3 repeats failed: singular")
+    assert summarise_repeats(runs[:1], ["b"])["b"] == (None, None, "singular")
