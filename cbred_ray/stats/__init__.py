@@ -4,7 +4,8 @@ from cbred_ray.stats.cost import macs, params
 from cbred_ray.stats.data import load_batch
 from cbred_ray.stats.engine import compute_stats, validate_stat_names
 from cbred_ray.stats.linear_regions import build_thin_network, linear_regions, region_inputs
-from cbred_ray.stats.naswot import naswot_v2
+from cbred_ray.stats.naswot import naswot_v1, naswot_v2
+from cbred_ray.stats.ntk import ntk_cond
 from cbred_ray.stats.network import build_network
 from cbred_ray.stats.numerics import StatisticFailed
 from cbred_ray.stats.registry import STATISTICS, Statistic
@@ -21,7 +22,9 @@ __all__ = [
     "load_batch",
     "logsynflow",
     "macs",
+    "naswot_v1",
     "naswot_v2",
+    "ntk_cond",
     "params",
     "region_inputs",
     "synflow",

@@ -24,6 +24,8 @@ Options = Mapping[str, Mapping[str, Any]]
 the first ``batch_size`` images. Anything not given keeps the function's published default."""
 
 _MIN_RETRY_BATCH = 2
+# TE-NAS computes the NTK on the NB201 network with C=3, N=1 (prune_tenas.py, `model_config`).
+SMALL_NETWORK = {"channels": 3, "cells_per_stage": 1}
 
 
 def validate_stat_names(names: Sequence[str]) -> None:
@@ -110,15 +112,19 @@ def _networks(
 
     Each network is built on CPU right after ``torch.manual_seed(seed)``, so its weights do
     not depend on which other statistics were asked for. "standard": the NB201 network and
-    ``batch``; "thin": TE-NAS's thin network and ``region_inputs`` cropped from ``batch``
-    (seeded by ``seed``), both with their published defaults.
+    ``batch``; "small": TE-NAS's NTK network (the NB201 network at 3 channels and one cell
+    per stage, ``SMALL_NETWORK``) and ``batch``; "thin": TE-NAS's thin network and
+    ``region_inputs`` cropped from ``batch`` (seeded by ``seed``), all with their
+    published defaults.
     """
     kinds = {STATISTICS[name].network for name in names} or {"standard"}
     setups: dict[str, tuple[torch.nn.Module, torch.Tensor | None]] = {}
-    for kind in sorted(kinds, key=("standard", "thin").index):
+    for kind in sorted(kinds, key=("standard", "small", "thin").index):
         torch.manual_seed(seed)
         if kind == "standard":
             setups[kind] = build_network(ops, num_classes, channels, cells_per_stage), batch
+        elif kind == "small":
+            setups[kind] = build_network(ops, num_classes, **SMALL_NETWORK), batch
         else:
             inputs = None if batch is None else region_inputs(seed=seed, source_batch=batch)
             setups[kind] = build_thin_network(ops, num_classes), inputs

@@ -25,8 +25,9 @@ class Statistic:
     ``kind`` is "quality" for training-free accuracy predictors and "cost" for resource
     measures (params, MACs), for which ``higher_is_better`` is False (smaller is cheaper).
     ``network`` is the network the engine builds for it: "standard" (the NB201 network,
-    with the input batch) or "thin" (TE-NAS's thin network, with small crops of the batch;
-    see ``cbred_ray.stats.linear_regions``).
+    with the input batch), "small" (the NB201 network at 3 channels and one cell per
+    stage, TE-NAS's NTK setup, with the input batch) or "thin" (TE-NAS's thin network,
+    with small crops of the batch; see ``cbred_ray.stats.linear_regions``).
     """
 
     name: str
@@ -35,7 +36,7 @@ class Statistic:
     needs_batch: bool
     kind: Literal["quality", "cost"]
     doc: str
-    network: Literal["standard", "thin"] = "standard"
+    network: Literal["standard", "small", "thin"] = "standard"
 
 
 _ALL = (
@@ -46,7 +47,7 @@ _ALL = (
               "log|det| of the ReLU binary-code kernel (Mellor et al., ICML 2021)"),
     Statistic("ntk_cond", ntk_cond, False, True, "quality",
               "λ_max/λ_min of the empirical NTK of per-sample summed logits w.r.t. the weights, "
-              "train mode (TE-NAS, Chen et al., ICLR 2021)"),
+              "train mode, NB201 network at C=3, N=1 (TE-NAS, Chen et al., ICLR 2021)", network="small"),
     Statistic("linear_regions", linear_regions, True, True, "quality",
               "distinct ReLU activation patterns, thin C=1 net, 3x(3x1000) 1x3x3 crops, train mode (TE-NAS, ICLR 2021)",
               network="thin"),
