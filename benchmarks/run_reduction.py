@@ -84,6 +84,7 @@ def main() -> None:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "cbred_command": f"cbred run {args.config} --out STORE && cbred evaluate STORE --benchmark {args.benchmark}",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version()},
         "wall_seconds": round(wall, 1),
         "peak_rss_mib_all_processes": round(peak_tree / 1024, 1),
