@@ -1,0 +1,297 @@
+"""The speed baseline for the statistics engine: each statistic on its own, as the references do.
+
+Every function here builds its own network (the package's builders, right after
+``torch.manual_seed(seed)``, exactly as ``cbred_ray.stats.engine`` does, so the weights and
+hence the values are comparable with ``compute_stats``), runs its own forward and backward
+passes with plain autograd, loops over samples in Python where the published code loops,
+and shares nothing with the other statistics. Networks are converted back to PyTorch's
+default (NCHW, contiguous) memory format, as the reference codes run them; the engine's
+networks are channels-last. Each function returns the same quantity as the engine's
+statistic of the same name (same definition and orientation: see
+``cbred_ray.stats.registry``).
+
+Where a baseline departs from its reference, it is for comparability and is said in its
+docstring (e.g. float64 for the NTK eigenvalues, as the engine, where TE-NAS uses float32).
+Nothing here is used by the package.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
+from torch.utils.flop_counter import FlopCounterMode
+
+from cbred_ray.stats.engine import SMALL_NETWORK
+from cbred_ray.stats.linear_regions import (
+    REGION_FORWARD_BATCH,
+    REGION_REPEATS,
+    REGION_SAMPLE_BATCH,
+    build_thin_network,
+    region_inputs,
+)
+from cbred_ray.stats.network import build_network
+
+NB201 = {"channels": 16, "cells_per_stage": 5}
+
+
+def _standard(ops: Sequence[str], seed: int, num_classes: int, channels: int, cells_per_stage: int) -> nn.Module:
+    """The engine's "standard" network (same seed, same builder), in the default memory format."""
+    torch.manual_seed(seed)
+    net = build_network(ops, num_classes, channels, cells_per_stage)
+    return net.to(memory_format=torch.contiguous_format)
+
+
+# --------------------------------------------------------------------------------------------
+# NASWOT v1 (Mellor et al., arXiv 2006.04647v1; search.py: get_batch_jacobian, eval_score)
+# --------------------------------------------------------------------------------------------
+
+
+def naswot_v1(ops: Sequence[str], batch: torch.Tensor, seed: int, num_classes: int = 100,
+              channels: int = 16, cells_per_stage: int = 5, k: float = 1e-5) -> float:
+    """-Σ[log(σ+k) + 1/(σ+k)] over the eigenvalues of np.corrcoef of the per-sample input Jacobians.
+
+    Eval mode (``network.eval()`` as the v1 reference). The Jacobians come from a Python
+    loop: per sample, one forward of that image and one ``backward(ones)``, then ``x.grad``
+    (in eval mode the samples are independent, so this is the reference's batch gradient,
+    row by row). Then, as ``eval_score``: ``np.corrcoef``, ``np.linalg.eig``, k = 1e-5.
+    """
+    net = _standard(ops, seed, num_classes, channels, cells_per_stage)
+    net.eval()
+    rows = []
+    for i in range(len(batch)):
+        x = batch[i : i + 1].clone().requires_grad_(True)
+        net.zero_grad()
+        y = net(x)
+        y.backward(torch.ones_like(y))
+        rows.append(x.grad.detach().reshape(-1).numpy())
+    jacob = np.stack(rows)
+    corrs = np.corrcoef(jacob)
+    v, _ = np.linalg.eig(corrs)
+    v = np.real(v)  # the reference keeps eig's dtype; the spectrum of a symmetric matrix is real
+    return float(-np.sum(np.log(v + k) + 1.0 / (v + k)))
+
+
+# --------------------------------------------------------------------------------------------
+# NASWOT v2 (Mellor et al., ICML 2021; score_networks.py: counting_forward_hook, hooklogdet)
+# --------------------------------------------------------------------------------------------
+
+
+def naswot_v2(ops: Sequence[str], batch: torch.Tensor, seed: int, num_classes: int = 100,
+              channels: int = 16, cells_per_stage: int = 5) -> float:
+    """log|det K_H| with the reference hook: per ReLU, ``K += x xᵀ + (1-x)(1-x)ᵀ`` in numpy float64.
+
+    Train mode (the reference never calls ``eval()``), one forward pass of the batch with a
+    forward hook on every ``nn.ReLU``; ``x = (input > 0).float()`` per unit. The reference
+    first runs a forward+backward pass only to mark the ReLUs a backward reaches (all of them
+    in NB201); that extra pass is left out here, so this baseline is if anything fast.
+    """
+    net = _standard(ops, seed, num_classes, channels, cells_per_stage)
+    net.train()
+    kernel = {"K": np.zeros((len(batch), len(batch)))}
+
+    def counting_forward_hook(module: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        flat = inp[0].view(inp[0].size(0), -1)
+        x = (flat > 0).float()
+        k1 = x @ x.t()
+        k2 = (1.0 - x) @ (1.0 - x.t())
+        kernel["K"] = kernel["K"] + k1.cpu().numpy() + k2.cpu().numpy()
+
+    handles = [m.register_forward_hook(counting_forward_hook) for m in net.modules() if isinstance(m, nn.ReLU)]
+    try:
+        with torch.no_grad():
+            net(batch)
+    finally:
+        for handle in handles:
+            handle.remove()
+    _, logdet = np.linalg.slogdet(kernel["K"])
+    return float(logdet)
+
+
+# --------------------------------------------------------------------------------------------
+# NTK condition number (TE-NAS, lib/procedures/ntk.py: get_ntk_n)
+# --------------------------------------------------------------------------------------------
+
+
+def ntk_cond(ops: Sequence[str], batch: torch.Tensor, seed: int, num_classes: int = 100) -> float:
+    """λ_max/λ_min of Θ = G Gᵀ, G the per-sample gradients of the summed logits w.r.t. the "weight" params.
+
+    TE-NAS's loop on the engine's "small" network (C=3, N=1): train mode, one forward of the
+    whole batch, then per sample ``logit[i:i+1].backward(ones, retain_graph=True)``, the
+    gradients of the parameters named "weight" that got one, concatenated, ``zero_grad``.
+    Departure, as in the engine: Θ is formed and diagonalised in float64 (TE-NAS: float32
+    ``einsum`` and ``symeig``), so that the ratio is not dominated by float32 rounding of λ_min.
+    """
+    torch.manual_seed(seed)
+    net = build_network(ops, num_classes, **SMALL_NETWORK).to(memory_format=torch.contiguous_format)
+    net.train()
+    net.zero_grad()
+    inputs = batch.clone()
+    logit = net(inputs)
+    grads = []
+    for i in range(len(inputs)):
+        logit[i : i + 1].backward(torch.ones_like(logit[i : i + 1]), retain_graph=True)
+        grad = [w.grad.view(-1).detach().clone() for name, w in net.named_parameters()
+                if "weight" in name and w.grad is not None]
+        net.zero_grad()
+        grads.append(torch.cat(grad, -1))
+    g = torch.stack(grads, 0).double()
+    ntk = torch.einsum("nc,mc->nm", g, g)
+    eigenvalues = torch.linalg.eigvalsh(ntk)  # ascending
+    return float(eigenvalues[-1] / eigenvalues[0])
+
+
+# --------------------------------------------------------------------------------------------
+# Linear regions (TE-NAS, lib/procedures/linear_region_counter.py)
+# --------------------------------------------------------------------------------------------
+
+
+def _calc_lr(activations: torch.Tensor) -> float:
+    """TE-NAS ``LinearRegionCount.calc_LR``: Σ 1/multiplicity of each row, via a float16 Hamming matrix."""
+    res = torch.matmul(activations.half(), (1 - activations).T.half())
+    res += res.T.clone()  # the reference's in-place ``res += res.T`` (CUDA); on CPU the alias needs a copy
+    res = 1 - torch.sign(res)
+    res = res.sum(1)
+    res = 1.0 / res.float()
+    return res.sum().item()
+
+
+def linear_regions(ops: Sequence[str], batch: torch.Tensor, seed: int, num_classes: int = 100) -> float:
+    """Mean over 3 repeats of TE-NAS's linear-region count on the thin network (train mode).
+
+    Same thin network and the same 9000 crops (``region_inputs(seed=seed, source_batch=batch)``)
+    as the engine. Per repeat: 3 forward passes of 1000 crops; each sample's row is the
+    concatenated ``sign`` of every ReLU output (ReLUs with 4-D input), stored in a float32
+    (3000, units) matrix, and counted with ``calc_LR``.
+    """
+    torch.manual_seed(seed)
+    net = build_thin_network(ops, num_classes)
+    inputs = region_inputs(seed=seed, source_batch=batch)
+    net.train()
+    features: list[torch.Tensor] = []
+
+    def hook_in_forward(module: nn.Module, inp: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        if isinstance(inp, tuple) and len(inp[0].size()) == 4:
+            features.append(output.detach())
+
+    handles = [m.register_forward_hook(hook_in_forward) for m in net.modules() if isinstance(m, nn.ReLU)]
+    counts = []
+    try:
+        for group in inputs.tensor_split(REGION_REPEATS):
+            activations, ptr = None, 0
+            for chunk in group.split(REGION_FORWARD_BATCH):
+                features.clear()
+                with torch.no_grad():
+                    net(chunk)
+                feature_data = torch.cat([f.view(chunk.size(0), -1) for f in features], 1)
+                if activations is None:
+                    activations = torch.zeros(REGION_FORWARD_BATCH * REGION_SAMPLE_BATCH, feature_data.shape[1])
+                activations[ptr : ptr + len(chunk)] = torch.sign(feature_data)
+                ptr += len(chunk)
+            counts.append(_calc_lr(activations[:ptr]))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return sum(counts) / len(counts)
+
+
+# --------------------------------------------------------------------------------------------
+# SynFlow (zero-cost-nas) and log-SynFlow (FreeREA): each on its own copy, its own backward
+# --------------------------------------------------------------------------------------------
+
+
+def _without_bn(net: nn.Module) -> nn.Module:
+    """A deep copy of ``net`` with every BatchNorm replaced by ``nn.Identity`` (no BN)."""
+    net = copy.deepcopy(net)
+    for module in list(net.modules()):
+        for child_name, child in list(module.named_children()):
+            if isinstance(child, _BatchNorm):
+                setattr(module, child_name, nn.Identity())
+    return net
+
+
+def _synflow_per_weight(net: nn.Module, metric: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> float:
+    """zero-cost-nas ``compute_synflow_per_weight`` on a BN-free copy: |θ|, float64, all-ones input."""
+    net = _without_bn(net)
+    with torch.no_grad():
+        for param in net.state_dict().values():
+            param.abs_()
+    net.zero_grad()
+    net.double()
+    output = net(torch.ones(1, 3, 32, 32, dtype=torch.float64))
+    torch.sum(output).backward()
+    total = 0.0
+    for module in net.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            grad = module.weight.grad if module.weight.grad is not None else torch.zeros_like(module.weight)
+            total += float(metric(module.weight.detach(), grad).sum())
+    return total
+
+
+def synflow(ops: Sequence[str], seed: int, num_classes: int = 100, channels: int = 16, cells_per_stage: int = 5) -> float:
+    """ln Σ |θ ⊙ ∂R/∂θ| over Conv2d/Linear weights (zero-cost-nas synflow, as a log)."""
+    net = _standard(ops, seed, num_classes, channels, cells_per_stage)
+    return math.log(_synflow_per_weight(net, lambda w, g: torch.abs(w * g)))
+
+
+def logsynflow(ops: Sequence[str], seed: int, num_classes: int = 100, channels: int = 16, cells_per_stage: int = 5) -> float:
+    """Σ |θ ⊙ log(1 + |∂R/∂θ|)| over Conv2d/Linear weights (FreeREA log-SynFlow)."""
+    net = _standard(ops, seed, num_classes, channels, cells_per_stage)
+    return _synflow_per_weight(net, lambda w, g: torch.abs(w * torch.log1p(g.abs())))
+
+
+# --------------------------------------------------------------------------------------------
+# Cost
+# --------------------------------------------------------------------------------------------
+
+
+def params(ops: Sequence[str], seed: int, num_classes: int = 100, channels: int = 16, cells_per_stage: int = 5) -> float:
+    """Number of parameters of the NB201 network."""
+    net = _standard(ops, seed, num_classes, channels, cells_per_stage)
+    return float(sum(p.numel() for p in net.parameters()))
+
+
+def macs(ops: Sequence[str], seed: int, num_classes: int = 100, channels: int = 16, cells_per_stage: int = 5) -> float:
+    """FlopCounterMode FLOPs / 2 of one forward of a real (1, 3, 32, 32) zero image, eval mode."""
+    net = _standard(ops, seed, num_classes, channels, cells_per_stage)
+    net.eval()
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        net(torch.zeros(1, 3, 32, 32))
+    return counter.get_total_flops() / 2.0
+
+
+# --------------------------------------------------------------------------------------------
+
+
+NAMES = ("naswot_v1", "naswot_v2", "ntk_cond", "linear_regions", "synflow", "logsynflow", "params", "macs")
+
+
+def baseline_calls(ops: Sequence[str], batch: torch.Tensor, seed: int, num_classes: int = 100,
+                   channels: int = 16, cells_per_stage: int = 5) -> dict[str, Callable[[], float]]:
+    """One zero-argument call per statistic (in the registry's order), each self-contained.
+
+    ``channels`` and ``cells_per_stage`` shrink the standard network (as ``compute_stats``'s
+    arguments of the same names); the small and thin networks keep their published sizes.
+    """
+    std = {"num_classes": num_classes, "channels": channels, "cells_per_stage": cells_per_stage}
+    return {
+        "naswot_v1": lambda: naswot_v1(ops, batch, seed, **std),
+        "naswot_v2": lambda: naswot_v2(ops, batch, seed, **std),
+        "ntk_cond": lambda: ntk_cond(ops, batch, seed, num_classes),
+        "linear_regions": lambda: linear_regions(ops, batch, seed, num_classes),
+        "synflow": lambda: synflow(ops, seed, **std),
+        "logsynflow": lambda: logsynflow(ops, seed, **std),
+        "params": lambda: params(ops, seed, **std),
+        "macs": lambda: macs(ops, seed, **std),
+    }
+
+
+def baseline_stats(ops: Sequence[str], batch: torch.Tensor, seed: int, **kwargs) -> dict[str, float]:
+    """Every statistic, each computed on its own (see ``baseline_calls``)."""
+    return {name: call() for name, call in baseline_calls(ops, batch, seed, **kwargs).items()}
