@@ -125,3 +125,15 @@ def test_repeats_store_the_mean_and_spread_over_seeds(ray_local, tmp_path):
     assert row["naswot_v2"] == pytest.approx(naswot.mean(), rel=1e-6)
     assert row["naswot_v2_std"] == pytest.approx(naswot.std(ddof=1), rel=1e-2)
     assert row["logsynflow_std"] > 0  # different initialisations
+
+
+def test_the_manifest_says_which_input_batch_was_used(ray_local, tmp_path):
+    from conftest import CIFAR_SAMPLE
+
+    if not CIFAR_SAMPLE.is_file():
+        pytest.skip("CIFAR-100 sample not present beside the checkout")
+    cfg = StatsConfig(names=("naswot_v2",), data={"source": str(CIFAR_SAMPLE), "batch_size": 32})
+    manifest = run_statistics([nb201.format_cell((3,) * 6)], cfg, str(tmp_path / "s"), progress=False)
+    batch = manifest["stages"]["stats"]["batch"]
+    assert batch["kind"] == "npz" and batch["path"] == str(CIFAR_SAMPLE) and batch["batch_size"] == 32
+    assert manifest["config"]["stats"]["data"]["source"] == str(CIFAR_SAMPLE)
