@@ -106,7 +106,7 @@ def run_reduction(config: RunConfig, out: str, progress: bool = True) -> dict:
     stages.run("stats", stats)
     stages.run("selection", lambda: run_select_stage(store, config.select))
     manifest["space"] = _space_summary(store)
-    manifest["rows"] = {stage: store.read(stage).num_rows for stage in ("graphs", "stats", "clusters", "selection")}
+    manifest["rows"] = {stage: store.count_rows(stage) for stage in ("graphs", "stats", "clusters", "selection")}
     manifest["status"] = "done"
     manifest["wall_seconds_last_run"] = round(time.perf_counter() - started, 3)
     manifest["finished"] = _now()
@@ -134,7 +134,7 @@ def run_statistics(arch_strs: list[str], cfg: StatsConfig, out: str, seed: int =
     init_ray()
     _Stages(store, manifest, progress).run(
         "stats", lambda: run_stats_stage(store, cfg, seed, arch_index, canonical, progress), redo=True)
-    manifest["rows"] = {"stats": store.read("stats").num_rows}
+    manifest["rows"] = {"stats": store.count_rows("stats")}
     manifest["status"] = "done"
     store.write_manifest(manifest)
     return manifest

@@ -92,8 +92,14 @@ class Store:
         folder = self.stage_dir(stage)
         return folder.is_dir() and any(p.suffix == ".parquet" and not p.name.startswith(".") for p in folder.iterdir())
 
-    def read(self, stage: str, columns: list[str] | None = None) -> pa.Table:
+    def _dataset(self, stage: str) -> ds.Dataset:
         if not self.has_stage(stage):
             raise BadInput(f"store {str(self.root)!r} has no {stage!r} stage")
-        dataset = ds.dataset(self.stage_dir(stage), format="parquet", ignore_prefixes=[".", "_"])
-        return dataset.to_table(columns=columns)
+        return ds.dataset(self.stage_dir(stage), format="parquet", ignore_prefixes=[".", "_"])
+
+    def read(self, stage: str, columns: list[str] | None = None) -> pa.Table:
+        return self._dataset(stage).to_table(columns=columns)
+
+    def count_rows(self, stage: str) -> int:
+        """Rows of a stage, from the Parquet footers (no data read)."""
+        return self._dataset(stage).count_rows()

@@ -13,6 +13,7 @@ def test_shards_are_written_whole_and_listed(tmp_path):
     (store.stage_dir("stats") / ".tmp-abc-shard-00007.parquet").write_bytes(b"half")
     assert store.finished_shards("stats") == {0, 3}
     assert sorted(store.read("stats").column("x").to_pylist()) == [1, 2, 3]
+    assert store.count_rows("stats") == 3
     assert [p.name for p in store.stage_dir("stats").iterdir() if p.name.startswith(".tmp")] == [
         ".tmp-abc-shard-00007.parquet"]
 
