@@ -89,7 +89,7 @@ def plan_shards(arch_index: np.ndarray, canonical_index: np.ndarray, shard_size:
     """
     order = np.lexsort((arch_index, canonical_index))
     arch_index, canonical_index = arch_index[order], canonical_index[order]
-    uniq, starts = np.unique(canonical_index, return_index=True)
+    _, starts = np.unique(canonical_index, return_index=True)
     bounds = list(starts[::shard_size]) + [len(arch_index)]
     return [(i, arch_index[a:b], canonical_index[a:b]) for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))]
 
