@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
               + (f"  one side failed on {len(row['one_failed'])}" if row["one_failed"] else "")
               + (f"  both failed on {len(row['both_failed'])}" if row["both_failed"] else ""))
     result = {
-        "command": [sys.executable, *sys.argv] if argv is None else ["engine_speedup.py", *argv],
+        "command": ["python", *sys.argv] if argv is None else ["engine_speedup.py", *argv],
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "cpu_count": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()},

@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> None:
                   + ", ".join(f"{k}={v['mean_s']:.3f}s" for k, v in summary.items()), flush=True)
     torch.set_num_threads(default_threads)
     result = {
-        "command": [sys.executable, *sys.argv] if argv is None else ["stats_throughput.py", *argv],
+        "command": ["python", *sys.argv] if argv is None else ["stats_throughput.py", *argv],
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
                     "cpu_count": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()},
