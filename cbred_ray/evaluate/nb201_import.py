@@ -29,17 +29,16 @@ which does not copy.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 import torch
 from nas_201_api import ArchResults
 from tqdm import tqdm
 
 from cbred_ray.errors import BadInput
 from cbred_ray.spaces import nb201
+from cbred_ray.store.atomic import write_table_atomic
 
 FULL_SCHEDULE = "full"  # the state dict NASBench201API files under hp='200'
 # column prefix -> (dataset name in the benchmark, evaluation set get_more_info reports as test)
@@ -66,7 +65,7 @@ def import_nb201(benchmark_path: str | Path, out_path: str | Path, progress: boo
     """
     benchmark = _load_benchmark_file(Path(benchmark_path))
     table = _accuracy_table(benchmark, progress)
-    _write_atomically(table, Path(out_path))
+    write_table_atomic(out_path, table)
     return table.num_rows
 
 
@@ -118,14 +117,3 @@ def _accuracies(infos: dict, index: int) -> dict[str, float]:
         raise BadInput(f"NAS-Bench-201 file: architecture {index} has no 200-epoch results on {missing[0]!r}")
     return accuracies
 
-
-def _write_atomically(table: pa.Table, out_path: Path) -> None:
-    """Write beside ``out_path`` under a temporary name, then rename over it."""
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = out_path.with_name(f".{out_path.name}.{os.getpid()}.tmp")
-    try:
-        pq.write_table(table, tmp_path)
-        os.replace(tmp_path, out_path)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
