@@ -42,19 +42,37 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_stats(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from cbred_ray.config import DataConfig, StatsConfig, one_line
+    from cbred_ray.config import DataConfig, StatsConfig, load_config, one_line
     from cbred_ray.pipeline.run import run_statistics
+    from cbred_ray.spaces import nb201
     from cbred_ray.spaces.archfile import read_arch_strings
 
-    names = tuple(n.strip() for n in args.stats.split(",") if n.strip())
-    try:
-        cfg = StatsConfig(names=names, data=DataConfig(source=args.data, batch_size=args.batch_size),
-                          num_classes=args.num_classes, shard_size=args.shard_size)
-    except ValidationError as err:
-        raise BadInput(one_line(err, "cbred stats")) from None
-    archs = read_arch_strings(args.archs)
-    manifest = run_statistics(archs, cfg, args.out, seed=args.seed, progress=not args.quiet)
-    print(json.dumps({"store": args.out, "rows": manifest["rows"]["stats"], "statistics": list(names)}))
+    if args.config:
+        given = [flag for flag, value in (("--stats", args.stats), ("--data", args.data), ("--batch-size", args.batch_size),
+                                          ("--num-classes", args.num_classes), ("--shard-size", args.shard_size),
+                                          ("--seed", args.seed)) if value is not None]
+        if given:
+            raise BadInput(f"cbred stats: {given[0]} cannot be combined with --config (the config's stats section and seed are used)")
+        run_config = load_config(args.config)
+        cfg, seed = run_config.stats, run_config.seed
+    else:
+        if not args.stats:
+            raise BadInput("cbred stats: give --stats (comma-separated statistic names) or --config")
+        names = tuple(n.strip() for n in args.stats.split(",") if n.strip())
+        defaults = StatsConfig().data
+        try:
+            source = defaults.source if args.data is None else None if args.data == "synthetic" else args.data
+            cfg = StatsConfig(names=names, data=DataConfig(source=source, batch_size=args.batch_size or defaults.batch_size),
+                              num_classes=args.num_classes or 100, shard_size=args.shard_size or 25)
+        except ValidationError as err:
+            raise BadInput(one_line(err, "cbred stats")) from None
+        seed = args.seed or 0
+    if args.archs:
+        archs = read_arch_strings(args.archs)
+    else:
+        archs = [nb201.format_cell(cell) for cell in nb201.cell_range(0, nb201.SPACE_SIZE)]
+    manifest = run_statistics(archs, cfg, args.out, seed=seed, progress=not args.quiet)
+    print(json.dumps({"store": args.out, "rows": manifest["rows"]["stats"], "statistics": list(cfg.names)}))
     return 0
 
 
@@ -82,15 +100,19 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--compact", action="store_true", help="one-line JSON")
     ev.set_defaults(fn=_cmd_evaluate)
 
-    st = sub.add_parser("stats", help="compute training-free statistics for a list of architectures")
-    st.add_argument("--archs", required=True, help="text file (one arch string per line) or Parquet with arch_str")
-    st.add_argument("--stats", required=True, help="comma-separated statistic names, e.g. naswot_v2,logsynflow")
+    st = sub.add_parser("stats", help="compute training-free statistics for a list of architectures (default: the whole space)")
+    st.add_argument("--archs", default=None,
+                    help="text file (one arch string per line) or Parquet with arch_str; default: every NB201 architecture")
+    st.add_argument("--config", default=None, help="a run config: its stats section and seed (instead of the flags below)")
+    st.add_argument("--stats", default=None, help="comma-separated statistic names, e.g. naswot_v2,logsynflow")
     st.add_argument("--out", required=True)
-    st.add_argument("--seed", type=int, default=0)
-    st.add_argument("--data", default=None, help=".npz of images or a cifar-100-python folder (default: synthetic)")
-    st.add_argument("--batch-size", type=int, default=64)
-    st.add_argument("--num-classes", type=int, default=100)
-    st.add_argument("--shard-size", type=int, default=25, help="distinct cells per shard")
+    st.add_argument("--seed", type=int, default=None, help="default 0")
+    st.add_argument("--data", default=None,
+                    help="batch source: 'synthetic', 'cifar100-sample25' (built in, the default), an .npz of images "
+                         "or a cifar-100-python folder")
+    st.add_argument("--batch-size", type=int, default=None, help="images in the input batch (default 128)")
+    st.add_argument("--num-classes", type=int, default=None, help="default 100")
+    st.add_argument("--shard-size", type=int, default=None, help="distinct cells per shard (default 25)")
     st.add_argument("--quiet", action="store_true")
     st.set_defaults(fn=_cmd_stats)
 

@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cbred_ray.errors import BadInput
+from cbred_ray.stats.data import BUILTIN_SOURCES
 
 
 class _Strict(BaseModel):
@@ -32,13 +33,14 @@ class GraphsConfig(_Strict):
 class DataConfig(_Strict):
     """The input batch of the data-dependent statistics.
 
-    ``source``: null for a seeded synthetic batch, a path to an ``.npz`` with an
-    ``images`` array, or to torchvision's ``cifar-100-python`` folder. Relative
-    paths are read relative to the config file.
+    ``source``: null for a seeded synthetic batch, ``cifar100-sample25`` for the 25 real
+    CIFAR-100 images shipped with the package, a path to an ``.npz`` with an ``images``
+    array, or to torchvision's ``cifar-100-python`` folder. Relative paths are read
+    relative to the config file.
     """
 
-    source: str | None = None
-    batch_size: int = Field(64, ge=2, le=4096)
+    source: str | None = "cifar100-sample25"
+    batch_size: int = Field(128, ge=2, le=4096)
     augment: bool = True
 
 
@@ -168,6 +170,6 @@ def load_config(path: str | Path) -> RunConfig:
     except yaml.YAMLError as err:
         raise BadInput(f"config {str(path)!r} is not valid YAML: {str(err).splitlines()[0]}") from None
     source = (data.get("stats") or {}).get("data", {}).get("source") if isinstance(data, dict) else None
-    if isinstance(source, str) and not Path(source).is_absolute():
+    if isinstance(source, str) and source not in BUILTIN_SOURCES and not Path(source).is_absolute():
         data["stats"]["data"]["source"] = str((path.parent / source).resolve())
     return config_from_dict(data, origin=str(path))

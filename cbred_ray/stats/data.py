@@ -1,8 +1,9 @@
 """The input batch for data-dependent statistics: synthetic, an .npz sample, or CIFAR-100.
 
-Sources: ``None`` (seeded standard-normal batch), a ``.npz`` file with an ``images`` uint8
-array (N, 32, 32, 3), or torchvision's ``cifar-100-python`` folder (its ``test`` pickle,
-read without torchvision). Real images are scaled to [0, 1] and normalised with the
+Sources: ``None`` (seeded standard-normal batch), the built-in sample ``"cifar100-sample25"``
+(25 real CIFAR-100 images shipped with the package, see ``samples/README.md``), a ``.npz``
+file with an ``images`` uint8 array (N, 32, 32, 3), or torchvision's ``cifar-100-python``
+folder (its ``test`` pickle, read without torchvision). Real images are scaled to [0, 1] and normalised with the
 CIFAR-100 channel means and standard deviations.
 """
 
@@ -21,6 +22,8 @@ CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
 CIFAR100_STD = (0.2673, 0.2564, 0.2762)
 IMAGE_SHAPE = (3, 32, 32)
 CROP_PADDING = 4
+BUILTIN_SOURCES = {"cifar100-sample25": Path(__file__).parent / "samples" / "cifar100_sample25.npz"}
+"""Named batch sources shipped with the package."""
 
 
 def _read_npz(path: Path) -> np.ndarray:
@@ -57,7 +60,9 @@ def _read_cifar100_python(folder: Path) -> np.ndarray:
 
 
 def _read_source(source: str) -> tuple[str, np.ndarray]:
-    """(kind, images as (N, 3, 32, 32) uint8) for a path source; BadInput if unusable."""
+    """(kind, images as (N, 3, 32, 32) uint8) for a built-in or path source; BadInput if unusable."""
+    if source in BUILTIN_SOURCES:
+        return "builtin", _read_npz(BUILTIN_SOURCES[source])
     path = Path(source)
     if path.is_dir():
         kind, images = "cifar-100-python", _read_cifar100_python(path)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -12,7 +12,7 @@ from cbred_ray.errors import BadInput
 from cbred_ray.stats.linear_regions import build_thin_network, region_inputs
 from cbred_ray.stats.network import build_network
 from cbred_ray.stats.numerics import finite
-from cbred_ray.stats.registry import STATISTICS, Statistic
+from cbred_ray.stats.registry import STATISTICS, SharedPass
 
 StatResult = tuple[float | None, str | None]
 """(value, None) on success; (None, reason) on failure; (value, note) when the value was
@@ -21,7 +21,8 @@ computed with a caveat (a batch halved after CUDA out-of-memory)."""
 Options = Mapping[str, Mapping[str, Any]]
 """Per-statistic knobs: keyword arguments of the statistic's function (e.g. ``train_mode``,
 ``k``, ``chunk_size``), plus ``batch_size`` for a statistic that reads a batch: it then uses
-the first ``batch_size`` images. Anything not given keeps the function's published default."""
+the first ``batch_size`` images (default: ``Statistic.batch_size``, e.g. 128 for NASWOT, 32
+for the NTK). Anything not given keeps the function's published default."""
 
 _MIN_RETRY_BATCH = 2
 # TE-NAS computes the NTK on the NB201 network with C=3, N=1 (prune_tenas.py, `model_config`).
@@ -70,16 +71,12 @@ def _short(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[:200]}" if text else type(err).__name__
 
 
-def _run(stat: Statistic, net: torch.nn.Module, batch: torch.Tensor | None, knobs: dict[str, Any]) -> float:
-    """Call ``stat`` on ``net`` (and ``batch`` if it needs one); its value, checked finite."""
-    if not stat.needs_batch:
-        return finite(stat.fn(net, **knobs), stat.name)
-    return finite(stat.fn(net, batch, **knobs), stat.name)
+Call = Callable[[torch.Tensor | None], float]
+"""A statistic ready to run: its value on the given images (None for a data-free one)."""
 
 
-def _run_with_oom_retry(stat: Statistic, net: torch.nn.Module, batch: torch.Tensor | None,
-                        knobs: dict[str, Any]) -> StatResult:
-    """Run ``stat``; on CUDA out-of-memory, retry a batch statistic on the first half of the batch.
+def _run_with_oom_retry(name: str, call: Call, batch: torch.Tensor | None) -> StatResult:
+    """Run ``call``; on CUDA out-of-memory, retry a batch statistic on the first half of the batch.
 
     A kernel over half the batch is a different statistic (NASWOT's K_H is batch x batch),
     so the value is returned with a note saying on how many images it was computed.
@@ -87,16 +84,69 @@ def _run_with_oom_retry(stat: Statistic, net: torch.nn.Module, batch: torch.Tens
     current = batch
     while True:
         try:
-            value = _run(stat, net, current, knobs)
+            value = finite(call(current), name)
         except torch.OutOfMemoryError:
             torch.cuda.empty_cache()
-            if not stat.needs_batch or len(current) // 2 < _MIN_RETRY_BATCH:
+            if current is None or len(current) // 2 < _MIN_RETRY_BATCH:
                 return None, "CUDA out of memory"
             current = current[: len(current) // 2]
             continue
         if current is not batch:
             return value, f"computed on {len(current)} of {len(batch)} images after CUDA out of memory"
         return value, None
+
+
+class _Passes:
+    """Shared passes already run for one network setup: (pass, network, images, options) ->
+    (result, error). A pass that fails is not run again for the next statistic that reads it;
+    CUDA out-of-memory is not remembered (the caller retries on fewer images)."""
+
+    def __init__(self) -> None:
+        self._done: dict[tuple, tuple[Any, BaseException | None]] = {}
+
+    def result(self, shared: SharedPass, kind: str, net: torch.nn.Module, images: torch.Tensor | None,
+               options: dict[str, Any]) -> Any:
+        key = (shared.name, kind, None if images is None else len(images), tuple(sorted(options.items())))
+        if key not in self._done:
+            try:
+                value = shared.run(net, **options) if images is None else shared.run(net, images, **options)
+                self._done[key] = (value, None)
+            except torch.OutOfMemoryError:
+                raise
+            except Exception as err:  # remembered, and raised for every statistic that reads it
+                self._done[key] = (None, err)
+        value, err = self._done[key]
+        if err is not None:
+            raise err
+        return value
+
+
+def _pass_options(shared: SharedPass) -> set[str]:
+    params = inspect.signature(shared.run).parameters
+    return {p for p in params if params[p].default is not inspect.Parameter.empty}
+
+
+def _plan(names: Sequence[str], knobs: dict[str, dict[str, Any]]) -> dict[str, tuple[int | None, dict, dict, bool]]:
+    """Per statistic: (images it reads, pass options, other options, whether it shares a pass).
+
+    Statistics share a pass when they name the same ``SharedPass`` on the same network,
+    read the same number of images and give the same pass options.
+    """
+    plan, groups = {}, {}
+    for name in names:
+        stat = STATISTICS[name]
+        own = dict(knobs.get(name, {}))
+        size = own.pop("batch_size", stat.batch_size) if stat.needs_batch else None
+        passing = _pass_options(stat.shared) if stat.shared else set()
+        pass_opts = {k: v for k, v in own.items() if k in passing}
+        plan[name] = (size, pass_opts, {k: v for k, v in own.items() if k not in passing}, False)
+        if stat.shared:
+            key = (stat.shared.name, stat.network, size, tuple(sorted(pass_opts.items())))
+            groups.setdefault(key, []).append(name)
+    for members in groups.values():
+        for name in members if len(members) > 1 else ():
+            plan[name] = (*plan[name][:3], True)
+    return plan
 
 
 def _networks(
@@ -150,7 +200,7 @@ def compute_stats(
     Same ops, seed and batch give identical values on a given device. A statistic that
     fails (exception, NaN, infinity, singular kernel) yields ``(None, reason)`` and the
     others still run; see ``StatResult``. Each statistic runs in its published setup (e.g.
-    NASWOT v2 and the NTK in train mode, NASWOT v1 in eval mode) unless ``options``
+    NASWOT v1, v2 and the NTK in train mode) unless ``options``
     (see ``Options``) says otherwise. Raises BadInput for an unknown statistic name or
     option, a bad cell, or a batch statistic requested without a batch.
     ``channels`` and ``cells_per_stage`` shrink the standard network (tests); NB201 is 16
@@ -165,15 +215,20 @@ def compute_stats(
         for kind, (net, inputs) in _networks(names, ops, batch, seed, num_classes, channels, cells_per_stage).items()
     }
     results: dict[str, StatResult] = {}
-    for name in names:
+    passes = _Passes()
+    for name, (size, pass_opts, other_opts, sharing) in _plan(names, knobs).items():
         stat = STATISTICS[name]
         net, inputs = setups[stat.network]
-        own = dict(knobs.get(name, {}))
-        size = own.pop("batch_size", None)
         if size is not None and inputs is not None:
             inputs = inputs[:size]
+        if sharing:
+            def call(images, stat=stat, net=net, pass_opts=pass_opts, other_opts=other_opts):
+                return stat.score(passes.result(stat.shared, stat.network, net, images, pass_opts), **other_opts)
+        else:
+            def call(images, stat=stat, net=net, opts={**pass_opts, **other_opts}):
+                return stat.fn(net, images, **opts) if stat.needs_batch else stat.fn(net, **opts)
         try:
-            results[name] = _run_with_oom_retry(stat, net, inputs, own)
+            results[name] = _run_with_oom_retry(name, call, inputs if stat.needs_batch else None)
         except Exception as err:  # one statistic's failure must not stop the others
             results[name] = (None, _short(err))
     return results

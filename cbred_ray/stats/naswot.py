@@ -9,9 +9,10 @@ v1: ``search.py``, ``get_batch_jacobian`` and ``eval_score``).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import nn
-from torch.func import functional_call
 
 from cbred_ray.stats.numerics import StatisticFailed, finite, restored_state
 
@@ -43,7 +44,8 @@ class _CodeKernel:
         """Forward hook for nn.ReLU. The official code is ``input > 0``; ``sign(output)``
         is the same 0/1 code (ReLU output > 0 exactly where its input > 0), made in one op."""
         x = inputs[0]
-        self.gram += self._codes_gram(x, output)
+        with torch.no_grad():
+            self.gram += self._codes_gram(x, output.detach())
         self.units += x[0].numel()
 
     def _codes_gram(self, x: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
@@ -61,27 +63,72 @@ class _CodeKernel:
         return self.units + 2.0 * self.gram - ones[:, None] - ones[None, :]
 
 
-def relu_code_kernel(net: nn.Module, batch: torch.Tensor, train_mode: bool = True) -> torch.Tensor:
-    """The NASWOT kernel K_H (float64, batch x batch) of ``net`` on ``batch``.
+class NaswotPass(NamedTuple):
+    """What one pass of a batch through a network gives the two NASWOT scores."""
 
-    Every ``nn.ReLU`` module counts. The official code counts the ReLUs that a backward
+    kernel: torch.Tensor | None
+    """K_H (float64, batch x batch), see ``relu_code_kernel``; None if not asked for."""
+    jacobians: torch.Tensor | None
+    """(batch, input features) float32, see ``input_jacobians``; None if not asked for."""
+
+
+def naswot_pass(
+    net: nn.Module, batch: torch.Tensor, train_mode: bool = True, codes: bool = True, jacobians: bool = True
+) -> NaswotPass:
+    """One forward pass of ``batch`` (and one backward pass if ``jacobians``) giving both
+    NASWOT inputs at once: the ReLU-code kernel K_H from forward hooks on every ``nn.ReLU``
+    (``codes``) and the input Jacobians J (``jacobians``).
+
+    J[i] = ∂(Σ_j Σ_c f_c(X)_j) / ∂x_i, flattened: the gradient of the sum of all outputs of
+    the batch with respect to the input batch, in one backward pass, as the v1 reference
+    does (``y.backward(torch.ones_like(y)); x.grad``). In train mode BatchNorm normalises
+    with batch statistics, so J[i] also carries the terms through which x_i moves the other
+    samples' outputs, exactly as in the reference; in eval mode J[i] is sample i's own.
+
+    Every ``nn.ReLU`` counts in K_H. The official v2 code counts the ReLUs that a backward
     pass reaches; in NB201 that is all of them, because its ``none`` op is ``x.mul(0.)``,
-    which keeps each edge on the autograd path to the output. The caller's network keeps
-    its mode and BatchNorm running statistics. An image batch is passed channels-last
-    (NHWC), which oneDNN convolutions and pooling run about twice as fast on CPU.
+    which keeps each edge on the autograd path to the output. An image batch runs
+    channels-last (NHWC), which oneDNN convolutions and pooling run about twice as fast
+    on CPU. The caller's parameters, gradients, mode and BatchNorm buffers are unchanged.
     """
-    kernel = _CodeKernel(batch.shape[0], batch.device)
-    handles = [m.register_forward_hook(kernel.hook) for m in net.modules() if isinstance(m, nn.ReLU)]
+    kernel = _CodeKernel(batch.shape[0], batch.device) if codes else None
+    handles = [m.register_forward_hook(kernel.hook) for m in net.modules() if isinstance(m, nn.ReLU)] if codes else []
+    x = batch.detach().clone()
+    if x.dim() == 4:
+        x = x.contiguous(memory_format=torch.channels_last)
     try:
-        with restored_state(net), torch.no_grad():
+        with restored_state(net), torch.set_grad_enabled(jacobians):
             net.train(train_mode)
-            net(batch.contiguous(memory_format=torch.channels_last) if batch.dim() == 4 else batch)
+            x.requires_grad_(jacobians)
+            output = net(x)
+            jac = None
+            if jacobians and output.requires_grad:
+                jac = torch.autograd.grad(output.sum(), x, allow_unused=True)[0]
+            if jac is not None:
+                jac = jac.reshape(x.shape[0], -1)
+            elif jacobians:  # the output does not depend on the input (a cell with no path through it)
+                jac = torch.zeros(x.shape[0], x[0].numel(), device=x.device)
     finally:
         for handle in handles:
             handle.remove()
-    if kernel.units == 0:
+    if codes and kernel.units == 0:
         raise StatisticFailed("network has no ReLU units")
-    return kernel.matrix()
+    return NaswotPass(None if kernel is None else kernel.matrix(), jac)
+
+
+def relu_code_kernel(net: nn.Module, batch: torch.Tensor, train_mode: bool = True) -> torch.Tensor:
+    """The NASWOT kernel K_H (float64, batch x batch) of ``net`` on ``batch``: K_H[i, j] is
+    the number of ReLU units on which samples i and j agree. A forward pass only; see
+    ``naswot_pass``."""
+    return naswot_pass(net, batch, train_mode, codes=True, jacobians=False).kernel
+
+
+def v2_score(kernel: torch.Tensor) -> float:
+    """log|det K_H|; StatisticFailed when K_H is singular (e.g. every sample has the same code)."""
+    sign, logabsdet = torch.linalg.slogdet(kernel)
+    if sign.item() == 0 or not torch.isfinite(logabsdet):
+        raise StatisticFailed("singular NASWOT kernel")
+    return float(logabsdet)
 
 
 def naswot_v2(net: nn.Module, batch: torch.Tensor, train_mode: bool = True) -> float:
@@ -93,10 +140,7 @@ def naswot_v2(net: nn.Module, batch: torch.Tensor, train_mode: bool = True) -> f
     Published setup: batch of 128 images, untrained network in train mode (``train_mode``).
     Raises StatisticFailed when K_H is singular (e.g. every sample has the same code).
     """
-    sign, logabsdet = torch.linalg.slogdet(relu_code_kernel(net, batch, train_mode))
-    if sign.item() == 0 or not torch.isfinite(logabsdet):
-        raise StatisticFailed("singular NASWOT kernel")
-    return float(logabsdet)
+    return v2_score(relu_code_kernel(net, batch, train_mode))
 
 
 # --------------------------------------------------------------------------------------------
@@ -104,58 +148,18 @@ def naswot_v2(net: nn.Module, batch: torch.Tensor, train_mode: bool = True) -> f
 # --------------------------------------------------------------------------------------------
 
 
-def input_jacobians(net: nn.Module, batch: torch.Tensor, train_mode: bool = False) -> torch.Tensor:
-    """J[i] = ∂(Σ_j Σ_c f_c(X)_j) / ∂x_i, flattened: float32, shape (batch, input features).
-
-    The gradient of the sum of all outputs of the batch with respect to the input batch, in
-    one backward pass (``torch.func.grad`` of ``functional_call``), as the v1 reference code
-    does (``y.backward(torch.ones_like(y)); x.grad``). With ``train_mode=False`` (BatchNorm
-    uses running statistics) the samples are independent and J[i] is exactly the gradient
-    of sample i's summed outputs w.r.t. x_i. With ``train_mode=True`` BatchNorm normalises
-    with batch statistics, so J[i] also carries the terms through which x_i moves the other
-    samples' outputs: what the reference code would return for a network in train mode.
-    The caller's parameters, gradients, mode and BatchNorm buffers are unchanged.
-    """
-    params = {name: p.detach() for name, p in net.named_parameters()}
-
-    def summed_outputs(x: torch.Tensor, buffers: dict[str, torch.Tensor]) -> torch.Tensor:
-        return functional_call(net, {**params, **buffers}, (x,)).sum()
-
-    x = batch.detach()
-    if x.dim() == 4:
-        x = x.contiguous(memory_format=torch.channels_last)
-    # BatchNorm in train mode updates its running statistics in place: torch.func only allows
-    # that on the transformed function's inputs, so it gets copies of the buffers.
-    buffers = {name: b.detach().clone() for name, b in net.named_buffers()}
-    with restored_state(net):
-        net.train(train_mode)
-        jac = torch.func.grad(summed_outputs)(x, buffers)
-    return jac.reshape(jac.shape[0], -1)
+def input_jacobians(net: nn.Module, batch: torch.Tensor, train_mode: bool = True) -> torch.Tensor:
+    """J (float32, batch x input features): the input Jacobians of ``naswot_pass`` alone."""
+    return naswot_pass(net, batch, train_mode, codes=False, jacobians=True).jacobians
 
 
-def naswot_v1(net: nn.Module, batch: torch.Tensor, train_mode: bool = False, k: float = 1e-5) -> float:
-    """NASWOT v1 score: -Σ_i [log(σ_i + k) + 1/(σ_i + k)] over the eigenvalues σ_i of the
-    correlation matrix of the per-sample input Jacobians. Higher is better.
-
-    Definition: Mellor, Turner, Storkey, Crowley, "Neural Architecture Search without
-    Training", arXiv 2006.04647v1 (2020), Eq. for S; reference code github.com/BayesWatch/
-    nas-without-training at the v1 commit, ``search.py``: ``get_batch_jacobian`` (``y.backward
-    (torch.ones_like(y))``, ``x.grad``) and ``eval_score`` (``np.corrcoef`` of the (batch,
-    3*32*32) Jacobians, ``np.linalg.eig``, ``k = 1e-5``). Here: J from ``input_jacobians``
-    (one backward pass, see there), Σ = ``torch.corrcoef`` in float64, σ = ``eigvalsh`` (Σ
-    is symmetric; the reference's general ``eig`` returns the same real spectrum).
-
-    Published setup: the reference scores the network in *eval* mode (``network.eval()``),
-    hence ``train_mode=False`` by default (then J is the exact per-sample Jacobian); default
-    PyTorch initialisation; one batch (``search.py`` default 256 images); and a network built
-    with ``num_classes=1``. With C classes the summed output is one linear read-out with
-    weight Σ_c w_c, and correlations ignore its scale, so only the direction of that random
-    read-out differs from a 1-class network: same statistic, not bit-identical values.
+def v1_score(jacobians: torch.Tensor, k: float = 1e-5) -> float:
+    """-Σ_i [log(σ_i + k) + 1/(σ_i + k)] over the eigenvalues σ_i of corrcoef(J), float64.
 
     Raises StatisticFailed when J is not finite or a sample's Jacobian is constant (zero
     variance: the correlation is undefined, the reference gets NaN), or the score is not finite.
     """
-    jac = input_jacobians(net, batch, train_mode).double()
+    jac = jacobians.double()
     if not torch.isfinite(jac).all():
         raise StatisticFailed("non-finite input Jacobian")
     if jac.shape[0] < 2:
@@ -167,3 +171,26 @@ def naswot_v1(net: nn.Module, batch: torch.Tensor, train_mode: bool = False, k: 
     if bool((shifted <= 0).any()):
         raise StatisticFailed(f"correlation eigenvalue {float(eigenvalues.min())} <= -k")
     return finite(-(torch.log(shifted) + 1.0 / shifted).sum(), "naswot_v1")
+
+
+def naswot_v1(net: nn.Module, batch: torch.Tensor, train_mode: bool = True, k: float = 1e-5) -> float:
+    """NASWOT v1 score: -Σ_i [log(σ_i + k) + 1/(σ_i + k)] over the eigenvalues σ_i of the
+    correlation matrix of the per-sample input Jacobians. Higher is better.
+
+    Definition: Mellor, Turner, Storkey, Crowley, "Neural Architecture Search without
+    Training", arXiv 2006.04647v1 (2020), Eq. for S; reference code github.com/BayesWatch/
+    nas-without-training at the v1 commit, ``search.py``: ``get_batch_jacobian`` (``y.backward
+    (torch.ones_like(y))``, ``x.grad``) and ``eval_score`` (``np.corrcoef`` of the (batch,
+    3*32*32) Jacobians, ``np.linalg.eig``, ``k = 1e-5``). Here: J from ``naswot_pass`` (one
+    backward pass), Σ = ``torch.corrcoef`` in float64, σ = ``eigvalsh`` (Σ is symmetric;
+    the reference's general ``eig`` returns the same real spectrum); see ``v1_score``.
+
+    Published setup: the reference builds each network and scores it at once, so the
+    network is in *train* mode (a fresh module's default; it never calls ``eval()``):
+    ``train_mode=True`` by default, and BatchNorm uses the batch statistics; default PyTorch
+    initialisation; one batch (``search.py`` default 256 images); a network built with
+    ``num_classes=1``. With C classes the summed output is one linear read-out with weight
+    Σ_c w_c, and correlations ignore its scale, so only the direction of that random
+    read-out differs from a 1-class network: same statistic, not bit-identical values.
+    """
+    return v1_score(input_jacobians(net, batch, train_mode), k)

@@ -2,20 +2,36 @@
 
 Adding a statistic: write it as a plain function, ``fn(net)`` for a data-free one or
 ``fn(net, batch, train_mode=...)`` for one that needs an input batch, and add one
-``Statistic`` to ``_ALL`` below.
+``Statistic`` to ``_ALL`` below. Statistics that read the same pass (NASWOT v1 and v2
+read one forward/backward pass; synflow and log-synflow one backward pass) also name a
+``SharedPass`` and a function that scores its result: the engine then runs the pass once
+for all of them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from cbred_ray.stats.cost import macs, params
 from cbred_ray.stats.linear_regions import linear_regions
-from cbred_ray.stats.naswot import naswot_v1, naswot_v2
+from cbred_ray.stats.naswot import NaswotPass, naswot_pass, naswot_v1, naswot_v2, v1_score, v2_score
 from cbred_ray.stats.ntk import ntk_cond
-from cbred_ray.stats.synflow import logsynflow, synflow
+from cbred_ray.stats.synflow import logsynflow, logsynflow_score, synflow, synflow_score, synflow_terms
+
+
+@dataclass(frozen=True)
+class SharedPass:
+    """A computation that several statistics read, run once when more than one needs it.
+
+    ``run(net)`` or ``run(net, batch, **options)``: its keyword parameters are the options
+    that change the pass (e.g. ``train_mode``); statistics share a pass only when they ask
+    for the same options and the same number of images.
+    """
+
+    name: str
+    run: Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -28,6 +44,10 @@ class Statistic:
     with the input batch), "small" (the NB201 network at 3 channels and one cell per
     stage, TE-NAS's NTK setup, with the input batch) or "thin" (TE-NAS's thin network,
     with small crops of the batch; see ``cbred_ray.stats.linear_regions``).
+    ``batch_size``: how many images of the input batch it reads by default (None: all);
+    the ``batch_size`` option overrides it. ``shared`` and ``score``: the pass it can share
+    with other statistics, and ``score(result, **other options)`` giving its value from
+    that pass's result (the same value ``fn`` computes alone).
     """
 
     name: str
@@ -37,24 +57,52 @@ class Statistic:
     kind: Literal["quality", "cost"]
     doc: str
     network: Literal["standard", "small", "thin"] = "standard"
+    batch_size: int | None = None
+    shared: SharedPass | None = None
+    score: Callable[..., float] | None = field(default=None, compare=False)
+
+
+_NASWOT_PASS = SharedPass("naswot", naswot_pass)
+_SYNFLOW_PASS = SharedPass("synflow", synflow_terms)
+
+
+def _v1_from_pass(result: NaswotPass, k: float = 1e-5) -> float:
+    return v1_score(result.jacobians, k)
+
+
+def _v2_from_pass(result: NaswotPass) -> float:
+    return v2_score(result.kernel)
+
+
+NASWOT_BATCH = 128
+"""Images NASWOT v1 and v2 read: v2's published batch (Mellor et al. 2021). v1's reference
+used 256; v1 reads the same 128 so that both scores come from one pass."""
+NTK_BATCH = 32
+"""Images the NTK reads: TE-NAS's NB201 setting as the project documents it (TE-NAS's
+pruning launch script uses 72; see ``cbred_ray.stats.ntk``)."""
 
 
 _ALL = (
     Statistic("naswot_v1", naswot_v1, True, True, "quality",
               "-Σ[log(σ+k) + 1/(σ+k)] over eigenvalues of the input-Jacobian correlation matrix, k=1e-5, "
-              "eval mode (Mellor et al., arXiv 2006.04647v1)"),
+              "train mode, 128 images (Mellor et al., arXiv 2006.04647v1)",
+              batch_size=NASWOT_BATCH, shared=_NASWOT_PASS, score=_v1_from_pass),
     Statistic("naswot_v2", naswot_v2, True, True, "quality",
-              "log|det| of the ReLU binary-code kernel (Mellor et al., ICML 2021)"),
+              "log|det| of the ReLU binary-code kernel, train mode, 128 images (Mellor et al., ICML 2021)",
+              batch_size=NASWOT_BATCH, shared=_NASWOT_PASS, score=_v2_from_pass),
     Statistic("ntk_cond", ntk_cond, False, True, "quality",
               "λ_max/λ_min of the empirical NTK of per-sample summed logits w.r.t. the weights, "
-              "train mode, NB201 network at C=3, N=1 (TE-NAS, Chen et al., ICLR 2021)", network="small"),
+              "train mode, 32 images, NB201 network at C=3, N=1 (TE-NAS, Chen et al., ICLR 2021)",
+              network="small", batch_size=NTK_BATCH),
     Statistic("linear_regions", linear_regions, True, True, "quality",
               "distinct ReLU activation patterns, thin C=1 net, 3x(3x1000) 1x3x3 crops, train mode (TE-NAS, ICLR 2021)",
               network="thin"),
     Statistic("synflow", synflow, True, False, "quality",
-              "ln of sum |θ ⊙ ∂R/∂θ|, |θ|, all-ones input, float64, no BN (Tanaka et al., 2020)"),
+              "ln of sum |θ ⊙ ∂R/∂θ|, |θ|, all-ones input, float64, no BN (Tanaka et al., 2020)",
+              shared=_SYNFLOW_PASS, score=synflow_score),
     Statistic("logsynflow", logsynflow, True, False, "quality",
-              "sum |θ ⊙ log(1 + |∂R/∂θ|)|, |θ|, all-ones input, float64, no BN (Cavagnero et al., 2023)"),
+              "sum |θ ⊙ log(1 + |∂R/∂θ|)|, |θ|, all-ones input, float64, no BN (Cavagnero et al., 2023)",
+              shared=_SYNFLOW_PASS, score=logsynflow_score),
     Statistic("params", params, False, False, "cost", "number of parameters"),
     Statistic("macs", macs, False, False, "cost",
               "multiply-accumulates for one 3x32x32 image (FlopCounterMode FLOPs / 2)"),

@@ -23,8 +23,11 @@ from torch.func import functional_call
 
 from cbred_ray.stats.numerics import StatisticFailed, batchnorm_bypassed, finite
 
+Terms = list[tuple[torch.Tensor, torch.Tensor]]
+"""The (|θ|, ∂R/∂θ) pairs of ``synflow_terms``: both scores read the same backward pass."""
 
-def synflow_terms(net: nn.Module, input_shape: tuple[int, ...] = (1, 3, 32, 32)) -> list[tuple[torch.Tensor, torch.Tensor]]:
+
+def synflow_terms(net: nn.Module, input_shape: tuple[int, ...] = (1, 3, 32, 32)) -> Terms:
     """(|θ|, ∂R/∂θ) in float64 for the weight θ of each Conv2d/Linear layer.
 
     Every parameter is replaced by its absolute value in float64 (through
@@ -46,6 +49,19 @@ def synflow_terms(net: nn.Module, input_shape: tuple[int, ...] = (1, 3, 32, 32))
     ]
 
 
+def synflow_score(terms: Terms) -> float:
+    """ln(Σ |θ ⊙ ∂R/∂θ|) over ``terms``; StatisticFailed when the sum is zero or not finite."""
+    total = sum(float((weight * grad).abs().sum()) for weight, grad in terms)
+    if total <= 0.0:
+        raise StatisticFailed("synflow is zero: no signal path from input to output")
+    return finite(math.log(total), "ln(synflow)")
+
+
+def logsynflow_score(terms: Terms) -> float:
+    """Σ |θ ⊙ log(|∂R/∂θ| + 1)| over ``terms``."""
+    return finite(sum(float((weight * torch.log1p(grad.abs())).abs().sum()) for weight, grad in terms), "logsynflow")
+
+
 def synflow(net: nn.Module) -> float:
     """ln(SynFlow): the natural log of Σ |θ ⊙ ∂R/∂θ| (see module docstring). Higher is better.
 
@@ -53,13 +69,9 @@ def synflow(net: nn.Module) -> float:
     holding it) is ln(synflow). Raises StatisticFailed when the sum is zero (no path from
     input to output) or not finite.
     """
-    total = sum(float((weight * grad).abs().sum()) for weight, grad in synflow_terms(net))
-    if total <= 0.0:
-        raise StatisticFailed("synflow is zero: no signal path from input to output")
-    return finite(math.log(total), "ln(synflow)")
+    return synflow_score(synflow_terms(net))
 
 
 def logsynflow(net: nn.Module) -> float:
     """log-SynFlow (FreeREA): Σ |θ ⊙ log(|∂R/∂θ| + 1)| (see module docstring). Higher is better."""
-    total = sum(float((weight * torch.log1p(grad.abs())).abs().sum()) for weight, grad in synflow_terms(net))
-    return finite(total, "logsynflow")
+    return logsynflow_score(synflow_terms(net))
