@@ -82,6 +82,30 @@ def test_stats_with_an_unknown_statistic(tmp_path):
                      "grasp")
 
 
+def test_stats_from_a_config_uses_its_stats_section_and_seed(tmp_path):
+    archs = tmp_path / "archs.txt"
+    archs.write_text("\n".join(nb201.format_cell(c) for c in nb201.cell_range(3100, 3103)) + "\n")
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"seed": 3, "stats": {"names": ["naswot_v2", "params"], "data": {"batch_size": 8},
+                                                           "num_actors": 1},
+                                      "select": {"statistics": ["naswot_v2"]}}))
+    result = cbred("stats", "--config", config, "--archs", archs, "--out", tmp_path / "s", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["statistics"] == ["naswot_v2", "params"]
+    stats = pd.read_parquet(tmp_path / "s" / "stats")
+    assert len(stats) == 3 and stats["naswot_v2"].notna().all()
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    assert manifest["seed"] == 3 and manifest["config"]["stats"]["data"]["batch_size"] == 8
+
+
+def test_stats_refuses_flags_next_to_a_config(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"seed": 3}))
+    assert_bad_input(cbred("stats", "--config", config, "--stats", "params", "--out", tmp_path / "s"), "--stats")
+    assert_bad_input(cbred("stats", "--out", tmp_path / "s"), "--stats")
+    assert not (tmp_path / "s").exists()
+
+
 @pytest.fixture(scope="module")
 def selection_store(tmp_path_factory):
     """A store with a hand-written selection, enough for `cbred evaluate`."""

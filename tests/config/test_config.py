@@ -14,10 +14,12 @@ def test_shipped_configs_validate(name):
     assert load_config(CONFIGS / name).hash()
 
 
-def test_quick_and_full_defaults_differ_only_in_sampling():
+def test_quick_and_full_defaults_differ_only_in_sampling_and_the_extra_full_statistics():
     quick, full = load_config(CONFIGS / "nb201_cifar100.yaml"), load_config(CONFIGS / "nb201_cifar100_full.yaml")
     assert quick.select.quick.enabled and not full.select.quick.enabled
-    assert quick.stats == full.stats and quick.cluster == full.cluster
+    assert quick.select.model_copy(update={"quick": full.select.quick}) == full.select
+    assert set(quick.stats.names) < set(full.stats.names)
+    assert quick.stats.model_copy(update={"names": full.stats.names}) == full.stats and quick.cluster == full.cluster
 
 
 def test_hash_changes_with_any_value():

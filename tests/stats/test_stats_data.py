@@ -7,9 +7,9 @@ import torch
 
 from cbred_ray.errors import BadInput
 from cbred_ray.stats import load_batch
-from cbred_ray.stats.data import CIFAR100_MEAN, CIFAR100_STD, batch_sha256
+from cbred_ray.stats.data import BUILTIN_SOURCES, CIFAR100_MEAN, CIFAR100_STD, batch_sha256
 
-SAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "cifar100" / "cifar100_sample25.npz"
+SAMPLE = BUILTIN_SOURCES["cifar100-sample25"]
 
 
 def normalise(images_nhwc: np.ndarray) -> torch.Tensor:
@@ -26,7 +26,6 @@ def test_synthetic_is_seeded():
     assert da["kind"] == "synthetic" and da["path"] is None and da["sha256"] == batch_sha256(a)
 
 
-@pytest.mark.skipif(not SAMPLE.exists(), reason="CIFAR-100 sample not present")
 def test_npz_sample_enlarged_with_augmentation():
     batch, desc = load_batch(str(SAMPLE), 64, seed=0)
     originals = np.load(SAMPLE)["images"]
@@ -38,7 +37,18 @@ def test_npz_sample_enlarged_with_augmentation():
     assert load_batch(str(SAMPLE), 64, seed=1)[1]["sha256"] != desc["sha256"]
 
 
-@pytest.mark.skipif(not SAMPLE.exists(), reason="CIFAR-100 sample not present")
+def test_builtin_sample_is_the_shipped_npz_and_the_default_source():
+    from cbred_ray.config import DataConfig
+
+    assert DataConfig().source == "cifar100-sample25"
+    batch, desc = load_batch("cifar100-sample25", 128, seed=0)
+    from_file, _ = load_batch(str(SAMPLE), 128, seed=0)
+    assert torch.equal(batch, from_file)
+    assert desc["kind"] == "builtin" and desc["path"] == "cifar100-sample25" and desc["n_images"] == 128
+    images = np.load(SAMPLE)
+    assert images["images"].shape == (25, 32, 32, 3) and images["images"].dtype == np.uint8
+
+
 def test_npz_sample_without_augmentation_is_smaller():
     batch, desc = load_batch(str(SAMPLE), 64, seed=0, augment=False)
     assert batch.shape == (25, 3, 32, 32) and desc["n_images"] == 25 and desc["batch_size"] == 64

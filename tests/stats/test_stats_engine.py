@@ -5,7 +5,9 @@ import torch
 
 from cbred_ray.errors import BadInput
 from cbred_ray.stats import STATISTICS, Statistic, compute_stats, validate_stat_names
-from cbred_ray.stats import registry
+from cbred_ray.stats import build_network, registry
+from cbred_ray.stats.engine import SMALL_NETWORK, _plan
+from cbred_ray.stats.ntk import ntk_cond
 
 from stats_helpers import ALL_CONV, MIXED, SMALL, batch16
 
@@ -117,6 +119,31 @@ def test_options_reach_each_statistic_and_unknown_ones_are_refused():
         compute_stats(MIXED, ["naswot_v2"], batch, seed=0, options={"ntk_cond": {"batch_size": 8}}, **SMALL)
     with pytest.raises(BadInput, match="batch_size for 'params'|unknown option 'batch_size' for statistic 'params'"):
         compute_stats(MIXED, ["params"], batch, seed=0, options={"params": {"batch_size": 8}}, **SMALL)
+
+
+def test_statistics_that_share_a_pass_give_the_values_they_give_alone():
+    batch = batch16()
+    names = ["naswot_v1", "naswot_v2", "synflow", "logsynflow"]
+    together = compute_stats(MIXED, names, batch, seed=0, **SMALL)
+    alone = {name: compute_stats(MIXED, [name], batch, seed=0, **SMALL)[name] for name in names}
+    assert together == alone and all(reason is None for _, reason in together.values())
+
+
+def test_a_pass_is_shared_only_for_the_same_images_and_pass_options():
+    sharing = {name: entry[3] for name, entry in _plan(["naswot_v1", "naswot_v2", "ntk_cond"], {}).items()}
+    assert sharing == {"naswot_v1": True, "naswot_v2": True, "ntk_cond": False}
+    for options in ({"naswot_v1": {"batch_size": 64}}, {"naswot_v2": {"train_mode": False}}):
+        assert not any(entry[3] for entry in _plan(["naswot_v1", "naswot_v2"], options).values())
+    size, pass_opts, other_opts, shared = _plan(["naswot_v1", "naswot_v2"], {"naswot_v1": {"k": 1e-3}})["naswot_v1"]
+    assert (size, pass_opts, other_opts, shared) == (128, {}, {"k": 1e-3}, True)
+
+
+def test_each_statistic_reads_its_published_number_of_images():
+    batch = torch.randn(40, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    assert STATISTICS["ntk_cond"].batch_size == 32 and STATISTICS["naswot_v2"].batch_size == 128
+    value = compute_stats(MIXED, ["ntk_cond"], batch, seed=0, **SMALL)["ntk_cond"][0]
+    torch.manual_seed(0)
+    assert value == ntk_cond(build_network(MIXED, **SMALL_NETWORK), batch[:32])
 
 
 def test_repeats_are_summarised_as_mean_and_spread():

@@ -63,6 +63,21 @@ def test_train_mode_matches_the_reference_backward_of_the_summed_batch():
     assert value != pytest.approx(naswot_v1(net, x, train_mode=False), rel=1e-3)
 
 
+def test_published_default_is_train_mode():
+    net, x = small_net(), batch8()
+    assert naswot_v1(net, x) == naswot_v1(net, x, train_mode=True)
+
+
+def test_one_pass_gives_the_kernel_and_the_jacobians_of_the_separate_passes():
+    from cbred_ray.stats.naswot import naswot_pass, relu_code_kernel
+
+    net, x = small_net(), batch8()
+    both = naswot_pass(net, x)
+    assert torch.equal(both.kernel, relu_code_kernel(net, x))
+    assert torch.equal(both.jacobians, input_jacobians(net, x))
+    assert naswot_pass(net, x, codes=False).kernel is None and naswot_pass(net, x, jacobians=False).jacobians is None
+
+
 def test_k_is_a_parameter():
     net, x = small_net(), batch8()
     jac = input_jacobians(net, x).double().numpy()
