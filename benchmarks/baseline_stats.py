@@ -36,6 +36,7 @@ from cbred_ray.stats.linear_regions import (
     region_inputs,
 )
 from cbred_ray.stats.network import build_network
+from cbred_ray.stats.registry import STATISTICS
 
 NB201 = {"channels": 16, "cells_per_stage": 5}
 
@@ -56,20 +57,17 @@ def naswot_v1(ops: Sequence[str], batch: torch.Tensor, seed: int, num_classes: i
               channels: int = 16, cells_per_stage: int = 5, k: float = 1e-5) -> float:
     """-Σ[log(σ+k) + 1/(σ+k)] over the eigenvalues of np.corrcoef of the per-sample input Jacobians.
 
-    Eval mode (``network.eval()`` as the v1 reference). The Jacobians come from a Python
-    loop: per sample, one forward of that image and one ``backward(ones)``, then ``x.grad``
-    (in eval mode the samples are independent, so this is the reference's batch gradient,
-    row by row). Then, as ``eval_score``: ``np.corrcoef``, ``np.linalg.eig``, k = 1e-5.
+    As the v1 reference: a freshly built network, so in train mode (it never calls
+    ``eval()``); one forward of the batch, ``y.backward(torch.ones_like(y))``, ``x.grad``;
+    then, as ``eval_score``: ``np.corrcoef``, ``np.linalg.eig``, k = 1e-5.
     """
     net = _standard(ops, seed, num_classes, channels, cells_per_stage)
-    net.eval()
-    rows = []
-    for i in range(len(batch)):
-        x = batch[i : i + 1].clone().requires_grad_(True)
-        net.zero_grad()
-        y = net(x)
-        y.backward(torch.ones_like(y))
-        rows.append(x.grad.detach().reshape(-1).numpy())
+    net.train()
+    x = batch.clone().requires_grad_(True)
+    net.zero_grad()
+    y = net(x)
+    y.backward(torch.ones_like(y))
+    rows = list(x.grad.detach().reshape(len(batch), -1).numpy())
     jacob = np.stack(rows)
     corrs = np.corrcoef(jacob)
     v, _ = np.linalg.eig(corrs)
@@ -280,11 +278,17 @@ def baseline_calls(ops: Sequence[str], batch: torch.Tensor, seed: int, num_class
     arguments of the same names); the small and thin networks keep their published sizes.
     """
     std = {"num_classes": num_classes, "channels": channels, "cells_per_stage": cells_per_stage}
+
+    def images(name: str) -> torch.Tensor:
+        """The images the engine gives the statistic: its published number (registry), or all."""
+        size = STATISTICS[name].batch_size
+        return batch if size is None else batch[:size]
+
     return {
-        "naswot_v1": lambda: naswot_v1(ops, batch, seed, **std),
-        "naswot_v2": lambda: naswot_v2(ops, batch, seed, **std),
-        "ntk_cond": lambda: ntk_cond(ops, batch, seed, num_classes),
-        "linear_regions": lambda: linear_regions(ops, batch, seed, num_classes),
+        "naswot_v1": lambda: naswot_v1(ops, images("naswot_v1"), seed, **std),
+        "naswot_v2": lambda: naswot_v2(ops, images("naswot_v2"), seed, **std),
+        "ntk_cond": lambda: ntk_cond(ops, images("ntk_cond"), seed, num_classes),
+        "linear_regions": lambda: linear_regions(ops, images("linear_regions"), seed, num_classes),
         "synflow": lambda: synflow(ops, seed, **std),
         "logsynflow": lambda: logsynflow(ops, seed, **std),
         "params": lambda: params(ops, seed, **std),

@@ -76,13 +76,25 @@ def _read_source(source: str) -> tuple[str, np.ndarray]:
 
 
 def _augment(images: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
-    """``count`` seeded random crops (zero padding 4) with random horizontal flips."""
-    picks = torch.randint(len(images), (count,), generator=generator)
-    offsets = torch.randint(2 * CROP_PADDING + 1, (count, 2), generator=generator)
-    flips = torch.rand(count, generator=generator) < 0.5
+    """``count`` seeded random crops (zero padding 4) with random horizontal flips, all distinct.
+
+    Each crop is a different (image, offset, flip) triple, drawn without replacement, and
+    never the identity (the centred, unflipped crop, which is the image itself): a batch
+    with two identical images makes NASWOT's kernel and the NTK exactly singular. Raises
+    BadInput when the images cannot give ``count`` distinct crops.
+    """
+    offsets = 2 * CROP_PADDING + 1
+    per_image = offsets * offsets * 2
+    identity = (CROP_PADDING * offsets + CROP_PADDING) * 2  # centred offset, not flipped
+    choices = torch.randperm(len(images) * per_image, generator=generator)
+    choices = choices[choices % per_image != identity][:count]
+    if len(choices) < count:
+        raise BadInput(f"cannot make {count} distinct crops from {len(images)} images")
     padded = torch.nn.functional.pad(images, (CROP_PADDING,) * 4)
     crops = []
-    for pick, (dy, dx), flip in zip(picks.tolist(), offsets.tolist(), flips.tolist()):
+    for choice in choices.tolist():
+        pick, rest = divmod(choice, per_image)
+        (dy, dx), flip = divmod(rest // 2, offsets), rest % 2 == 1
         crop = padded[pick, :, dy : dy + 32, dx : dx + 32]
         crops.append(crop.flip(-1) if flip else crop)
     return torch.stack(crops)
@@ -97,7 +109,8 @@ def _real_batch(images: np.ndarray, batch_size: int, augment: bool, generator: t
     elif augment:
         extra = _augment(pixels, batch_size - len(pixels), generator)
         pixels = torch.cat([pixels, extra])
-        how = f"all {len(images)} images plus {len(extra)} seeded random crops (pad {CROP_PADDING}) and flips"
+        how = (f"all {len(images)} images plus {len(extra)} distinct seeded random crops (pad {CROP_PADDING}) "
+               "and flips")
     else:
         how = f"only {len(images)} images exist and augment is off: the batch is smaller than {batch_size}"
     mean = torch.tensor(CIFAR100_MEAN).view(1, 3, 1, 1)

@@ -37,6 +37,22 @@ def test_npz_sample_enlarged_with_augmentation():
     assert load_batch(str(SAMPLE), 64, seed=1)[1]["sha256"] != desc["sha256"]
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_an_enlarged_batch_never_repeats_an_image(seed):
+    batch, _ = load_batch(str(SAMPLE), 512, seed=seed)
+    flat = batch.reshape(len(batch), -1)
+    distances = torch.cdist(flat, flat) + torch.eye(len(batch))
+    assert bool((distances > 0).all())  # two equal images would make NASWOT's kernel singular
+
+
+def test_more_crops_than_distinct_ones_is_bad_input(tmp_path):
+    one = tmp_path / "one.npz"
+    np.savez(one, images=np.load(SAMPLE)["images"][:1])
+    assert load_batch(str(one), 1 + 161, seed=0)[0].shape[0] == 162  # 81 offsets x 2 flips, less the image
+    with pytest.raises(BadInput, match="163 distinct crops|162 distinct crops"):
+        load_batch(str(one), 1 + 162, seed=0)
+
+
 def test_builtin_sample_is_the_shipped_npz_and_the_default_source():
     from cbred_ray.config import DataConfig
 
