@@ -33,7 +33,7 @@ def test_store_holds_every_stage_and_a_manifest(small_run):
     assert manifest["config_hash"] == config_from_dict(SMALL).hash()
     assert manifest["status"] == "done"
     assert {"graphs", "clusters", "stats", "selection"} <= set(manifest["stages"])
-    assert manifest["stages"]["stats"]["batch"]["kind"] == "synthetic"
+    assert manifest["stages"]["stats"]["batch"]["kind"] == "builtin"  # the default: 25 real CIFAR-100 images
     store = Store(out)
     assert store.read("graphs").num_rows == nb201.SPACE_SIZE == store.read("clusters").num_rows
     for stage, rows in manifest["rows"].items():
@@ -118,8 +118,8 @@ def test_repeats_store_the_mean_and_spread_over_seeds(ray_local, tmp_path):
     cfg = StatsConfig(names=("naswot_v2", "logsynflow"), repeats=3, data={"batch_size": 8})
     run_statistics([arch], cfg, str(tmp_path / "s"), seed=4, progress=False)
     row = Store(tmp_path / "s").read("stats").to_pylist()[0]
-    values = [compute_stats(nb201.op_names(nb201.parse(arch)), cfg.names, load_batch(None, 8, 4 + r)[0], 4 + r)
-              for r in range(3)]
+    values = [compute_stats(nb201.op_names(nb201.parse(arch)), cfg.names,
+                            load_batch(cfg.data.source, 8, 4 + r)[0], 4 + r) for r in range(3)]
     naswot = np.array([v["naswot_v2"][0] for v in values])
     # the actors run one torch thread, this process several: equal up to float rounding
     assert row["naswot_v2"] == pytest.approx(naswot.mean(), rel=1e-6)
@@ -137,3 +137,20 @@ def test_the_manifest_says_which_input_batch_was_used(ray_local, tmp_path):
     batch = manifest["stages"]["stats"]["batch"]
     assert batch["kind"] == "npz" and batch["path"] == str(CIFAR_SAMPLE) and batch["batch_size"] == 32
     assert manifest["config"]["stats"]["data"]["source"] == str(CIFAR_SAMPLE)
+
+
+def test_statistics_do_not_depend_on_the_number_of_actors_or_shards(ray_local, tmp_path):
+    rng = np.random.default_rng(11)
+    archs = [nb201.format_cell(c) for c in nb201.cells_of(rng.choice(nb201.SPACE_SIZE, 10, replace=False))]
+    names = ("naswot_v1", "naswot_v2", "ntk_cond", "linear_regions", "synflow", "logsynflow", "params", "macs")
+    tables = []
+    for actors, shard_size in ((1, 100), (2, 3)):
+        cfg = StatsConfig(names=names, data={"batch_size": 16}, num_actors=actors, shard_size=shard_size)
+        manifest = run_statistics(archs, cfg, str(tmp_path / f"s{actors}"), seed=2, progress=False)
+        stage = manifest["stages"]["stats"]
+        assert stage["shards_total"] == -(-stage["cells_computed"] // shard_size)
+        tables.append(Store(tmp_path / f"s{actors}").read("stats").to_pandas().sort_values("arch_index")
+                      .reset_index(drop=True))
+    assert tables[0].drop(columns="error").equals(tables[1].drop(columns="error"))
+    assert tables[0]["error"].fillna("").tolist() == tables[1]["error"].fillna("").tolist()
+    assert tables[0][list(names)].notna().any().all()
