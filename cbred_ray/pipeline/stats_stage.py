@@ -78,7 +78,13 @@ class StatsWorker:
         table = stats_table(arch_index, canonical_index, results, self.cfg.names, self.cfg.repeats > 1)
         self.store.write_shard("stats", shard, table)
         return {"shard": shard, "rows": table.num_rows, "computed": len(results),
-                "seconds": time.perf_counter() - started}
+                "seconds": time.perf_counter() - started, "gpu_peak_bytes": self._gpu_peak_bytes()}
+
+    def _gpu_peak_bytes(self) -> int | None:
+        """The most GPU memory this actor's tensors have held so far (None on CPU)."""
+        import torch
+
+        return int(torch.cuda.max_memory_allocated()) if self.device == "cuda" else None
 
 
 def plan_shards(arch_index: np.ndarray, canonical_index: np.ndarray, shard_size: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
@@ -107,17 +113,19 @@ def run_stats_stage(
     remote = ray.remote(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus)(StatsWorker)
     actors = [remote.remote(cfg, seed, str(store.root), plan.num_gpus > 0) for _ in range(n_actors)]
     described = ray.get(actors[0].describe.remote())
-    computed = 0
+    computed, gpu_peak = 0, None
     with shard_progress("stats", len(shards), len(shards) - len(todo), progress) as bar:
         pool = ActorPool(actors)
         for summary in pool.map_unordered(lambda a, s: a.score_shard.remote(*s), todo):
             computed += summary["computed"]
+            if summary["gpu_peak_bytes"] is not None:
+                gpu_peak = max(gpu_peak or 0, summary["gpu_peak_bytes"])
             bar.update(1)
     for actor in actors:
         ray.kill(actor)
     return {
         "shards_total": len(shards), "shards_reused": len(shards) - len(todo), "cells_computed": computed,
         "archs_requested": int(len(arch_index)), "actors": n_actors, "num_gpus_per_actor": plan.num_gpus,
-        "device": described["device"], "batch": described["batch"],
+        "device": described["device"], "batch": described["batch"], "gpu_peak_bytes_per_actor": gpu_peak,
     }
 
