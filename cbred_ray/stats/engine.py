@@ -50,13 +50,15 @@ def validate_options(names: Sequence[str], options: Options | None) -> dict[str,
         stat = STATISTICS[name]
         params = inspect.signature(stat.fn).parameters
         allowed = {p for p in params if params[p].kind is inspect.Parameter.KEYWORD_ONLY or params[p].default
-                   is not inspect.Parameter.empty} | ({"batch_size"} if stat.needs_batch else set())
+                   is not inspect.Parameter.empty} | ({"batch_size"} if stat.needs_batch else set()) | set(stat.input_options)
         checked[name] = {}
         for key, value in dict(knobs).items():
             if key not in allowed:
                 raise BadInput(f"unknown option {key!r} for statistic {name!r} (known: {', '.join(sorted(allowed))})")
             if key == "batch_size" and (not isinstance(value, int) or value < 2):
                 raise BadInput(f"option batch_size for {name!r} must be an integer >= 2, got {value!r}")
+            if key in stat.input_options and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+                raise BadInput(f"option {key} for {name!r} must be a positive integer, got {value!r}")
             if isinstance(params.get(key) and params[key].default, torch.dtype):
                 if not isinstance(getattr(torch, str(value), None), torch.dtype):
                     raise BadInput(f"option {key!r} for {name!r} must name a torch dtype, got {value!r}")
@@ -126,6 +128,12 @@ def _pass_options(shared: SharedPass) -> set[str]:
     return {p for p in params if params[p].default is not inspect.Parameter.empty}
 
 
+def _input_options(knobs: dict[str, dict[str, Any]], kind: str) -> dict[str, Any]:
+    """The input-shaping options (``Statistic.input_options``) given to the statistics on network ``kind``."""
+    return {key: value for name, own in knobs.items() if STATISTICS[name].network == kind
+            for key, value in own.items() if key in STATISTICS[name].input_options}
+
+
 def _plan(names: Sequence[str], knobs: dict[str, dict[str, Any]]) -> dict[str, tuple[int | None, dict, dict, bool]]:
     """Per statistic: (images it reads, pass options, other options, whether it shares a pass).
 
@@ -135,7 +143,7 @@ def _plan(names: Sequence[str], knobs: dict[str, dict[str, Any]]) -> dict[str, t
     plan, groups = {}, {}
     for name in names:
         stat = STATISTICS[name]
-        own = dict(knobs.get(name, {}))
+        own = {k: v for k, v in knobs.get(name, {}).items() if k not in stat.input_options}
         size = own.pop("batch_size", stat.batch_size) if stat.needs_batch else None
         passing = _pass_options(stat.shared) if stat.shared else set()
         pass_opts = {k: v for k, v in own.items() if k in passing}
@@ -157,6 +165,7 @@ def _networks(
     num_classes: int,
     channels: int,
     cells_per_stage: int,
+    thin_inputs: Mapping[str, int] | None = None,
 ) -> dict[str, tuple[torch.nn.Module, torch.Tensor | None]]:
     """(network, its input batch) for each ``Statistic.network`` kind that ``names`` need.
 
@@ -164,10 +173,11 @@ def _networks(
     not depend on which other statistics were asked for. "standard": the NB201 network and
     ``batch``; "small": TE-NAS's NTK network (the NB201 network at 3 channels and one cell
     per stage, ``SMALL_NETWORK``) and ``batch``; "thin": TE-NAS's thin network and
-    ``region_inputs`` cropped from ``batch`` (seeded by ``seed``), all with their
-    published defaults.
+    ``region_inputs`` cropped from ``batch`` (seeded by ``seed``; ``thin_inputs``: its
+    ``samples`` and ``resolution``), all with their published defaults.
     """
     kinds = {STATISTICS[name].network for name in names} or {"standard"}
+    thin_inputs = thin_inputs or {}
     setups: dict[str, tuple[torch.nn.Module, torch.Tensor | None]] = {}
     for kind in sorted(kinds, key=("standard", "small", "thin").index):
         torch.manual_seed(seed)
@@ -176,7 +186,7 @@ def _networks(
         elif kind == "small":
             setups[kind] = build_network(ops, num_classes, **SMALL_NETWORK), batch
         else:
-            inputs = None if batch is None else region_inputs(seed=seed, source_batch=batch)
+            inputs = None if batch is None else region_inputs(seed=seed, source_batch=batch, **thin_inputs)
             setups[kind] = build_thin_network(ops, num_classes), inputs
     return setups
 
@@ -212,7 +222,8 @@ def compute_stats(
         raise BadInput(f"statistics {[n for n in names if STATISTICS[n].needs_batch]} need an input batch")
     setups = {
         kind: (net.to(device), None if inputs is None else inputs.to(device))
-        for kind, (net, inputs) in _networks(names, ops, batch, seed, num_classes, channels, cells_per_stage).items()
+        for kind, (net, inputs) in _networks(names, ops, batch, seed, num_classes, channels, cells_per_stage,
+                                             _input_options(knobs, "thin")).items()
     }
     results: dict[str, StatResult] = {}
     passes = _Passes()

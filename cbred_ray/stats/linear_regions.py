@@ -104,13 +104,13 @@ def build_thin_network(
 
 
 def region_inputs(
-    n: int = REGION_SAMPLES,
+    samples: int = REGION_SAMPLES,
     resolution: int = REGION_RESOLUTION,
     seed: int = 0,
     source_batch: torch.Tensor | None = None,
     channels: int = THIN_CHANNELS,
 ) -> torch.Tensor:
-    """``n`` inputs of shape (channels, resolution, resolution) for counting regions.
+    """``samples`` inputs of shape (channels, resolution, resolution) for counting regions.
 
     With ``source_batch`` (N, C, H, W), normalised images: each input is a random
     ``resolution`` x ``resolution`` crop (no padding) of a random image, keeping
@@ -118,8 +118,9 @@ def region_inputs(
     ``RandomCrop`` + ``RandChannel``); returned on the batch's device and dtype. Without
     one: standard-normal inputs (float32, CPU). Seeded by ``seed`` alone.
     """
-    if n < 1 or resolution < 1 or channels < 1:
-        raise BadInput(f"n, resolution and channels must be positive, got {n}, {resolution}, {channels}")
+    if samples < 1 or resolution < 1 or channels < 1:
+        raise BadInput(f"samples, resolution and channels must be positive, got {samples}, {resolution}, {channels}")
+    n = samples
     generator = torch.Generator().manual_seed(seed)
     if source_batch is None:
         return torch.randn((n, channels, resolution, resolution), generator=generator)

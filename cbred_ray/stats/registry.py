@@ -45,7 +45,9 @@ class Statistic:
     stage, TE-NAS's NTK setup, with the input batch) or "thin" (TE-NAS's thin network,
     with small crops of the batch; see ``cbred_ray.stats.linear_regions``).
     ``batch_size``: how many images of the input batch it reads by default (None: all);
-    the ``batch_size`` option overrides it. ``shared`` and ``score``: the pass it can share
+    the ``batch_size`` option overrides it. ``input_options``: options that shape the
+    inputs the engine makes for it rather than its function's arguments (linear regions:
+    ``samples`` and ``resolution`` of ``region_inputs``, the crops of the batch). ``shared`` and ``score``: the pass it can share
     with other statistics, and ``score(result, **other options)`` giving its value from
     that pass's result (the same value ``fn`` computes alone).
     """
@@ -58,6 +60,7 @@ class Statistic:
     doc: str
     network: Literal["standard", "small", "thin"] = "standard"
     batch_size: int | None = None
+    input_options: tuple[str, ...] = ()
     shared: SharedPass | None = None
     score: Callable[..., float] | None = field(default=None, compare=False)
 
@@ -96,7 +99,7 @@ _ALL = (
               network="small", batch_size=NTK_BATCH),
     Statistic("linear_regions", linear_regions, True, True, "quality",
               "distinct ReLU activation patterns, thin C=1 net, 3x(3x1000) 1x3x3 crops, train mode (TE-NAS, ICLR 2021)",
-              network="thin"),
+              network="thin", input_options=("samples", "resolution")),
     Statistic("synflow", synflow, True, False, "quality",
               "ln of sum |θ ⊙ ∂R/∂θ|, |θ|, all-ones input, float64, no BN (Tanaka et al., 2020)",
               shared=_SYNFLOW_PASS, score=synflow_score),

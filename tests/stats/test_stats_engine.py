@@ -155,3 +155,17 @@ def test_repeats_are_summarised_as_mean_and_spread():
     assert summary["a"] == (2.0, pytest.approx(1.0), None)
     assert summary["b"] == (2.0, None, "2 of 3 repeats failed: singular")
     assert summarise_repeats(runs[:1], ["b"])["b"] == (None, None, "singular")
+
+
+def test_linear_region_inputs_are_config_values():
+    from cbred_ray.stats.linear_regions import build_thin_network, linear_regions, region_inputs
+
+    batch = batch16()
+    options = {"linear_regions": {"resolution": 5, "samples": 300}}
+    value = compute_stats(MIXED, ["linear_regions"], batch, seed=2, options=options, **SMALL)["linear_regions"][0]
+    torch.manual_seed(2)
+    net = build_thin_network(MIXED, 100)
+    assert value == linear_regions(net, region_inputs(300, 5, seed=2, source_batch=batch))
+    assert value != compute_stats(MIXED, ["linear_regions"], batch, seed=2, **SMALL)["linear_regions"][0]
+    with pytest.raises(BadInput, match="resolution for 'linear_regions' must be a positive integer"):
+        compute_stats(MIXED, ["linear_regions"], batch, seed=2, options={"linear_regions": {"resolution": 0}}, **SMALL)
