@@ -27,6 +27,7 @@ import json
 import math
 import os
 import platform
+import random
 import statistics
 import sys
 import time
@@ -37,10 +38,16 @@ import torch
 
 from cbred_ray.stats import STATISTICS, compute_stats, load_batch
 from cbred_ray.stats import engine as engine_module
+from cbred_ray.stats.network import OP_NAMES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baseline_stats import NAMES, baseline_calls  # noqa: E402
-from stats_throughput import sample_cells  # noqa: E402
+
+
+def sample_cells(n: int, seed: int) -> list[list[str]]:
+    """``n`` seeded random NB201 cells (6 uniformly drawn op indices each)."""
+    rng = random.Random(seed)
+    return [[OP_NAMES[rng.randrange(len(OP_NAMES))] for _ in range(6)] for _ in range(n)]
 
 
 def rel_diff(a: float, b: float) -> float:

@@ -76,6 +76,16 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from cbred_ray.store import Store
+
+    store = Store(args.store)
+    store.read_manifest()
+    rows = store.export(args.stage, args.out)
+    print(json.dumps({"out": args.out, "stage": args.stage, "rows": rows}))
+    return 0
+
+
 def _cmd_import(args: argparse.Namespace) -> int:
     from cbred_ray.evaluate.nb201_import import import_nb201
 
@@ -115,6 +125,12 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--shard-size", type=int, default=None, help="distinct cells per shard (default 25)")
     st.add_argument("--quiet", action="store_true")
     st.set_defaults(fn=_cmd_stats)
+
+    ex = sub.add_parser("export", help="one stage of a store as one Parquet file, the manifest in its metadata")
+    ex.add_argument("store")
+    ex.add_argument("--stage", default="stats", choices=("graphs", "stats", "clusters", "scores", "selection"))
+    ex.add_argument("--out", required=True, help="Parquet file to write")
+    ex.set_defaults(fn=_cmd_export)
 
     im = sub.add_parser("import-nb201", help="benchmark table from the official NAS-Bench-201 file")
     im.add_argument("benchmark", help="the official .pth file")

@@ -100,6 +100,16 @@ class Store:
     def read(self, stage: str, columns: list[str] | None = None) -> pa.Table:
         return self._dataset(stage).to_table(columns=columns)
 
+    def export(self, stage: str, path: str | Path) -> int:
+        """Write one stage as one Parquet file (rows in ``arch_index`` order when it has one),
+        with the store's manifest in the file's metadata (``cbred_manifest``); the row count."""
+        table = self.read(stage)
+        if "arch_index" in table.column_names:
+            table = table.sort_by("arch_index")
+        manifest = json.dumps(self.read_manifest(), default=str)
+        write_table_atomic(path, table.replace_schema_metadata({**(table.schema.metadata or {}), "cbred_manifest": manifest}))
+        return table.num_rows
+
     def count_rows(self, stage: str) -> int:
         """Rows of a stage, from the Parquet footers (no data read)."""
         return self._dataset(stage).count_rows()

@@ -106,6 +106,11 @@ def test_stats_refuses_flags_next_to_a_config(tmp_path):
     assert not (tmp_path / "s").exists()
 
 
+def test_export_of_a_missing_store_is_bad_input(tmp_path):
+    assert_bad_input(cbred("export", tmp_path / "nowhere", "--out", tmp_path / "x.parquet"), "manifest.json is missing")
+    assert not (tmp_path / "x.parquet").exists()
+
+
 @pytest.fixture(scope="module")
 def selection_store(tmp_path_factory):
     """A store with a hand-written selection, enough for `cbred evaluate`."""

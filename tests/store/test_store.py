@@ -43,3 +43,21 @@ def test_a_foreign_non_empty_directory_is_refused(tmp_path):
 def test_reading_a_missing_stage_names_it(tmp_path):
     with pytest.raises(BadInput, match="'selection'"):
         Store(tmp_path).read("selection")
+
+
+def test_export_writes_one_file_in_architecture_order_with_the_manifest(tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+
+    store = Store(tmp_path / "s")
+    store.write_manifest({"config_hash": "abc", "seed": 4})
+    store.write_shard("stats", 1, pa.table({"arch_index": [7, 5], "arch_str": ["g", "e"]}))
+    store.write_shard("stats", 0, pa.table({"arch_index": [6], "arch_str": ["f"]}))
+    assert store.export("stats", tmp_path / "out.parquet") == 3
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert table.column("arch_index").to_pylist() == [5, 6, 7] and table.column("arch_str").to_pylist() == ["e", "f", "g"]
+    assert json.loads(table.schema.metadata[b"cbred_manifest"]) == {"config_hash": "abc", "seed": 4}
+    with pytest.raises(BadInput, match="no 'selection' stage"):
+        store.export("selection", tmp_path / "none.parquet")
+    assert not (tmp_path / "none.parquet").exists()
