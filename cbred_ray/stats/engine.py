@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -134,8 +134,15 @@ def _input_options(knobs: dict[str, dict[str, Any]], kind: str) -> dict[str, Any
             for key, value in own.items() if key in STATISTICS[name].input_options}
 
 
-def _plan(names: Sequence[str], knobs: dict[str, dict[str, Any]]) -> dict[str, tuple[int | None, dict, dict, bool]]:
-    """Per statistic: (images it reads, pass options, other options, whether it shares a pass).
+class _Planned(NamedTuple):
+    images: int | None  # how many images of the batch it reads (None: all, or none needed)
+    pass_options: dict[str, Any]  # options of its shared pass
+    options: dict[str, Any]  # its other options
+    shares: bool  # whether another requested statistic reads the same pass
+
+
+def _plan(names: Sequence[str], knobs: dict[str, dict[str, Any]]) -> dict[str, _Planned]:
+    """How each statistic runs: see ``_Planned``.
 
     Statistics share a pass when they name the same ``SharedPass`` on the same network,
     read the same number of images and give the same pass options.
@@ -147,13 +154,13 @@ def _plan(names: Sequence[str], knobs: dict[str, dict[str, Any]]) -> dict[str, t
         size = own.pop("batch_size", stat.batch_size) if stat.needs_batch else None
         passing = _pass_options(stat.shared) if stat.shared else set()
         pass_opts = {k: v for k, v in own.items() if k in passing}
-        plan[name] = (size, pass_opts, {k: v for k, v in own.items() if k not in passing}, False)
+        plan[name] = _Planned(size, pass_opts, {k: v for k, v in own.items() if k not in passing}, False)
         if stat.shared:
             key = (stat.shared.name, stat.network, size, tuple(sorted(pass_opts.items())))
             groups.setdefault(key, []).append(name)
     for members in groups.values():
         for name in members if len(members) > 1 else ():
-            plan[name] = (*plan[name][:3], True)
+            plan[name] = plan[name]._replace(shares=True)
     return plan
 
 

@@ -130,10 +130,10 @@ def test_statistics_that_share_a_pass_give_the_values_they_give_alone():
 
 
 def test_a_pass_is_shared_only_for_the_same_images_and_pass_options():
-    sharing = {name: entry[3] for name, entry in _plan(["naswot_v1", "naswot_v2", "ntk_cond"], {}).items()}
+    sharing = {name: entry.shares for name, entry in _plan(["naswot_v1", "naswot_v2", "ntk_cond"], {}).items()}
     assert sharing == {"naswot_v1": True, "naswot_v2": True, "ntk_cond": False}
     for options in ({"naswot_v1": {"batch_size": 64}}, {"naswot_v2": {"train_mode": False}}):
-        assert not any(entry[3] for entry in _plan(["naswot_v1", "naswot_v2"], options).values())
+        assert not any(entry.shares for entry in _plan(["naswot_v1", "naswot_v2"], options).values())
     size, pass_opts, other_opts, shared = _plan(["naswot_v1", "naswot_v2"], {"naswot_v1": {"k": 1e-3}})["naswot_v1"]
     assert (size, pass_opts, other_opts, shared) == (128, {}, {"k": 1e-3}, True)
 
