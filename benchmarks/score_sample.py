@@ -1,6 +1,7 @@
 """Score a seeded random sample of NB201 architectures with every statistic, into a store.
 
-    python benchmarks/score_sample.py --n 400 --seed 0 --out STORE [--source SOURCE] [--no-augment]
+    python benchmarks/score_sample.py --n 400 --seed 0 --out STORE [--source SOURCE] [--no-augment] \
+        [--stats ntk_cond --options '{"ntk_cond": {"batch_size": 72}}'] [--first 150]
     python benchmarks/faithfulness.py --stats STORE/stats --benchmark TABLE --out RESULT.json
 
 For comparing inputs on the same architectures before (or besides) scoring the whole
@@ -14,6 +15,7 @@ random crops and flips.
 from __future__ import annotations
 
 import argparse
+import json
 
 import numpy as np
 
@@ -30,12 +32,15 @@ def main() -> None:
     parser.add_argument("--source", default=DataConfig().source)
     parser.add_argument("--batch-size", type=int, default=DataConfig().batch_size)
     parser.add_argument("--no-augment", action="store_true")
+    parser.add_argument("--stats", default=",".join(STATISTICS), help="comma-separated statistic names")
+    parser.add_argument("--options", default="{}", help="stats.options as JSON")
+    parser.add_argument("--first", type=int, default=None, help="score only the first FIRST of the sample")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     rng = np.random.default_rng(args.seed)
-    cells = nb201.cells_of(rng.choice(nb201.SPACE_SIZE, args.n, replace=False))
+    cells = nb201.cells_of(rng.choice(nb201.SPACE_SIZE, args.n, replace=False))[: args.first]
     source = None if args.source == "synthetic" else args.source
-    cfg = StatsConfig(names=tuple(STATISTICS), shard_size=10,
+    cfg = StatsConfig(names=tuple(args.stats.split(",")), options=json.loads(args.options), shard_size=10,
                       data={"source": source, "batch_size": args.batch_size, "augment": not args.no_augment})
     run_statistics([nb201.format_cell(c) for c in cells], cfg, args.out, seed=args.seed)
 
