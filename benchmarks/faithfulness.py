@@ -86,11 +86,12 @@ def main() -> None:
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    names = list(next(iter(results.values()))["kendall_tau"])
+    names = [name for name in STATISTICS if any(name in r["kendall_tau"] for r in results.values())]
     print(f"{'statistic':15s}" + "".join(f"{label:>26s}" for label in results))
     for name in names:
-        cells = [results[label]["kendall_tau"][name] for label in results]
-        print(f"{name:15s}" + "".join(f"{c['tau']:>8.3f} [{c['ci95'][0]:.3f},{c['ci95'][1]:.3f}]" for c in cells))
+        cells = [results[label]["kendall_tau"].get(name) for label in results]
+        print(f"{name:15s}" + "".join(f"{'-':>26s}" if c is None else
+                                      f"{c['tau']:>8.3f} [{c['ci95'][0]:.3f},{c['ci95'][1]:.3f}]" for c in cells))
 
 
 if __name__ == "__main__":

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.func import functional_call
-from torch.utils.flop_counter import FlopCounterMode
-
-from cbred_ray.stats.numerics import batchnorm_bypassed
+from cbred_ray.stats.numerics import restored_state
 
 
 def params(net: nn.Module) -> float:
@@ -18,14 +15,32 @@ def params(net: nn.Module) -> float:
 def macs(net: nn.Module, input_shape: tuple[int, ...] = (1, 3, 32, 32)) -> float:
     """MACs of one forward pass on ``input_shape`` (default: one CIFAR image). Lower is cheaper.
 
-    Counted by ``torch.utils.flop_counter.FlopCounterMode`` (convolutions and matrix
-    products; MACs = FLOPs / 2); elementwise ops, pooling and BatchNorm are not counted.
-    The pass runs on the ``meta`` device (shapes only, no arithmetic) with BatchNorm
-    bypassed, which the counter would otherwise decompose slowly without counting it.
-    The caller's network is not modified.
+    Convolutions and linear layers only, as ``torch.utils.flop_counter.FlopCounterMode``
+    counts them (MACs = its FLOPs / 2; a test holds the two equal): a convolution costs
+    (output elements per sample) x (input channels / groups) x kernel area, a linear layer
+    in_features x out_features; elementwise ops, pooling, BatchNorm and biases are not
+    counted. Counted with forward hooks during one eval-mode pass of a zero input (about
+    ten times faster than the counter's dispatch mode). The caller's network is unchanged.
     """
-    state = {name: t.to("meta") for name, t in (*net.named_parameters(), *net.named_buffers())}
-    counter = FlopCounterMode(display=False)
-    with batchnorm_bypassed(net), torch.no_grad(), counter:
-        functional_call(net, state, (torch.zeros(input_shape, device="meta"),))
-    return counter.get_total_flops() / 2.0
+    total = 0
+
+    def conv(module: nn.Conv2d, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        nonlocal total
+        kernel = module.kernel_size[0] * module.kernel_size[1]
+        total += output[0].numel() * (module.in_channels // module.groups) * kernel
+
+    def linear(module: nn.Linear, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        nonlocal total
+        total += output[0].numel() * module.in_features
+
+    handles = [m.register_forward_hook(conv) for m in net.modules() if isinstance(m, nn.Conv2d)]
+    handles += [m.register_forward_hook(linear) for m in net.modules() if isinstance(m, nn.Linear)]
+    device = next(net.parameters()).device
+    try:
+        with restored_state(net), torch.no_grad():
+            net.eval()
+            net(torch.zeros(input_shape, device=device))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return float(total)

@@ -50,6 +50,17 @@ def test_macs_match_formula():
     assert macs(build_network(ALL_CONV)) == nb201_all_conv3x3_macs(16, 5, 100) == 220_125_440
 
 
+@pytest.mark.parametrize("ops", [MIXED, ["none", "avg_pool_3x3", "nor_conv_1x1", "skip_connect", "none", "nor_conv_3x3"]])
+def test_macs_equal_the_flop_counter(ops):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    net = build_network(ops, channels=8, cells_per_stage=2)
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        net.eval()(torch.zeros(1, 3, 32, 32))
+    assert macs(net) == counter.get_total_flops() / 2
+
+
 def test_macs_leaves_network_unchanged():
     net = small_net()
     before = {k: v.clone() for k, v in net.state_dict().items()}
