@@ -71,12 +71,15 @@ def main() -> None:
     for label, stats, manifest in inputs:
         stage = manifest.get("stages", {}).get("stats", {})
         results[label] = {
+            "store_config": manifest.get("config"),  # how STORE_i was made: stats settings, seed, architectures
             "batch": stage.get("batch"),
-            "options": manifest.get("config", {}).get("stats", {}).get("options"),
             "kendall_tau": faithfulness(stats[stats["arch_str"].isin(common)], table, args.dataset, args.bootstrap),
         }
+    command = ["python", "benchmarks/faithfulness.py", *[f"--stats {label}=STORE_{i}/stats" for i, (label, _, _) in
+                                                        enumerate(inputs)], f"--benchmark {args.benchmark}",
+               f"--dataset {args.dataset}", f"--out {args.out}"]
     result = {
-        "command": " ".join(["python", *sys.argv]),
+        "command": " ".join(command),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count()},
         "label": args.label,

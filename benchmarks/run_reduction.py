@@ -81,7 +81,7 @@ def main() -> None:
                                 check=True, capture_output=True, text=True).stdout
     manifest = json.loads((store / "manifest.json").read_text())
     result = {
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "command": " ".join([Path(sys.executable).name, *["STORE" if a == args.store else a for a in sys.argv]]),
         "cbred_command": f"cbred run {args.config} --out STORE && cbred evaluate STORE --benchmark {args.benchmark}",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "git_commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
@@ -89,7 +89,7 @@ def main() -> None:
         "wall_seconds": round(wall, 1),
         "peak_rss_mib_all_processes": round(peak_tree / 1024, 1),
         "peak_rss_mib_driver": round(peak_driver / 1024, 1),
-        "run_output": json.loads(run_out.strip().splitlines()[-1]),
+        "run_output": {**json.loads(run_out.strip().splitlines()[-1]), "store": "STORE"},
         "stage_seconds": {k: v["seconds"] for k, v in manifest["stages"].items()},
         "stats_stage": {k: manifest["stages"]["stats"][k] for k in
                         ("archs_requested", "cells_computed", "actors", "device", "batch")},
