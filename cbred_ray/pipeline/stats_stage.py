@@ -18,7 +18,7 @@ from cbred_ray.config import StatsConfig
 from cbred_ray.pipeline.runtime import plan_actors, shard_progress
 from cbred_ray.spaces import nb201
 from cbred_ray.stats.data import load_batch
-from cbred_ray.stats.engine import compute_stats, summarise_repeats
+from cbred_ray.stats.engine import compute_stats, effective_settings, summarise_repeats
 from cbred_ray.store import Store
 
 
@@ -127,5 +127,6 @@ def run_stats_stage(
         "shards_total": len(shards), "shards_reused": len(shards) - len(todo), "cells_computed": computed,
         "archs_requested": int(len(arch_index)), "actors": n_actors, "num_gpus_per_actor": plan.num_gpus,
         "device": described["device"], "batch": described["batch"], "gpu_peak_bytes_per_actor": gpu_peak,
+        "statistics": effective_settings(cfg.names, cfg.options),
     }
 

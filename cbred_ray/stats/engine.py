@@ -252,6 +252,28 @@ def compute_stats(
     return results
 
 
+def effective_settings(names: Sequence[str], options: Options | None = None) -> dict[str, dict[str, Any]]:
+    """Every knob each statistic will run with: its network, shared pass, number of images, and
+    each keyword option of its function (and of its inputs) with the given value or its
+    default. For the manifest, so that a run says everything it did, defaults included."""
+    knobs = validate_options(names, options)
+    settings = {}
+    for name, planned in _plan(names, knobs).items():
+        stat = STATISTICS[name]
+        params = inspect.signature(stat.fn).parameters
+        values = {p: params[p].default for p in params if params[p].default is not inspect.Parameter.empty}
+        inputs = inspect.signature(region_inputs).parameters if stat.input_options else {}
+        values.update({p: inputs[p].default for p in stat.input_options})
+        values.update(knobs.get(name, {}))
+        values.pop("batch_size", None)
+        settings[name] = {
+            "network": stat.network, "images": planned.images if stat.needs_batch else None,
+            "shared_pass": stat.shared.name if planned.shares else None,
+            "options": {k: str(v).removeprefix("torch.") if isinstance(v, torch.dtype) else v for k, v in values.items()},
+        }
+    return settings
+
+
 def summarise_repeats(runs: Sequence[dict[str, StatResult]], names: Sequence[str]) -> dict[str, tuple[float | None, float | None, str | None]]:
     """Mean, spread (sample standard deviation) and reason of each statistic over repeated runs.
 

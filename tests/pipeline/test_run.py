@@ -105,6 +105,7 @@ def test_statistics_of_a_list_fan_out_to_equivalent_architectures(ray_local, tmp
                               progress=False)
     stats = Store(tmp_path / "s").read("stats").to_pandas().set_index("arch_str")
     assert manifest["stages"]["stats"]["cells_computed"] == 2
+    assert manifest["stages"]["stats"]["statistics"]["naswot_v2"]["images"] == 128  # the defaults, written out
     assert stats.loc[archs[0], "naswot_v2"] == stats.loc[archs[1], "naswot_v2"]
     assert stats.loc[archs[0], "params"] == stats.loc[archs[1], "params"]
     assert stats.loc[archs[2], "params"] > stats.loc[archs[0], "params"]

@@ -169,3 +169,15 @@ def test_linear_region_inputs_are_config_values():
     assert value != compute_stats(MIXED, ["linear_regions"], batch, seed=2, **SMALL)["linear_regions"][0]
     with pytest.raises(BadInput, match="resolution for 'linear_regions' must be a positive integer"):
         compute_stats(MIXED, ["linear_regions"], batch, seed=2, options={"linear_regions": {"resolution": 0}}, **SMALL)
+
+
+def test_effective_settings_list_every_knob_with_its_default_or_given_value():
+    from cbred_ray.stats.engine import effective_settings
+
+    settings = effective_settings(NAMES, {"ntk_cond": {"batch_size": 72}, "linear_regions": {"resolution": 5}})
+    assert settings["ntk_cond"]["images"] == 72 and settings["naswot_v2"]["images"] == 128
+    assert settings["naswot_v1"]["options"] == {"train_mode": True, "k": 1e-5}
+    assert settings["naswot_v1"]["shared_pass"] == settings["naswot_v2"]["shared_pass"] == "naswot"
+    assert settings["linear_regions"]["options"]["resolution"] == 5 and settings["linear_regions"]["options"]["samples"] == 9000
+    assert settings["linear_regions"]["options"]["dtype"] == "float32"
+    assert effective_settings(["naswot_v2"])["naswot_v2"]["shared_pass"] is None
