@@ -47,9 +47,10 @@ class Statistic:
     ``batch_size``: how many images of the input batch it reads by default (None: all);
     the ``batch_size`` option overrides it. ``input_options``: options that shape the
     inputs the engine makes for it rather than its function's arguments (linear regions:
-    ``samples`` and ``resolution`` of ``region_inputs``, the crops of the batch). ``shared`` and ``score``: the pass it can share
-    with other statistics, and ``score(result, **other options)`` giving its value from
-    that pass's result (the same value ``fn`` computes alone).
+    ``samples`` and ``resolution`` of ``region_inputs``, the crops of the batch).
+    ``shared`` and ``score``: the pass it can share with other statistics, and
+    ``score(result, **other options)`` giving its value from that pass's result (the
+    same value ``fn`` computes alone).
     """
 
     name: str
