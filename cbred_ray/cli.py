@@ -42,7 +42,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_stats(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from cbred_ray.config import DataConfig, StatsConfig, load_config, one_line
+    from cbred_ray.config import RunConfig, StatsConfig, load_config, one_line
     from cbred_ray.pipeline.run import run_statistics
     from cbred_ray.spaces import nb201
     from cbred_ray.spaces.archfile import read_arch_strings
@@ -58,15 +58,16 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     else:
         if not args.stats:
             raise BadInput("cbred stats: give --stats (comma-separated statistic names) or --config")
-        names = tuple(n.strip() for n in args.stats.split(",") if n.strip())
-        defaults = StatsConfig().data
+        data = {} if args.data is None else {"source": None if args.data == "synthetic" else args.data}
+        if args.batch_size is not None:
+            data["batch_size"] = args.batch_size
+        given = {"num_classes": args.num_classes, "shard_size": args.shard_size}
         try:
-            source = defaults.source if args.data is None else None if args.data == "synthetic" else args.data
-            cfg = StatsConfig(names=names, data=DataConfig(source=source, batch_size=args.batch_size or defaults.batch_size),
-                              num_classes=args.num_classes or 100, shard_size=args.shard_size or 25)
+            cfg = StatsConfig(names=tuple(n.strip() for n in args.stats.split(",") if n.strip()), data=data,
+                              **{key: value for key, value in given.items() if value is not None})
+            seed = RunConfig(seed=0 if args.seed is None else args.seed).seed
         except ValidationError as err:
             raise BadInput(one_line(err, "cbred stats")) from None
-        seed = args.seed or 0
     if args.archs:
         archs = read_arch_strings(args.archs)
     else:

@@ -98,6 +98,16 @@ def test_stats_from_a_config_uses_its_stats_section_and_seed(tmp_path):
     assert manifest["seed"] == 3 and manifest["config"]["stats"]["data"]["batch_size"] == 8
 
 
+@pytest.mark.parametrize("flags, named", [
+    (["--batch-size", "0"], "data.batch_size"), (["--seed", "-1"], "'seed': -1"), (["--num-classes", "0"], "num_classes"),
+])
+def test_stats_flags_are_validated(tmp_path, flags, named):
+    archs = tmp_path / "archs.txt"
+    archs.write_text(nb201.format_cell((3,) * 6) + "\n")
+    assert_bad_input(cbred("stats", "--archs", archs, "--stats", "params", "--out", tmp_path / "s", *flags), named)
+    assert not (tmp_path / "s").exists()
+
+
 def test_stats_refuses_flags_next_to_a_config(tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump({"seed": 3}))
