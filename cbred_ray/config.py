@@ -102,6 +102,8 @@ class SelectConfig(_Strict):
     scoring: Literal["median_rank", "mean_rank", "quantile_rank"] = "median_rank"
     quantile: float = Field(0.5, gt=0.0, lt=1.0)
     min_cluster_size: int = Field(1, ge=1)
+    bootstrap: int = Field(200, ge=0, le=100_000, description="resamplings of each cluster's members for the "
+                           "95 % interval of its score (0: none)")
     quick: QuickConfig = QuickConfig()
 
 

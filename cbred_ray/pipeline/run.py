@@ -104,7 +104,7 @@ def run_reduction(config: RunConfig, out: str, progress: bool = True) -> dict:
         return run_stats_stage(store, config.stats, config.seed, requested, canonical, progress)
 
     stages.run("stats", stats)
-    stages.run("selection", lambda: run_select_stage(store, config.select))
+    stages.run("selection", lambda: run_select_stage(store, config.select, config.seed))
     manifest["space"] = _space_summary(store)
     manifest["rows"] = {stage: store.count_rows(stage) for stage in ("graphs", "stats", "clusters", "selection")}
     manifest["status"] = "done"

@@ -8,11 +8,12 @@ from cbred_ray.select.scoring import best_cluster, oriented_ranks, score_cluster
 from cbred_ray.store import Store
 
 
-def run_select_stage(store: Store, cfg: SelectConfig) -> dict:
+def run_select_stage(store: Store, cfg: SelectConfig, seed: int) -> dict:
     clusters = store.read("clusters").to_pandas().set_index("arch_index")
     stats = store.read("stats", columns=["arch_index", *cfg.statistics]).to_pandas().set_index("arch_index")
     ranks = oriented_ranks(stats, cfg.statistics)
-    scores = score_clusters(ranks, clusters["cluster"], cfg.scoring, cfg.quantile, cfg.min_cluster_size)
+    scores = score_clusters(ranks, clusters["cluster"], cfg.scoring, cfg.quantile, cfg.min_cluster_size,
+                            bootstrap=cfg.bootstrap, seed=seed)
     sizes = clusters["cluster"].value_counts()
     scores["size"] = scores["cluster"].map(sizes).astype("int64")
     best = best_cluster(scores)

@@ -39,23 +39,36 @@ def _summary(values: pd.Series, method: str, quantile: float) -> float:
 
 def score_clusters(
     ranks: pd.DataFrame, clusters: pd.Series, method: str = "median_rank", quantile: float = 0.5,
-    min_cluster_size: int = 1,
+    min_cluster_size: int = 1, bootstrap: int = 0, seed: int = 0,
 ) -> pd.DataFrame:
     """One row per cluster: per-statistic summaries, ``score`` and ``n_scored``.
 
     ``ranks`` and ``clusters`` share an index (one row per scored architecture).
-    A cluster with fewer than ``min_cluster_size`` scored members gets no score.
+    A cluster with fewer than ``min_cluster_size`` scored members gets no score. With
+    ``bootstrap`` > 0, ``score_low`` and ``score_high`` bound a 95 % interval of the score
+    over that many resamplings of each cluster's members (with replacement, seeded).
     """
+    rng = np.random.default_rng(seed)
     rows = []
     for cluster, members in ranks.groupby(clusters.loc[ranks.index], sort=True):
         row = {"cluster": int(cluster), "n_scored": int(members.notna().all(axis=1).sum())}
         for name in ranks.columns:
             row[f"{name}_score"] = _summary(members[name], method, quantile)
+        if bootstrap > 0:
+            draws = [_score(members.iloc[rng.integers(len(members), size=len(members))], method, quantile)
+                     for _ in range(bootstrap)]
+            row["score_low"], row["score_high"] = (float(v) for v in np.nanpercentile(draws, [2.5, 97.5]))
         rows.append(row)
     table = pd.DataFrame(rows)
     table["score"] = table[[f"{n}_score" for n in ranks.columns]].mean(axis=1, skipna=False)
-    table.loc[table["n_scored"] < min_cluster_size, "score"] = np.nan
+    too_small = table["n_scored"] < min_cluster_size
+    table.loc[too_small, [c for c in ("score", "score_low", "score_high") if c in table]] = np.nan
     return table
+
+
+def _score(members: pd.DataFrame, method: str, quantile: float) -> float:
+    """The mean over statistics of each statistic's summary (NaN if one has no value)."""
+    return float(np.mean([_summary(members[name], method, quantile) for name in members.columns]))
 
 
 def best_cluster(scores: pd.DataFrame) -> int:

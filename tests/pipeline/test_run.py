@@ -60,6 +60,8 @@ def test_selection_is_the_best_scored_cluster(small_run):
     clusters = store.read("clusters").to_pandas()
     scores = store.read("scores").to_pandas()
     best = scores.loc[scores["score"].idxmax(), "cluster"]
+    scored = scores.dropna(subset=["score"])
+    assert ((scored["score_low"] <= scored["score"]) & (scored["score"] <= scored["score_high"])).all()
     assert set(selection["cluster"]) == {best} == {manifest["stages"]["selection"]["cluster"]}
     assert sorted(selection["arch_str"]) == sorted(clusters.loc[clusters.cluster == best, "arch_str"])
     for arch in selection["arch_str"][:50]:

@@ -45,3 +45,19 @@ def test_quick_sample_is_seeded_and_stays_within_each_cluster():
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, sample_members(clusters, 5, seed=8))
     assert clusters.loc[a].value_counts().sort_index().tolist() == [5, 3, 5]
+
+
+def test_bootstrap_interval_brackets_the_score_and_narrows_with_size():
+    rng = np.random.default_rng(0)
+    stats = pd.DataFrame({"naswot_v2": rng.normal(size=600), "logsynflow": rng.normal(size=600)})
+    clusters = pd.Series(np.r_[np.zeros(500, int), np.ones(100, int)])
+    ranks = oriented_ranks(stats, ("naswot_v2", "logsynflow"))
+    scores = score_clusters(ranks, clusters, bootstrap=200, seed=1).set_index("cluster")
+    assert (scores["score_low"] <= scores["score"]).all() and (scores["score"] <= scores["score_high"]).all()
+    width = scores["score_high"] - scores["score_low"]
+    assert width[0] < width[1]  # 500 members give a tighter interval than 100
+    again = score_clusters(ranks, clusters, bootstrap=200, seed=1).set_index("cluster")
+    pd.testing.assert_frame_equal(scores, again)
+    assert "score_low" not in score_clusters(ranks, clusters).columns
+    small = score_clusters(ranks, clusters, min_cluster_size=200, bootstrap=20).set_index("cluster")
+    assert np.isnan(small.loc[1, ["score", "score_low", "score_high"]].astype(float)).all()
