@@ -87,6 +87,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from cbred_ray.report.report import write_report
+
+    if args.seeds < 1:
+        raise BadInput(f"--seeds must be at least 1, got {args.seeds}")
+    path = write_report(args.store, args.benchmark, args.out, seeds=args.seeds, progress=not args.quiet)
+    print(json.dumps({"report": str(path)}))
+    return 0
+
+
 def _cmd_import(args: argparse.Namespace) -> int:
     from cbred_ray.evaluate.nb201_import import import_nb201
 
@@ -132,6 +142,15 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--stage", default="stats", choices=("graphs", "stats", "clusters", "scores", "selection"))
     ex.add_argument("--out", required=True, help="Parquet file to write")
     ex.set_defaults(fn=_cmd_export)
+
+    rp = sub.add_parser("report", help="the paper's comparison of ways of choosing, with figures (report.md)")
+    rp.add_argument("store")
+    rp.add_argument("--benchmark", required=True, help="Parquet table with arch_str and *_acc columns")
+    rp.add_argument("--out", default=None, help="folder for report.md, results.json and the figures "
+                    "(default STORE/report)")
+    rp.add_argument("--seeds", type=int, default=5, help="seeds of the clustering and the random baseline (default 5)")
+    rp.add_argument("--quiet", action="store_true")
+    rp.set_defaults(fn=_cmd_report)
 
     im = sub.add_parser("import-nb201", help="benchmark table from the official NAS-Bench-201 file")
     im.add_argument("benchmark", help="the official .pth file")

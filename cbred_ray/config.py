@@ -55,6 +55,8 @@ class StatsConfig(_Strict):
     num_gpus_per_actor: float | Literal["auto"] = "auto"
     torch_threads: int = Field(1, ge=1)
     shard_size: int = Field(25, ge=1, le=1_000_000, description="distinct cells per stats shard")
+    precomputed: str | None = Field(None, description="a Parquet file of statistics (cbred export --stage stats) "
+                                    "to read instead of computing them; relative to the config file")
 
     @field_validator("names")
     @classmethod
@@ -84,10 +86,68 @@ class StatsConfig(_Strict):
 
 
 class ClusterConfig(_Strict):
-    method: Literal["kmeans"] = "kmeans"
-    features: Literal["op_usage"] = "op_usage"
-    k: int = Field(16, ge=2, le=10_000)
+    """How the computational graphs are clustered, and how K (and η) are chosen.
+
+    ``k`` (and, for spectral clustering, ``eta``) is one value or a list: a list is a grid
+    that ``criterion`` searches (silhouette, eigengap or stability; never accuracy).
+    Spectral clustering builds its affinity exp(-d²/η) from ``distance``: a probabilistic
+    distance between operation-usage distributions, or the graph edit distance between
+    cells (``edit_costs``).
+    """
+
+    method: Literal["kmeans", "spectral"] = "kmeans"
+    features: Literal["op_usage", "op_counts"] = "op_usage"
+    distance: Literal["hellinger", "jensen_shannon", "symmetric_kl", "edit"] = "hellinger"
+    edit_costs: dict[str, float] = Field(default_factory=dict, description="edit cost overrides: same_family, "
+                                         "other_family, insert, delete")
+    k: int | tuple[int, ...] = 16
+    eta: float | tuple[float, ...] = 0.1
+    criterion: Literal["silhouette", "eigengap", "stability"] = "silhouette"
     n_init: int = Field(10, ge=1)
+
+    @field_validator("k")
+    @classmethod
+    def _ks(cls, k: int | tuple[int, ...]) -> int | tuple[int, ...]:
+        for value in (k,) if isinstance(k, int) else k:
+            if not 2 <= value <= 10_000:
+                raise ValueError(f"every K must be in [2, 10000], got {value!r}")
+        if not isinstance(k, int) and not k:
+            raise ValueError("a K grid needs at least one value")
+        return k
+
+    @field_validator("eta")
+    @classmethod
+    def _etas(cls, eta: float | tuple[float, ...]) -> float | tuple[float, ...]:
+        for value in (eta,) if isinstance(eta, (int, float)) else eta:
+            if not value > 0:
+                raise ValueError(f"every bandwidth eta must be positive, got {value!r}")
+        if not isinstance(eta, (int, float)) and not eta:
+            raise ValueError("an eta grid needs at least one value")
+        return eta
+
+    @field_validator("edit_costs")
+    @classmethod
+    def _costs(cls, costs: dict[str, float]) -> dict[str, float]:
+        from cbred_ray.cluster.edit_distance import EditCosts
+
+        EditCosts.from_config(costs)
+        return costs
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ClusterConfig:
+        if self.method == "kmeans" and self.criterion == "eigengap":
+            raise ValueError("criterion 'eigengap' needs method 'spectral' (it reads the affinity's spectrum)")
+        if self.method == "spectral" and self.distance != "edit" and self.features != "op_usage":
+            raise ValueError(f"distance {self.distance!r} compares distributions: use features 'op_usage'")
+        return self
+
+    @property
+    def ks(self) -> tuple[int, ...]:
+        return (self.k,) if isinstance(self.k, int) else tuple(self.k)
+
+    @property
+    def etas(self) -> tuple[float, ...]:
+        return (float(self.eta),) if isinstance(self.eta, (int, float)) else tuple(float(e) for e in self.eta)
 
 
 class QuickConfig(_Strict):
@@ -97,6 +157,16 @@ class QuickConfig(_Strict):
     sample_per_cluster: int = Field(24, ge=2)
 
 
+class ConstraintsConfig(_Strict):
+    """Hardware budget. Costs are those of the network NB201 builds from the arch string
+    (every edge that is not ``none`` counts, as in NB201's own tables)."""
+
+    max_params: float | None = Field(None, gt=0, description="most parameters, e.g. 500000")
+    max_macs: float | None = Field(None, gt=0, description="most multiply-accumulates per image")
+    apply: Literal["before", "after"] = Field("before", description="before: cluster only the architectures "
+                                              "within budget; after: cluster the whole space, then drop the rest")
+
+
 class SelectConfig(_Strict):
     statistics: tuple[str, ...] = ("naswot_v2", "logsynflow")
     scoring: Literal["median_rank", "mean_rank", "quantile_rank"] = "median_rank"
@@ -104,7 +174,17 @@ class SelectConfig(_Strict):
     min_cluster_size: int = Field(1, ge=1)
     bootstrap: int = Field(200, ge=0, le=100_000, description="resamplings of each cluster's members for the "
                            "95 % interval of its score (0: none)")
+    top_fraction: float | None = Field(None, gt=0.0, le=1.0, description="C-BRED (Q + C): keep this fraction of "
+                                       "the space, the best members of the best cluster by the statistics' mean "
+                                       "rank; null: C-BRED (C), the whole cluster")
+    constraints: ConstraintsConfig = ConstraintsConfig()
     quick: QuickConfig = QuickConfig()
+
+    @model_validator(mode="after")
+    def _top_needs_every_member(self) -> SelectConfig:
+        if self.top_fraction is not None and self.quick.enabled:
+            raise ValueError("top_fraction ranks every member of the best cluster: it needs quick.enabled false")
+        return self
 
 
 class RunConfig(_Strict):
@@ -171,7 +251,12 @@ def load_config(path: str | Path) -> RunConfig:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
         raise BadInput(f"config {str(path)!r} is not valid YAML: {str(err).splitlines()[0]}") from None
-    source = (data.get("stats") or {}).get("data", {}).get("source") if isinstance(data, dict) else None
-    if isinstance(source, str) and source not in BUILTIN_SOURCES and not Path(source).is_absolute():
-        data["stats"]["data"]["source"] = str((path.parent / source).resolve())
+    stats = data.get("stats") if isinstance(data, dict) else None
+    if isinstance(stats, dict):
+        source = (stats.get("data") or {}).get("source")
+        if isinstance(source, str) and source not in BUILTIN_SOURCES and not Path(source).is_absolute():
+            stats["data"]["source"] = str((path.parent / source).resolve())
+        precomputed = stats.get("precomputed")
+        if isinstance(precomputed, str) and not Path(precomputed).is_absolute():
+            stats["precomputed"] = str((path.parent / precomputed).resolve())
     return config_from_dict(data, origin=str(path))

@@ -26,3 +26,64 @@ def ray_local():
     ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def synthetic_stats_file(tmp_path_factory) -> Path:
+    """Statistics for every NB201 architecture, made up from the cells (not measured): a
+    stand-in for ``cbred export --stage stats`` so that tests of what comes after the
+    statistics need not compute them. Equivalent architectures share their values, as
+    real statistics do."""
+    import numpy as np
+    import pandas as pd
+
+    from cbred_ray.spaces import nb201
+    from cbred_ray.spaces.canonical import canonical_cells
+
+    index = np.arange(nb201.SPACE_SIZE)
+    canon = canonical_cells(nb201.cells_of(index))
+    counts = np.stack([(canon == op).sum(axis=1) for op in range(len(nb201.OPS))], axis=1).astype(float)
+    noise = np.random.default_rng(0).normal(size=(nb201.SPACE_SIZE, 3))[nb201.indices_of(canon)]
+    frame = pd.DataFrame({
+        "arch_str": [nb201.format_cell(c) for c in nb201.cells_of(index)],
+        "naswot_v2": 2 * counts[:, 3] + counts[:, 2] - counts[:, 4] + noise[:, 0],
+        "logsynflow": counts[:, 3] + 0.5 * counts[:, 2] + noise[:, 1],
+        "ntk_cond": 10.0 + counts[:, 4] - counts[:, 3] + noise[:, 2] ** 2,
+        "params": counts[:, 2] + 9 * counts[:, 3], "macs": counts[:, 2] + 9 * counts[:, 3],
+        "error": None,
+    })
+    path = tmp_path_factory.mktemp("precomputed") / "stats.parquet"
+    frame.to_parquet(path)
+    return path
+
+
+PRECOMPUTED_SCORED = ["naswot_v2", "logsynflow", "ntk_cond"]
+
+
+def _precomputed_config(stats_file, **select):
+    from cbred_ray.config import config_from_dict
+
+    return config_from_dict({
+        "seed": 2,
+        "stats": {"names": [*PRECOMPUTED_SCORED, "params", "macs"], "precomputed": str(stats_file)},
+        "cluster": {"k": [4, 8], "criterion": "silhouette", "n_init": 2},
+        "select": {"statistics": PRECOMPUTED_SCORED, "top_fraction": 0.05, "bootstrap": 20, **select},
+    })
+
+
+@pytest.fixture(scope="session")
+def precomputed_config():
+    """Makes a C-BRED (Q + C) config reading a statistics file: K from a small grid, a cheap
+    bootstrap; keyword arguments override the select section."""
+    return _precomputed_config
+
+
+@pytest.fixture(scope="session")
+def precomputed_store(ray_local, synthetic_stats_file, tmp_path_factory):
+    """A finished C-BRED (Q + C) run over the synthetic statistics: (store, manifest, stats file)."""
+    from cbred_ray.pipeline.run import run_reduction
+    from cbred_ray.store import Store
+
+    out = tmp_path_factory.mktemp("qc") / "store"
+    manifest = run_reduction(_precomputed_config(synthetic_stats_file), str(out), progress=False)
+    return Store(out), manifest, synthetic_stats_file

@@ -52,6 +52,22 @@ class EditCosts:
     insert: dict[str, float] = field(default_factory=lambda: {op: 1.0 for op in nb201.OPS[1:]})
     delete: dict[str, float] = field(default_factory=lambda: {op: 1.0 for op in nb201.OPS[1:]})
 
+    @classmethod
+    def from_config(cls, costs: dict[str, float]) -> EditCosts:
+        """The cost model from a config's flat overrides: ``same_family``, ``other_family``,
+        ``insert`` and ``delete`` (the same insertion / deletion cost for every operation)."""
+        known = ("same_family", "other_family", "insert", "delete")
+        for key, value in costs.items():
+            if key not in known:
+                raise BadInput(f"unknown edit cost {key!r}; known: {', '.join(known)}")
+            if not np.isfinite(value) or value < 0:
+                raise BadInput(f"edit cost {key!r} must be finite and non-negative, got {value!r}")
+        base = cls()
+        substitute = {name: float(costs.get(name, base.substitute[name])) for name in ("same_family", "other_family")}
+        insert = {op: float(costs.get("insert", cost)) for op, cost in base.insert.items()}
+        delete = {op: float(costs.get("delete", cost)) for op, cost in base.delete.items()}
+        return cls(substitute, insert, delete)
+
     def matrix(self) -> np.ndarray:
         """c[i, j]: the cost of turning operation ``nb201.OPS[i]`` into ``nb201.OPS[j]`` on one edge."""
         if set(self.substitute) != {"same_family", "other_family"}:

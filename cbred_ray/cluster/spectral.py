@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import combinations
 
 import numpy as np
 from scipy.sparse.csgraph import laplacian
 from sklearn.cluster import SpectralClustering
-from sklearn.metrics import adjusted_rand_score, silhouette_score
+from sklearn.metrics import silhouette_score
 
+from cbred_ray.cluster.criteria import subsample_stability
 from cbred_ray.cluster.kmeans import Clustering
 from cbred_ray.errors import BadInput
 
@@ -76,20 +76,9 @@ def eigengaps(distances: np.ndarray, eta: float, k_max: int) -> np.ndarray:
 
 
 def stability(distances: np.ndarray, k: int, eta: float, seed: int, rounds: int = 5, fraction: float = 0.8) -> float:
-    """Mean adjusted Rand index between clusterings of random subsamples, on the points they share."""
-    rng = np.random.default_rng(seed)
-    n = len(distances)
-    runs = []
-    for r in range(rounds):
-        idx = np.sort(rng.choice(n, max(k, int(fraction * n)), replace=False))
-        labels = np.full(n, -1)
-        labels[idx] = spectral(distances[np.ix_(idx, idx)], k, eta, seed + r).labels
-        runs.append(labels)
-    scores = []
-    for a, b in combinations(runs, 2):
-        shared = (a >= 0) & (b >= 0)
-        scores.append(adjusted_rand_score(a[shared], b[shared]))
-    return float(np.mean(scores))
+    """Mean adjusted Rand index between spectral clusterings of random subsamples (:func:`subsample_stability`)."""
+    return subsample_stability(lambda idx, s: spectral(distances[np.ix_(idx, idx)], k, eta, s).labels,
+                               len(distances), k, seed, rounds, fraction)
 
 
 @dataclass(frozen=True)

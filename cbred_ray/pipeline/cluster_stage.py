@@ -1,25 +1,48 @@
-"""Cluster stage (driver): k-means over the graph features in the store."""
+"""Cluster stage (driver): the hardware budget, then the clustering of the graphs in the store."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
-from cbred_ray.cluster.kmeans import kmeans
-from cbred_ray.config import ClusterConfig
+from cbred_ray.cluster.space import cluster_space
+from cbred_ray.config import ClusterConfig, ConstraintsConfig
+from cbred_ray.select.constraints import within_budget
+from cbred_ray.spaces import nb201
+from cbred_ray.stats.cost import nb201_costs
 from cbred_ray.store import Store
 
 
-def run_cluster_stage(store: Store, cfg: ClusterConfig, seed: int) -> dict:
+def arch_costs(arch_index: np.ndarray, num_classes: int) -> pd.DataFrame:
+    """Parameters and MACs of each architecture's network as NB201 builds it from the arch string."""
+    params, macs = nb201_costs(nb201.cells_of(np.asarray(arch_index)), num_classes)
+    return pd.DataFrame({"params": params, "macs": macs}, index=pd.Index(arch_index, name="arch_index"))
+
+
+def budget_mask(clusters: pd.DataFrame, constraints: ConstraintsConfig) -> pd.Series:
+    """Within budget, from the ``arch_params`` / ``arch_macs`` columns of the clusters table."""
+    costs = clusters[["arch_params", "arch_macs"]].rename(columns={"arch_params": "params", "arch_macs": "macs"})
+    return within_budget(costs, constraints.max_params, constraints.max_macs)
+
+
+def run_cluster_stage(store: Store, cfg: ClusterConfig, constraints: ConstraintsConfig, num_classes: int,
+                      seed: int) -> dict:
     graphs = store.read("graphs", columns=["arch_index", "arch_str", "canonical_index", cfg.features])
-    graphs = graphs.sort_by("arch_index")
-    features = np.asarray(graphs.column(cfg.features).to_pylist(), dtype=np.float64)
-    result = kmeans(features, cfg.k, seed, n_init=cfg.n_init)
+    graphs = graphs.sort_by("arch_index").to_pandas()
+    costs = arch_costs(graphs["arch_index"].to_numpy(), num_classes)
+    graphs["arch_params"], graphs["arch_macs"] = costs["params"].to_numpy(), costs["macs"].to_numpy()
+    if constraints.apply == "before":
+        graphs = graphs[budget_mask(graphs, constraints).to_numpy()]
+    features = np.stack(graphs[cfg.features].to_numpy()).astype(np.float64)
+    cells = nb201.cells_of(graphs["canonical_index"].to_numpy())
+    result = cluster_space(features, cells, cfg, seed)
     table = pa.table({
-        "arch_index": graphs.column("arch_index"),
-        "arch_str": graphs.column("arch_str"),
-        "canonical_index": graphs.column("canonical_index"),
+        "arch_index": pa.array(graphs["arch_index"].to_numpy(), pa.int64()),
+        "arch_str": pa.array(graphs["arch_str"].to_numpy()),
+        "canonical_index": pa.array(graphs["canonical_index"].to_numpy(), pa.int64()),
         "cluster": pa.array(result.labels, pa.int32()),
+        "arch_params": pa.array(graphs["arch_params"].to_numpy(), pa.float64()),
+        "arch_macs": pa.array(graphs["arch_macs"].to_numpy(), pa.float64()),
     })
     store.write_stage("clusters", table)
-    return {"rows": table.num_rows, "k": cfg.k, "inertia": result.inertia,
-            "sizes": np.bincount(result.labels, minlength=cfg.k).tolist()}
+    return {"rows": table.num_rows, "method": cfg.method, **result.record()}

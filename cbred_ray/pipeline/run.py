@@ -18,11 +18,14 @@ from importlib import metadata
 import numpy as np
 
 from cbred_ray.config import RunConfig, StatsConfig, config_hash
-from cbred_ray.pipeline.cluster_stage import run_cluster_stage
+from cbred_ray.pipeline.cluster_stage import arch_costs, run_cluster_stage
 from cbred_ray.pipeline.graphs_stage import run_graphs_stage
 from cbred_ray.pipeline.runtime import init_ray
 from cbred_ray.pipeline.select_stage import run_select_stage
-from cbred_ray.pipeline.stats_stage import run_stats_stage
+from cbred_ray.pipeline.stats_stage import (
+    check_precomputed, read_precomputed, run_stats_stage, write_precomputed,
+)
+from cbred_ray.select.constraints import within_budget
 from cbred_ray.select.scoring import sample_members
 from cbred_ray.spaces import nb201
 from cbred_ray.spaces.canonical import canonical_cells
@@ -81,17 +84,30 @@ class _Stages:
 
 
 def run_reduction(config: RunConfig, out: str, progress: bool = True) -> dict:
-    """Run a whole reduction into the store ``out``; returns the manifest."""
+    """Run a whole reduction into the store ``out``; returns the manifest.
+
+    Everything a run reads from outside (the input batch or the precomputed statistics,
+    the hardware budget) is checked before the store is touched.
+    """
     store = Store(out)
     manifest = store.check_owner(config.hash())
-    load_batch(config.stats.data.source, config.stats.data.batch_size, config.seed, config.stats.data.augment)
+    budget = config.select.constraints
+    within_budget(arch_costs(np.arange(nb201.SPACE_SIZE), config.stats.num_classes), budget.max_params,
+                  budget.max_macs)
+    precomputed = read_precomputed(config.stats) if config.stats.precomputed else None
+    if precomputed is not None:
+        check_precomputed(precomputed, np.arange(nb201.SPACE_SIZE), config.stats.precomputed)
+    else:
+        load_batch(config.stats.data.source, config.stats.data.batch_size, config.seed, config.stats.data.augment)
     manifest = manifest or new_manifest("run", config.model_dump(mode="json"), config.hash(), config.seed)
     manifest["status"] = "running"
+    store.write_manifest(manifest)  # claims the store before any shard, so a killed run can be resumed
     init_ray()
     started = time.perf_counter()
     stages = _Stages(store, manifest, progress)
     stages.run("graphs", lambda: run_graphs_stage(store, config.graphs.shard_size, progress))
-    stages.run("clusters", lambda: run_cluster_stage(store, config.cluster, config.seed))
+    stages.run("clusters", lambda: run_cluster_stage(store, config.cluster, budget, config.stats.num_classes,
+                                                     config.seed))
 
     def stats() -> dict:
         clusters = store.read("clusters", columns=["arch_index", "canonical_index", "cluster"]).to_pandas()
@@ -100,6 +116,8 @@ def run_reduction(config: RunConfig, out: str, progress: bool = True) -> dict:
             requested = sample_members(clusters["cluster"], config.select.quick.sample_per_cluster, config.seed)
         else:
             requested = clusters.index.to_numpy()
+        if precomputed is not None:
+            return write_precomputed(store, precomputed, np.sort(requested), config.stats.precomputed)
         canonical = clusters.loc[requested, "canonical_index"].to_numpy()
         return run_stats_stage(store, config.stats, config.seed, requested, canonical, progress)
 
@@ -131,6 +149,8 @@ def run_statistics(arch_strs: list[str], cfg: StatsConfig, out: str, seed: int =
     manifest = store.check_owner(digest_of_config)
     load_batch(cfg.data.source, cfg.data.batch_size, seed, cfg.data.augment)
     manifest = manifest or new_manifest("stats", config, digest_of_config, seed)
+    manifest["status"] = "running"
+    store.write_manifest(manifest)  # claims the store before any shard, so a killed run can be resumed
     init_ray()
     _Stages(store, manifest, progress).run(
         "stats", lambda: run_stats_stage(store, cfg, seed, arch_index, canonical, progress), redo=True)

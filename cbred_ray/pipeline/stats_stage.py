@@ -15,8 +15,10 @@ import ray
 from ray.util import ActorPool
 
 from cbred_ray.config import StatsConfig
+from cbred_ray.errors import BadInput
 from cbred_ray.pipeline.runtime import plan_actors, shard_progress
 from cbred_ray.spaces import nb201
+from cbred_ray.spaces.canonical import canonical_cells
 from cbred_ray.stats.data import load_batch
 from cbred_ray.stats.engine import compute_stats, effective_settings, summarise_repeats
 from cbred_ray.store import Store
@@ -130,3 +132,54 @@ def run_stats_stage(
         "statistics": effective_settings(cfg.names, cfg.options),
     }
 
+
+
+def read_precomputed(cfg: StatsConfig) -> pa.Table:
+    """The statistics of ``cfg.precomputed`` (a ``cbred export --stage stats`` file), checked:
+    an ``arch_str`` column of valid NB201 strings, one row each, and a column per statistic."""
+    import pyarrow.parquet as pq
+
+    path = cfg.precomputed
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise BadInput(f"stats.precomputed {path!r} is not a readable Parquet file: {str(err).splitlines()[0]}") from None
+    missing = [c for c in ("arch_str", *cfg.names) if c not in table.column_names]
+    if missing:
+        raise BadInput(f"stats.precomputed {path!r} has no {missing[0]!r} column")
+    arch_strs = table.column("arch_str").to_pylist()
+    arch_index = nb201.indices_of(np.array([nb201.parse(a) for a in arch_strs], dtype=np.int64))
+    if len(np.unique(arch_index)) != len(arch_index):
+        raise BadInput(f"stats.precomputed {path!r} lists an architecture twice")
+    canonical = nb201.indices_of(canonical_cells(nb201.cells_of(arch_index)))
+    columns = {"arch_index": pa.array(arch_index, pa.int64()), "arch_str": pa.array(arch_strs, pa.string()),
+               "canonical_index": pa.array(canonical, pa.int64())}
+    for name in cfg.names:
+        columns[name] = table.column(name).cast(pa.float64())
+    columns["error"] = table.column("error").cast(pa.string()) if "error" in table.column_names else \
+        pa.nulls(table.num_rows, pa.string())
+    return pa.table(columns).sort_by("arch_index")
+
+
+def _positions(precomputed: pa.Table, arch_index: np.ndarray, source: str) -> np.ndarray:
+    """Rows of ``precomputed`` holding ``arch_index``; BadInput naming the first one it lacks."""
+    have = precomputed.column("arch_index").to_numpy()
+    position = np.searchsorted(have, arch_index)
+    found = (position < len(have)) & (have[np.minimum(position, len(have) - 1)] == arch_index)
+    if not found.all():
+        lacking = arch_index[~found]
+        raise BadInput(f"stats.precomputed {source!r} lacks {len(lacking)} architectures of the space "
+                       f"(first: {nb201.format_cell(nb201.cells_of(lacking[:1])[0])!r})")
+    return position
+
+
+def check_precomputed(precomputed: pa.Table, arch_index: np.ndarray, source: str) -> None:
+    """Refuse, before anything is written, precomputed statistics that miss part of the space."""
+    _positions(precomputed, np.asarray(arch_index), source)
+
+
+def write_precomputed(store: Store, precomputed: pa.Table, arch_index: np.ndarray, source: str) -> dict:
+    """Store the precomputed statistics of the requested architectures as the stats stage."""
+    position = _positions(precomputed, np.asarray(arch_index), source)
+    store.write_shard("stats", 0, precomputed.take(pa.array(np.sort(position))))
+    return {"precomputed": source, "archs_requested": int(len(arch_index)), "shards_total": 1, "cells_computed": 0}

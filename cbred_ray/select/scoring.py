@@ -9,6 +9,8 @@ different scales comparable and are insensitive to the heavy tails of synflow.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -55,8 +57,7 @@ def score_clusters(
         for name in ranks.columns:
             row[f"{name}_score"] = _summary(members[name], method, quantile)
         if bootstrap > 0:
-            draws = [_score(members.iloc[rng.integers(len(members), size=len(members))], method, quantile)
-                     for _ in range(bootstrap)]
+            draws = _bootstrap(members.to_numpy(dtype=np.float64), bootstrap, method, quantile, rng)
             row["score_low"], row["score_high"] = (float(v) for v in np.nanpercentile(draws, [2.5, 97.5]))
         rows.append(row)
     table = pd.DataFrame(rows)
@@ -66,9 +67,25 @@ def score_clusters(
     return table
 
 
-def _score(members: pd.DataFrame, method: str, quantile: float) -> float:
-    """The mean over statistics of each statistic's summary (NaN if one has no value)."""
-    return float(np.mean([_summary(members[name], method, quantile) for name in members.columns]))
+def _bootstrap(values: np.ndarray, rounds: int, method: str, quantile: float, rng: np.random.Generator,
+               chunk_cells: int = 4_000_000) -> np.ndarray:
+    """The overall score of ``rounds`` resamplings (with replacement) of the rows of ``values``
+    (members x statistics), vectorised in chunks of about ``chunk_cells`` values."""
+    m = len(values)
+    per_chunk = max(1, chunk_cells // max(1, m * values.shape[1]))
+    scores = []
+    for start in range(0, rounds, per_chunk):
+        sample = values[rng.integers(m, size=(min(per_chunk, rounds - start), m))]  # (draws, m, statistics)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-null statistic in a draw gives NaN
+            if method == "median_rank":
+                summary = np.nanmedian(sample, axis=1)
+            elif method == "mean_rank":
+                summary = np.nanmean(sample, axis=1)
+            else:
+                summary = np.nanquantile(sample, quantile, axis=1)
+        scores.append(summary.mean(axis=1))
+    return np.concatenate(scores)
 
 
 def best_cluster(scores: pd.DataFrame) -> int:

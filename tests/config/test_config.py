@@ -35,6 +35,17 @@ def test_hash_changes_with_any_value():
     ({"stats": {"names": ["naswot_v2", "zen"]}}, "zen"),
     ({"select": {"statistics": ["params"]}, "stats": {"names": ["naswot_v2"]}}, "params"),
     ({"stats": {"num_gpus_per_actor": 99}}, "num_gpus_per_actor"),
+    ({"cluster": {"k": [8, 1]}}, "every K must be in"),
+    ({"cluster": {"k": []}}, "a K grid needs at least one value"),
+    ({"cluster": {"method": "spectral", "eta": [0.1, -1]}}, "eta must be positive"),
+    ({"cluster": {"criterion": "eigengap"}}, "criterion 'eigengap' needs method 'spectral'"),
+    ({"cluster": {"method": "spectral", "features": "op_counts"}}, "use features 'op_usage'"),
+    ({"cluster": {"edit_costs": {"swap": 1}}}, "unknown edit cost 'swap'"),
+    ({"cluster": {"method": "dbscan"}}, "cluster.method"),
+    ({"select": {"top_fraction": 0}}, "select.top_fraction"),
+    ({"select": {"top_fraction": 0.05, "quick": {"enabled": True}}}, "top_fraction ranks every member"),
+    ({"select": {"constraints": {"max_params": -5}}}, "select.constraints.max_params"),
+    ({"select": {"constraints": {"apply": "during"}}}, "select.constraints.apply"),
 ])
 def test_bad_configs_are_refused_with_one_line(data, named):
     with pytest.raises(BadInput, match=named) as err:
@@ -56,6 +67,19 @@ def test_relative_data_path_resolves_against_the_config(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({"stats": {"data": {"source": "imgs.npz"}}}))
     assert load_config(path).stats.data.source == str(tmp_path / "imgs.npz")
+
+
+def test_relative_precomputed_statistics_resolve_against_the_config(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"stats": {"precomputed": "../results/stats.parquet"}}))
+    assert load_config(path).stats.precomputed == str((tmp_path.parent / "results" / "stats.parquet").resolve())
+
+
+def test_grids_and_single_values_read_alike():
+    grid = config_from_dict({"cluster": {"method": "spectral", "k": [4, 8], "eta": [0.1, 1]}}).cluster
+    single = config_from_dict({"cluster": {"k": 4, "eta": 0.5}}).cluster
+    assert grid.ks == (4, 8) and grid.etas == (0.1, 1.0)
+    assert single.ks == (4,) and single.etas == (0.5,)
 
 
 @pytest.mark.parametrize("options, named", [

@@ -1,0 +1,111 @@
+"""Cluster the architectures of a space as a config says: the points, the choice of K (and η), the labels.
+
+Equivalent architectures share their features, and NB201's 15,625 architectures have only a
+few hundred distinct operation-usage vectors, so every algorithm works on the distinct points
+(k-means weights each by how many architectures it stands for) and the labels are fanned
+back out. Cluster ids are renumbered by decreasing number of architectures.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.metrics import silhouette_score
+
+from cbred_ray.cluster.criteria import subsample_stability
+from cbred_ray.cluster.distances import pairwise
+from cbred_ray.cluster.edit_distance import EditCosts, pairwise_edit_distance
+from cbred_ray.cluster.kmeans import kmeans
+from cbred_ray.cluster.spectral import relabel_by_size, select_best_parameter, spectral
+from cbred_ray.config import ClusterConfig
+from cbred_ray.errors import BadInput
+
+MAX_SPECTRAL_POINTS = 12_000
+"""Spectral clustering holds a dense distance matrix of the distinct points: at most this many."""
+SILHOUETTE_SAMPLE = 4_000
+
+
+@dataclass(frozen=True)
+class SpaceClustering:
+    labels: np.ndarray  # cluster of each architecture (row of the input)
+    k: int
+    eta: float | None  # the spectral bandwidth, None for k-means
+    points: int  # distinct points the algorithm clustered
+    criterion: str | None = None  # how K (and η) were chosen; None when the config fixed them
+    search: list[dict] = field(default_factory=list)  # every candidate: k, eta, value of the criterion
+
+    def record(self) -> dict:
+        """What the manifest keeps of the choice."""
+        return {"k": self.k, "eta": self.eta, "points": self.points, "criterion": self.criterion,
+                "search": self.search, "sizes": np.bincount(self.labels, minlength=self.k).tolist()}
+
+
+def cluster_space(features: np.ndarray, cells: np.ndarray, cfg: ClusterConfig, seed: int) -> SpaceClustering:
+    """Cluster ``n`` architectures: ``features`` (n, d) their graph features (``cfg.features``),
+    ``cells`` (n, edges) their canonical cells (read by the edit distance)."""
+    features = np.asarray(features, dtype=np.float64)
+    if len(features) != len(cells):
+        raise BadInput(f"{len(features)} feature rows for {len(cells)} cells")
+    if cfg.method == "kmeans":
+        return _kmeans(features, cfg, seed)
+    return _spectral(features, np.asarray(cells), cfg, seed)
+
+
+def _kmeans(features: np.ndarray, cfg: ClusterConfig, seed: int) -> SpaceClustering:
+    distinct = len(np.unique(features, axis=0))
+    too_many = [k for k in cfg.ks if k > distinct]
+    if too_many:
+        raise BadInput(f"cluster.k = {too_many[0]} exceeds the {distinct} distinct feature vectors")
+    search, criterion = [], None
+    k = cfg.ks[0]
+    if len(cfg.ks) > 1:
+        criterion = cfg.criterion
+        for candidate in cfg.ks:
+            search.append({"k": candidate, "eta": None, "value": _kmeans_criterion(features, candidate, cfg, seed)})
+        k = max(search, key=lambda row: (row["value"], -row["k"]))["k"]
+    labels = kmeans(features, k, seed, n_init=cfg.n_init).labels
+    return SpaceClustering(labels, k, None, distinct, criterion, search)
+
+
+def _kmeans_criterion(features: np.ndarray, k: int, cfg: ClusterConfig, seed: int) -> float:
+    if cfg.criterion == "silhouette":
+        labels = kmeans(features, k, seed, n_init=cfg.n_init).labels
+        sample = min(len(features), SILHOUETTE_SAMPLE)
+        return float(silhouette_score(features, labels, sample_size=sample, random_state=seed))
+    return subsample_stability(lambda idx, s: kmeans(features[idx], k, s, n_init=cfg.n_init).labels,
+                               len(features), k, seed)
+
+
+def _probabilistic(points: np.ndarray, metric: str) -> np.ndarray:
+    """Pairwise distances between operation-usage distributions. A graph without kernels has no
+    distribution (an all-zero row): it is put as far from every distribution as any two
+    distributions are apart, and at 0 from another such graph."""
+    empty = points.sum(axis=1) == 0
+    distances = np.zeros((len(points), len(points)))
+    if (~empty).any():
+        distances[np.ix_(~empty, ~empty)] = pairwise(points[~empty], metric=metric)
+    farthest = distances.max() if (~empty).sum() > 1 else 1.0
+    distances[np.ix_(empty, ~empty)] = farthest
+    distances[np.ix_(~empty, empty)] = farthest
+    return distances
+
+
+def _spectral(features: np.ndarray, cells: np.ndarray, cfg: ClusterConfig, seed: int) -> SpaceClustering:
+    points = cells if cfg.distance == "edit" else features
+    distinct, inverse = np.unique(points, axis=0, return_inverse=True)
+    if len(distinct) > MAX_SPECTRAL_POINTS:
+        raise BadInput(f"spectral clustering of {len(distinct)} distinct points exceeds {MAX_SPECTRAL_POINTS}: "
+                       "use cluster.method kmeans")
+    if cfg.distance == "edit":
+        distances = pairwise_edit_distance(distinct, costs=EditCosts.from_config(cfg.edit_costs))
+    else:
+        distances = _probabilistic(distinct, cfg.distance)
+    too_many = [k for k in cfg.ks if k > len(distinct)]
+    if too_many:
+        raise BadInput(f"cluster.k = {too_many[0]} exceeds the {len(distinct)} distinct points")
+    k, eta, criterion, search = cfg.ks[0], cfg.etas[0], None, []
+    if len(cfg.ks) > 1 or len(cfg.etas) > 1:
+        chosen = select_best_parameter(distances, cfg.ks, cfg.etas, cfg.criterion, seed)
+        k, eta, criterion, search = chosen.k, chosen.eta, chosen.criterion, chosen.table
+    labels = spectral(distances, k, eta, seed).labels[inverse.ravel()]
+    return SpaceClustering(relabel_by_size(labels), k, eta, len(distinct), criterion, search)

@@ -1,0 +1,1 @@
+"""Reports of a finished reduction: tables and figures."""

@@ -1,0 +1,120 @@
+"""The paper's comparison: every way of choosing, under each hardware budget, over several seeds.
+
+Two phases, kept apart on purpose. :func:`choose` builds every subset from the space's graph
+features, statistics and costs alone; :func:`measure` only then joins a benchmark table to
+measure them. The seed changes the clustering's initialisation, the bootstrap and the random
+baseline; the statistics are those of the store.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cbred_ray.cluster.space import SpaceClustering, cluster_space
+from cbred_ray.config import RunConfig
+from cbred_ray.evaluate.benchmark import ARCH_COLUMN, accuracy_columns
+from cbred_ray.evaluate.metrics import evaluate_subset
+from cbred_ray.select.constraints import within_budget
+from cbred_ray.select.methods import choose_subsets, first_by_statistics
+from cbred_ray.select.reduction import Reduction, reduce_space, top_by_rank
+from cbred_ray.select.scoring import oriented_ranks
+from cbred_ray.spaces import nb201
+
+BUDGETS: tuple[float | None, ...] = (None, 500_000, 300_000)
+DEFAULT_TOP_FRACTION = 0.05
+
+
+def budget_label(max_params: float | None) -> str:
+    return "none" if max_params is None else f"≤{max_params / 1000:g}K params"
+
+
+@dataclass(frozen=True)
+class Space:
+    """What the choosing reads: one row per architecture, indexed by ``arch_index``."""
+
+    arch_str: pd.Series
+    features: pd.DataFrame  # the graph features the clustering reads
+    canonical: pd.Series  # canonical cell index (the edit distance reads cells)
+    stats: pd.DataFrame  # the statistics, raw
+    costs: pd.DataFrame  # params, macs of the network NB201 builds
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The subsets of one (budget, seed)."""
+
+    budget: float | None
+    seed: int
+    subsets: dict[str, pd.Index]
+    ranks: pd.DataFrame
+    reduction: Reduction
+    clustering: SpaceClustering
+    clusters: pd.Series
+
+
+def choose(space: Space, config: RunConfig, budget: float | None, seed: int) -> Choice:
+    """Every method's subset for one parameter budget and seed (no accuracy read)."""
+    select = config.select
+    if select.top_fraction is None:
+        select = select.model_copy(update={"top_fraction": DEFAULT_TOP_FRACTION})
+    inside = within_budget(space.costs, max_params=budget)
+    index = space.arch_str.index
+    clustered = index[inside.to_numpy()] if select.constraints.apply == "before" else index
+    features = space.features.loc[clustered].to_numpy()
+    cells = nb201.cells_of(space.canonical.loc[clustered].to_numpy())
+    clustering = cluster_space(features, cells, config.cluster, seed)
+    clusters = pd.Series(clustering.labels, index=clustered).loc[index[inside.to_numpy()]]
+    ranks = oriented_ranks(space.stats.loc[clusters.index], select.statistics)
+    reduction = reduce_space(ranks, clusters, select, len(clusters), seed)
+    subsets = choose_subsets(ranks, space.costs.loc[clusters.index, "macs"], reduction, seed)
+    for name in select.statistics:  # each statistic alone, for reference
+        subsets[f"Quantiled [{name}]"] = top_by_rank(ranks[name], reduction.target).sort_values()
+    return Choice(budget, seed, subsets, ranks, reduction, clustering, clusters)
+
+
+def measure(choice: Choice, space: Space, table: pd.DataFrame) -> list[dict]:
+    """One row per (method, dataset): the subset measured against the budgeted space."""
+    in_space = space.arch_str.loc[choice.clusters.index]
+    budgeted = table[table[ARCH_COLUMN].isin(in_space)]
+    accuracy = budgeted.set_index(ARCH_COLUMN)
+    rows = []
+    for method, subset in choice.subsets.items():
+        report = evaluate_subset(space.arch_str.loc[subset].tolist(), budgeted)
+        first = space.arch_str.loc[first_by_statistics(choice.ranks, subset)]
+        for dataset, column in accuracy_columns(budgeted).items():
+            measured = report["datasets"][dataset]
+            rows.append({
+                "budget": budget_label(choice.budget), "seed": choice.seed, "method": method, "dataset": dataset,
+                "size": measured["subset_size"], "share": measured["subset_share"], "mean": measured["subset_mean"],
+                "top1_recall": measured["top1_recall"],
+                "best_of_10": measured["expected_best_random_10"], "best_of_100": measured["expected_best_random_100"],
+                "first_ranked": float(accuracy.loc[first, column]), "space_mean": measured["space_mean"],
+            })
+    return rows
+
+
+def summarise(rows: pd.DataFrame) -> pd.DataFrame:
+    """Mean and spread (standard deviation over seeds) of every measure, per budget, method and dataset."""
+    measures = ["size", "mean", "top1_recall", "best_of_10", "best_of_100", "first_ranked"]
+    grouped = rows.groupby(["dataset", "budget", "method"], sort=False)[measures]
+    summary = grouped.mean().join(grouped.std(ddof=0).add_suffix("_std")).reset_index()
+    summary["seeds"] = grouped.size().to_numpy()
+    return summary
+
+
+def spread_of_choice(choices: list[Choice]) -> pd.DataFrame:
+    """Per (budget, seed): the chosen K (and η), the criterion, the selected cluster and its size."""
+    return pd.DataFrame([{
+        "budget": budget_label(c.budget), "seed": c.seed, "k": c.clustering.k, "eta": c.clustering.eta,
+        "criterion": c.clustering.criterion, "cluster": c.reduction.cluster, "cluster_size": len(c.reduction.members),
+        "target": c.reduction.target, "score": float(c.reduction.scores.loc[c.reduction.scores["selected"], "score"].iloc[0]),
+    } for c in choices])
+
+
+def distinct_points(space: Space, clusters: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct feature vectors of the clustered architectures, each one's cluster and multiplicity."""
+    features = space.features.loc[clusters.index].to_numpy()
+    distinct, first, counts = np.unique(features, axis=0, return_index=True, return_counts=True)
+    return distinct, clusters.to_numpy()[first], counts

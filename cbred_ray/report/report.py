@@ -1,0 +1,204 @@
+"""``cbred report STORE``: the paper's comparison and figures for a finished store, as Markdown.
+
+The store supplies the graph features, the statistics and the run's config; the benchmark
+table is read only to measure subsets that were chosen without it (see
+:mod:`cbred_ray.report.comparison`).
+"""
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cbred_ray.config import RunConfig
+from cbred_ray.errors import BadInput
+from cbred_ray.evaluate.benchmark import ARCH_COLUMN, accuracy_columns, load_benchmark
+from cbred_ray.evaluate.faithfulness import default_thresholds, tau_by_min_accuracy
+from cbred_ray.graphs.computational import KERNEL_TYPES
+from cbred_ray.pipeline.cluster_stage import arch_costs
+from cbred_ray.report import figures
+from cbred_ray.report.comparison import (
+    BUDGETS, Choice, Space, budget_label, choose, distinct_points, measure, spread_of_choice, summarise,
+)
+from cbred_ray.select.methods import METHODS
+from cbred_ray.stats.registry import STATISTICS
+from cbred_ray.store import Store
+
+MEASURES = (("size", "size", "{:.0f}"), ("mean", "mean acc. (%)", "{:.2f}"), ("top1_recall", "top-1 % recall", "{:.3f}"),
+            ("best_of_10", "E[best of 10] (%)", "{:.2f}"), ("best_of_100", "E[best of 100] (%)", "{:.2f}"),
+            ("first_ranked", "first-ranked net (%)", "{:.2f}"))
+
+
+def load_space(store: Store) -> tuple[Space, RunConfig]:
+    """The store's graphs, statistics and config; refuses a store without statistics for every architecture."""
+    manifest = store.read_manifest()
+    if manifest.get("kind") != "run":
+        raise BadInput(f"store {str(store.root)!r} holds a {manifest.get('kind')!r} run, not a reduction (cbred run)")
+    config = RunConfig.model_validate(manifest["config"])
+    column = config.cluster.features
+    graphs = store.read("graphs", columns=["arch_index", "arch_str", "canonical_index", column]).to_pandas()
+    graphs = graphs.set_index("arch_index").sort_index()
+    names = [n for n in STATISTICS if n in config.stats.names]
+    stats = store.read("stats", columns=["arch_index", *names]).to_pandas().set_index("arch_index").sort_index()
+    if len(stats) < len(graphs):
+        raise BadInput(f"store {str(store.root)!r} has statistics for {len(stats)} of {len(graphs)} architectures: "
+                       "the comparison needs every one (run without quick mode and without a budget applied before)")
+    features = pd.DataFrame(np.stack(graphs[column].to_numpy()), index=graphs.index)
+    space = Space(graphs["arch_str"], features, graphs["canonical_index"], stats.loc[graphs.index],
+                  arch_costs(graphs.index.to_numpy(), config.stats.num_classes))
+    return space, config
+
+
+def write_report(store_root: str | Path, benchmark: str | Path, out: str | Path | None = None, seeds: int = 5,
+                 budgets: Sequence[float | None] = BUDGETS, progress: bool = True) -> Path:
+    """Write ``report.md``, ``results.json`` and the figures into ``out`` (default STORE/report)."""
+    store = Store(store_root)
+    space, config = load_space(store)
+    table = load_benchmark(benchmark)
+    missing = set(space.arch_str) - set(table[ARCH_COLUMN])
+    if missing:
+        raise BadInput(f"benchmark table {str(benchmark)!r} lacks {len(missing)} architectures of the store "
+                       f"(first: {sorted(missing)[0]!r})")
+    out = Path(out) if out is not None else store.root / "report"
+    out.mkdir(parents=True, exist_ok=True)
+
+    choices: list[Choice] = []
+    for budget in budgets:  # choosing first, for every budget and seed; no accuracy read
+        for seed in range(config.seed, config.seed + seeds):
+            choices.append(choose(space, config, budget, seed))
+            if progress:
+                print(f"[cbred] report: chose subsets for budget {budget_label(budget)}, seed {seed}",
+                      file=sys.stderr, flush=True)
+    rows = pd.DataFrame([row for choice in choices for row in measure(choice, space, table)])
+    summary = summarise(rows)
+    choice_table = spread_of_choice(choices)
+
+    datasets = list(accuracy_columns(table))
+    main = "cifar100" if "cifar100" in datasets else datasets[0]
+    accuracy = table.set_index(ARCH_COLUMN)[accuracy_columns(table)[main]]
+    first = choices[0]
+    figure_paths = _figures(out, summary, main, first, space, accuracy)
+    results = {
+        "command": f"cbred report {store_root} --benchmark {benchmark} --seeds {seeds}",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": config.model_dump(mode="json"), "seeds": list(range(config.seed, config.seed + seeds)),
+        "summary": summary.to_dict(orient="records"), "rows": rows.to_dict(orient="records"),
+        "choices": choice_table.to_dict(orient="records"),
+        "search": [{"budget": budget_label(c.budget), "seed": c.seed, "table": c.clustering.search} for c in choices],
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=1, default=_json_default))
+    (out / "report.md").write_text(_markdown(summary, choice_table, datasets, main, config, seeds, figure_paths, out))
+    return out / "report.md"
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    raise TypeError(type(value).__name__)
+
+
+def _figures(out: Path, summary: pd.DataFrame, dataset: str, first: Choice, space: Space,
+             accuracy: pd.Series) -> dict[str, Path]:
+    main = summary[(summary["dataset"] == dataset) & summary["method"].isin(METHODS)]
+    bars = main.rename(columns={"budget": "constraint"})[["constraint", "method", "mean", "mean_std"]]
+    paths = {"methods": figures.methods_bar_chart(bars.rename(columns={"mean_std": "std"}), out / "methods.png",
+                                                   title=f"Mean {dataset} test accuracy of each way of choosing")}
+
+    scores = first.reduction.scores.dropna(subset=["score"]).sort_values("score", ascending=False)
+    picks = {"best": scores.iloc[0], "median": scores.iloc[len(scores) // 2], "worst": scores.iloc[-1]}
+    usage_rows = {}
+    for label, row in picks.items():
+        members = first.clusters.index[first.clusters.to_numpy() == row["cluster"]]
+        mean_acc = accuracy.loc[space.arch_str.loc[members]].mean()
+        name = f"{label} (cluster {int(row['cluster'])}, {len(members)} archs, {mean_acc:.1f} %)"
+        usage_rows[name] = space.features.loc[members].mean().to_numpy()
+    usage = pd.DataFrame.from_dict(usage_rows, orient="index")
+    if usage.shape[1] == len(KERNEL_TYPES):
+        usage.columns = list(KERNEL_TYPES)
+    paths["op_usage"] = figures.cluster_op_usage(usage, out / "op_usage.png")
+
+    stats = first.ranks.copy()
+    stats.index = space.arch_str.loc[stats.index].to_numpy()
+    curve = tau_by_min_accuracy(stats, accuracy.loc[stats.index], default_thresholds(accuracy.loc[stats.index]))
+    paths["tau"] = figures.tau_by_min_accuracy(curve, out / "tau_by_min_accuracy.png",
+                                               title=f"Kendall τ (oriented) against {dataset} accuracy, "
+                                                     "among the networks above a minimum accuracy")
+    distinct, labels, counts = distinct_points(space, first.clusters)
+    paths["clusters"] = figures.cluster_map(figures.project_2d(distinct), labels, out / "clusters.png",
+                                            selected=first.reduction.cluster, weights=counts)
+    return paths
+
+
+def _markdown(summary: pd.DataFrame, choices: pd.DataFrame, datasets: list[str], main: str, config: RunConfig,
+              seeds: int, paths: dict[str, Path], out: Path) -> str:
+    select, cluster = config.select, config.cluster
+    lines = [
+        "# C-BRED reduction report", "",
+        f"Config `{config.name}` (seed {config.seed}; {seeds} seeds: {config.seed}..{config.seed + seeds - 1}). "
+        f"Clustering: {cluster.method} on `{cluster.features}`"
+        + (f", distance `{cluster.distance}`" if cluster.method == "spectral" else "")
+        + f", K from {list(cluster.ks)}" + (f", η from {list(cluster.etas)}" if cluster.method == "spectral" else "")
+        + (f", chosen by {cluster.criterion}" if len(cluster.ks) > 1 or
+           (cluster.method == "spectral" and len(cluster.etas) > 1) else " (fixed)")
+        + f". Cluster score: `{select.scoring}` of the oriented ranks of {', '.join(select.statistics)}; "
+        f"constraints applied {select.constraints.apply} clustering.", "",
+        "Every subset is chosen from the graph features and the training-free statistics alone; the benchmark "
+        "accuracies are joined afterwards to measure them. Quantile rules keep as many architectures as "
+        "C-BRED (Q + C). Values are means over the seeds, ± the standard deviation where the seed matters.", "",
+        "Methods: **Whole space**; **Random** (same size, seeded); **Intrinsic** (the one network the statistics' "
+        "rank ensemble puts first); **Quantiled** (the best-ranked of the space by the rank ensemble); "
+        "**MAC-Quantiled** (the same among the networks at or under the median MACs); **C-BRED (C)** (the best "
+        "cluster); **C-BRED (Q + C)** (the best-ranked members of the best cluster). `first-ranked net` is the "
+        "accuracy of the network the statistics rank first inside each subset; `top-1 % recall` is the share of "
+        "the budgeted space's best 1 % the subset keeps; `E[best of N]` is the expected best of a random search of "
+        "N networks inside the subset.", "",
+    ]
+    for dataset in [main, *[d for d in datasets if d != main]]:
+        lines.append(f"## {dataset}")
+        for budget in summary["budget"].unique():
+            part = summary[(summary["dataset"] == dataset) & (summary["budget"] == budget)]
+            lines += ["", f"### constraint: {budget}", "", _table(part[part["method"].isin(METHODS)])]
+            singles = part[~part["method"].isin(METHODS)]
+            if len(singles):
+                lines += ["", "Quantiled by each statistic alone, same size:", "", _table(singles)]
+        lines.append("")
+    lines += ["## How K was chosen, and the selected cluster, per budget and seed", "",
+              _frame(choices), "", "## Figures", ""]
+    for key, caption in (("methods", "Mean accuracy of each way of choosing, per constraint"),
+                         ("op_usage", "Operation usage of the best, median and worst clusters (no constraint)"),
+                         ("tau", "Kendall τ of each statistic as the minimum accuracy rises"),
+                         ("clusters", "The clusters (first two principal components of the features)")):
+        lines += [f"![{caption}]({paths[key].relative_to(out)})", "", caption, ""]
+    return "\n".join(lines)
+
+
+def _table(part: pd.DataFrame) -> str:
+    header = "| method | " + " | ".join(label for _, label, _ in MEASURES) + " |"
+    lines = [header, "|" + "---|" * (len(MEASURES) + 1)]
+    for _, row in part.iterrows():
+        cells = []
+        for key, _, fmt in MEASURES:
+            text = fmt.format(row[key])
+            spread = row.get(f"{key}_std", 0.0)
+            if key != "size" and spread and spread > 0:
+                text += " ± " + fmt.format(spread)
+            cells.append(text)
+        lines.append(f"| {row['method']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _frame(df: pd.DataFrame) -> str:
+    """A plain Markdown table of a small frame."""
+    def cell(value: object) -> str:
+        if isinstance(value, float):
+            return "" if np.isnan(value) else f"{value:.4g}"
+        return "" if value is None else str(value)
+
+    lines = ["| " + " | ".join(df.columns) + " |", "|" + "---|" * len(df.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)

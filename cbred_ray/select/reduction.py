@@ -1,0 +1,64 @@
+"""The reduction itself, given clusters and statistics: score the clusters, keep the best.
+
+C-BRED (C) keeps the best cluster; C-BRED (Q + C) keeps the best members of the best
+cluster, ranked by the mean of the statistics' oriented ranks, up to a fraction of the
+space. Pure functions of (ranks, clusters, config): no accuracy ever enters.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cbred_ray.config import SelectConfig
+from cbred_ray.errors import BadInput
+from cbred_ray.evaluate.metrics import top_count
+from cbred_ray.select.scoring import best_cluster, score_clusters
+
+
+def ensemble_rank(ranks: pd.DataFrame) -> pd.Series:
+    """The mean of the statistics' oriented ranks (higher is better); NaN where one is missing."""
+    return ranks.mean(axis=1, skipna=False)
+
+
+def top_by_rank(rank: pd.Series, n: int) -> pd.Index:
+    """The ``n`` best-ranked labels of ``rank`` (missing ranks never chosen; ties: smaller label first)."""
+    valid = rank.dropna()
+    order = np.lexsort((valid.index.to_numpy(), -valid.to_numpy()))
+    return valid.index[order[:n]]
+
+
+@dataclass(frozen=True)
+class Reduction:
+    scores: pd.DataFrame  # one row per cluster: per-statistic scores, score, interval, size, selected
+    cluster: int  # the best cluster
+    members: pd.Index  # every architecture of the best cluster
+    selected: pd.Index  # the reduced space: the members, or their best ``target`` under Q + C
+    target: int | None  # the Q + C subset size, None for C-BRED (C)
+
+
+def reduce_space(ranks: pd.DataFrame, clusters: pd.Series, cfg: SelectConfig, space_size: int, seed: int) -> Reduction:
+    """Score every cluster from its members' ranks and keep the best.
+
+    ``clusters``: the cluster of every architecture of the space (after any hardware budget);
+    ``ranks``: oriented ranks of the scored architectures (a subset of its index in quick mode).
+    With ``cfg.top_fraction`` the target is ceil(top_fraction x ``space_size``) architectures, and
+    clusters with fewer scored members than that cannot be chosen.
+    """
+    target = top_count(space_size, cfg.top_fraction) if cfg.top_fraction is not None else None
+    min_size = max(cfg.min_cluster_size, target or 0)
+    scores = score_clusters(ranks, clusters, cfg.scoring, cfg.quantile, min_size, bootstrap=cfg.bootstrap, seed=seed)
+    sizes = clusters.value_counts()
+    scores["size"] = scores["cluster"].map(sizes).astype("int64")
+    try:
+        best = best_cluster(scores)
+    except ValueError:
+        raise BadInput(f"no cluster has {min_size} scored members: lower select.min_cluster_size, "
+                       "select.top_fraction or cluster.k") from None
+    scores["selected"] = scores["cluster"] == best
+    members = clusters.index[clusters.to_numpy() == best].sort_values()
+    selected = members
+    if target is not None:
+        selected = top_by_rank(ensemble_rank(ranks.loc[ranks.index.intersection(members)]), target).sort_values()
+    return Reduction(scores, best, members, selected, target)

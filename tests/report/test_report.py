@@ -1,0 +1,77 @@
+"""`cbred report`: the comparison of the ways of choosing, measured only after choosing."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cbred_ray.errors import BadInput
+from cbred_ray.evaluate.benchmark import load_benchmark
+from cbred_ray.report.report import write_report
+from cbred_ray.select.methods import METHODS
+
+BUDGETS = (None, 300_000)
+
+
+@pytest.fixture(scope="module")
+def reports(precomputed_store, nb201_table, tmp_path_factory):
+    """The report over the real table and over a table whose accuracies are shuffled."""
+    store, _, _ = precomputed_store
+    folder = tmp_path_factory.mktemp("report")
+    table = load_benchmark(nb201_table)
+    rng = np.random.default_rng(0)
+    for column in [c for c in table.columns if c.endswith("_acc")]:
+        table[column] = rng.permutation(table[column].to_numpy())
+    shuffled = folder / "shuffled.parquet"
+    table.to_parquet(shuffled)
+    made = {}
+    for name, bench in (("real", nb201_table), ("shuffled", shuffled)):
+        path = write_report(store.root, bench, folder / name, seeds=2, budgets=BUDGETS, progress=False)
+        made[name] = (path, json.loads((path.parent / "results.json").read_text()))
+    return made
+
+
+def test_the_report_has_every_method_budget_dataset_and_figure(reports):
+    path, results = reports["real"]
+    text = path.read_text()
+    for method in METHODS:
+        assert f"| {method} |" in text
+    for heading in ("## cifar100", "## cifar10", "### constraint: none", "### constraint: ≤300K params"):
+        assert heading in text
+    for figure in ("methods.png", "op_usage.png", "tau_by_min_accuracy.png", "clusters.png"):
+        assert (path.parent / figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"]({figure})" in text
+    rows = pd.DataFrame(results["rows"])
+    assert set(rows["seed"]) == {2, 3} and set(rows["method"]) >= set(METHODS)
+
+
+def test_quantile_rules_keep_as_many_as_q_plus_c_and_whole_space_is_the_budgeted_space(reports):
+    rows = pd.DataFrame(reports["real"][1]["rows"])
+    for (budget, seed), part in rows[rows["dataset"] == "cifar100"].groupby(["budget", "seed"]):
+        size = part.set_index("method")["size"]
+        assert size["Quantiled"] == size["MAC-Quantiled"] == size["Random"] == size["C-BRED (Q + C)"]
+        assert size["Intrinsic"] == 1
+        assert size["C-BRED (C)"] >= size["C-BRED (Q + C)"]
+    whole = rows[(rows["method"] == "Whole space") & (rows["dataset"] == "cifar100") & (rows["seed"] == 2)]
+    whole = whole.set_index("budget")["size"]
+    assert whole["none"] == 15_625 and whole["≤300K params"] < 15_625
+
+
+def test_shuffled_accuracies_change_the_measures_not_the_choices(reports):
+    real, shuffled = reports["real"][1], reports["shuffled"][1]
+    assert real["choices"] == shuffled["choices"]
+    sizes = [pd.DataFrame(r["rows"])[["budget", "seed", "method", "size"]] for r in (real, shuffled)]
+    pd.testing.assert_frame_equal(*sizes)
+    means = [pd.DataFrame(r["rows"])["mean"].to_numpy() for r in (real, shuffled)]
+    assert not np.allclose(*means)
+
+
+def test_a_store_without_every_statistic_is_refused(ray_local, nb201_table, tmp_path):
+    from cbred_ray.config import config_from_dict
+    from cbred_ray.pipeline.run import run_reduction
+
+    config = config_from_dict({"stats": {"names": ["params", "macs"]}, "select": {
+        "statistics": ["params"], "quick": {"enabled": True, "sample_per_cluster": 2}}, "cluster": {"k": 3}})
+    run_reduction(config, str(tmp_path / "quick"), progress=False)
+    with pytest.raises(BadInput, match="statistics for .* of 15625 architectures"):
+        write_report(tmp_path / "quick", nb201_table, tmp_path / "r", seeds=1, progress=False)

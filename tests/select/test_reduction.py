@@ -1,0 +1,57 @@
+"""The reduction: C-BRED (C) keeps the best cluster, (Q + C) the best-ranked members of it."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cbred_ray.config import SelectConfig
+from cbred_ray.errors import BadInput
+from cbred_ray.select.reduction import ensemble_rank, reduce_space, top_by_rank
+from cbred_ray.select.scoring import oriented_ranks
+
+
+def _space(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    index = pd.Index(rng.permutation(10 * n)[:n], name="arch_index")
+    clusters = pd.Series(rng.integers(0, 5, size=n), index=index)
+    quality = clusters.to_numpy() + rng.normal(scale=2.0, size=n)  # cluster 4 is best on average
+    stats = pd.DataFrame({"naswot_v2": quality + rng.normal(size=n), "ntk_cond": -quality + rng.normal(size=n)},
+                         index=index)
+    return oriented_ranks(stats, ("naswot_v2", "ntk_cond")), clusters
+
+
+def test_c_keeps_the_whole_best_cluster():
+    ranks, clusters = _space()
+    cfg = SelectConfig(statistics=("naswot_v2", "ntk_cond"), bootstrap=0)
+    result = reduce_space(ranks, clusters, cfg, len(clusters), seed=0)
+    assert result.cluster == 4 and result.target is None
+    assert list(result.selected) == sorted(clusters.index[clusters == 4])
+
+
+def test_q_plus_c_keeps_the_target_share_of_the_space_best_ranked_inside_the_cluster():
+    ranks, clusters = _space()
+    cfg = SelectConfig(statistics=("naswot_v2", "ntk_cond"), top_fraction=0.05, bootstrap=0)
+    result = reduce_space(ranks, clusters, cfg, space_size=len(clusters), seed=0)
+    assert result.target == math.ceil(0.05 * len(clusters)) == len(result.selected)
+    assert set(result.selected) <= set(result.members)
+    inside = ensemble_rank(ranks.loc[result.members])
+    assert inside.loc[result.selected].min() >= inside.drop(result.selected).max()
+
+
+def test_clusters_smaller_than_the_target_cannot_be_chosen():
+    ranks, clusters = _space()
+    best = clusters == 4
+    small = clusters.copy()
+    small[best] = np.where(np.arange(best.sum()) < 10, 4, 3)  # cluster 4 shrinks to 10 members
+    cfg = SelectConfig(statistics=("naswot_v2", "ntk_cond"), top_fraction=0.1, bootstrap=0)
+    result = reduce_space(ranks, small, cfg, len(small), seed=0)
+    assert result.cluster != 4 and (small == result.cluster).sum() >= result.target
+    with pytest.raises(BadInput, match="no cluster has 400 scored members"):
+        reduce_space(ranks, small, cfg.model_copy(update={"top_fraction": 1.0}), len(small), seed=0)
+
+
+def test_top_by_rank_skips_missing_and_breaks_ties_by_label():
+    rank = pd.Series([0.5, np.nan, 0.9, 0.5, 0.1], index=[7, 3, 9, 2, 1])
+    assert list(top_by_rank(rank, 3)) == [9, 2, 7]
+    assert list(top_by_rank(rank, 10)) == [9, 2, 7, 1]
