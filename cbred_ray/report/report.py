@@ -7,6 +7,8 @@ table is read only to measure subsets that were chosen without it (see
 from __future__ import annotations
 
 import json
+import os
+import platform
 import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
@@ -23,7 +25,7 @@ from cbred_ray.graphs.computational import KERNEL_TYPES
 from cbred_ray.pipeline.cluster_stage import arch_costs
 from cbred_ray.report import figures
 from cbred_ray.report.comparison import (
-    BUDGETS, Choice, Space, budget_label, choose, distinct_points, measure, spread_of_choice, summarise,
+    BUDGETS, ORACLE, Choice, Space, budget_label, choose, distinct_points, measure, spread_of_choice, summarise,
 )
 from cbred_ray.select.methods import METHODS
 from cbred_ray.stats.registry import STATISTICS
@@ -34,13 +36,15 @@ MEASURES = (("size", "size", "{:.0f}"), ("mean", "mean acc. (%)", "{:.2f}"), ("t
             ("first_ranked", "first-ranked net (%)", "{:.2f}"))
 
 
-def load_space(store: Store) -> tuple[Space, RunConfig]:
-    """The store's graphs, statistics and config; refuses a store without statistics for every architecture."""
+def load_space(store: Store, features: str | None = None) -> tuple[Space, RunConfig]:
+    """The store's graphs, statistics and config; refuses a store without statistics for every architecture.
+
+    ``features``: the graph features to read (default: those the run's clustering used)."""
     manifest = store.read_manifest()
     if manifest.get("kind") != "run":
         raise BadInput(f"store {str(store.root)!r} holds a {manifest.get('kind')!r} run, not a reduction (cbred run)")
     config = RunConfig.model_validate(manifest["config"])
-    column = config.cluster.features
+    column = features or config.cluster.features
     graphs = store.read("graphs", columns=["arch_index", "arch_str", "canonical_index", column]).to_pandas()
     graphs = graphs.set_index("arch_index").sort_index()
     names = [n for n in STATISTICS if n in config.stats.names]
@@ -86,6 +90,7 @@ def write_report(store_root: str | Path, benchmark: str | Path, out: str | Path 
     results = {
         "command": f"cbred report {store_root} --benchmark {benchmark} --seeds {seeds}",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
         "config": config.model_dump(mode="json"), "seeds": list(range(config.seed, config.seed + seeds)),
         "summary": summary.to_dict(orient="records"), "rows": rows.to_dict(orient="records"),
         "choices": choice_table.to_dict(orient="records"),
@@ -156,14 +161,15 @@ def _markdown(summary: pd.DataFrame, choices: pd.DataFrame, datasets: list[str],
         "cluster); **C-BRED (Q + C)** (the best-ranked members of the best cluster). `first-ranked net` is the "
         "accuracy of the network the statistics rank first inside each subset; `top-1 % recall` is the share of "
         "the budgeted space's best 1 % the subset keeps; `E[best of N]` is the expected best of a random search of "
-        "N networks inside the subset.", "",
+        "N networks inside the subset. The last row, the best networks by accuracy, is a reference no method "
+        "can reach without labels.", "",
     ]
     for dataset in [main, *[d for d in datasets if d != main]]:
         lines.append(f"## {dataset}")
         for budget in summary["budget"].unique():
             part = summary[(summary["dataset"] == dataset) & (summary["budget"] == budget)]
-            lines += ["", f"### constraint: {budget}", "", _table(part[part["method"].isin(METHODS)])]
-            singles = part[~part["method"].isin(METHODS)]
+            lines += ["", f"### constraint: {budget}", "", _table(part[part["method"].isin([*METHODS, ORACLE])])]
+            singles = part[~part["method"].isin([*METHODS, ORACLE])]
             if len(singles):
                 lines += ["", "Quantiled by each statistic alone, same size:", "", _table(singles)]
         lines.append("")
@@ -183,6 +189,9 @@ def _table(part: pd.DataFrame) -> str:
     for _, row in part.iterrows():
         cells = []
         for key, _, fmt in MEASURES:
+            if pd.isna(row[key]):
+                cells.append("–")
+                continue
             text = fmt.format(row[key])
             spread = row.get(f"{key}_std", 0.0)
             if key != "size" and spread and spread > 0:

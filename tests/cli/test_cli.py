@@ -121,6 +121,21 @@ def test_export_of_a_missing_store_is_bad_input(tmp_path):
     assert not (tmp_path / "x.parquet").exists()
 
 
+def test_report_of_a_missing_store_or_with_no_seeds_is_bad_input(tmp_path, nb201_table):
+    assert_bad_input(cbred("report", tmp_path / "nowhere", "--benchmark", nb201_table), "manifest.json is missing")
+    assert_bad_input(cbred("report", tmp_path / "nowhere", "--benchmark", nb201_table, "--seeds", "0"), "--seeds")
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_report_of_a_statistics_only_store_is_bad_input(tmp_path, nb201_table):
+    from cbred_ray.store import Store
+
+    Store(tmp_path / "s").write_manifest({"kind": "stats", "config_hash": "x", "stages": {}})
+    before = snapshot(tmp_path / "s")
+    assert_bad_input(cbred("report", tmp_path / "s", "--benchmark", nb201_table), "not a reduction")
+    assert snapshot(tmp_path / "s") == before
+
+
 @pytest.fixture(scope="module")
 def selection_store(tmp_path_factory):
     """A store with a hand-written selection, enough for `cbred evaluate`."""
