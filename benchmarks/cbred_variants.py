@@ -37,7 +37,8 @@ CLUSTERINGS = [
     {"method": "spectral", "features": "op_usage", "distance": "jensen_shannon", "k": [4, 6, 8, 12, 16, 24, 32],
      "eta": [0.01, 0.05, 0.2], "criterion": "silhouette"},
 ]
-SCORINGS = [{"scoring": "median_rank"}, {"scoring": "mean_rank"}, {"scoring": "quantile_rank", "quantile": 0.9}]
+SCORINGS = [{"scoring": "median_rank"}, {"scoring": "mean_rank"}, {"scoring": "quantile_rank", "quantile": 0.9},
+            {"scoring": "median_rank", "combine": "min"}]
 
 
 def main() -> None:

@@ -171,6 +171,9 @@ class SelectConfig(_Strict):
     statistics: tuple[str, ...] = ("naswot_v2", "logsynflow")
     scoring: Literal["median_rank", "mean_rank", "quantile_rank"] = "median_rank"
     quantile: float = Field(0.5, gt=0.0, lt=1.0)
+    combine: Literal["mean", "median", "min"] = Field("mean", description="how the statistics' summaries make a "
+                                                      "cluster's score: mean; median or min are robust to one "
+                                                      "misleading statistic")
     min_cluster_size: int = Field(1, ge=1)
     bootstrap: int = Field(200, ge=0, le=100_000, description="resamplings of each cluster's members for the "
                            "95 % interval of its score (0: none)")

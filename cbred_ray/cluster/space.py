@@ -7,6 +7,7 @@ back out. Cluster ids are renumbered by decreasing number of architectures.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +24,15 @@ from cbred_ray.errors import BadInput
 MAX_SPECTRAL_POINTS = 12_000
 """Spectral clustering holds a dense distance matrix of the distinct points: at most this many."""
 SILHOUETTE_SAMPLE = 4_000
+BLOCK = 1024
+"""Rows of the distance matrix computed per block (a block is one Ray task on a cluster)."""
+
+BlockMap = Callable[[Callable[[np.ndarray], np.ndarray], np.ndarray, int], np.ndarray]
+"""``map(fn, rows, block)``: ``fn`` applied to consecutive blocks of ``rows``, results stacked."""
+
+
+def serial_blocks(fn: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, block: int) -> np.ndarray:
+    return np.vstack([fn(rows[start : start + block]) for start in range(0, len(rows), block)])
 
 
 @dataclass(frozen=True)
@@ -40,15 +50,17 @@ class SpaceClustering:
                 "search": self.search, "sizes": np.bincount(self.labels, minlength=self.k).tolist()}
 
 
-def cluster_space(features: np.ndarray, cells: np.ndarray, cfg: ClusterConfig, seed: int) -> SpaceClustering:
+def cluster_space(features: np.ndarray, cells: np.ndarray, cfg: ClusterConfig, seed: int,
+                  blocks: BlockMap = serial_blocks) -> SpaceClustering:
     """Cluster ``n`` architectures: ``features`` (n, d) their graph features (``cfg.features``),
-    ``cells`` (n, edges) their canonical cells (read by the edit distance)."""
+    ``cells`` (n, edges) their canonical cells (read by the edit distance). ``blocks`` computes
+    the rows of a distance matrix block by block (the pipeline passes one that runs Ray tasks)."""
     features = np.asarray(features, dtype=np.float64)
     if len(features) != len(cells):
         raise BadInput(f"{len(features)} feature rows for {len(cells)} cells")
     if cfg.method == "kmeans":
         return _kmeans(features, cfg, seed)
-    return _spectral(features, np.asarray(cells), cfg, seed)
+    return _spectral(features, np.asarray(cells), cfg, seed, blocks)
 
 
 def _kmeans(features: np.ndarray, cfg: ClusterConfig, seed: int) -> SpaceClustering:
@@ -76,30 +88,35 @@ def _kmeans_criterion(features: np.ndarray, k: int, cfg: ClusterConfig, seed: in
                                len(features), k, seed)
 
 
-def _probabilistic(points: np.ndarray, metric: str) -> np.ndarray:
+def _probabilistic(points: np.ndarray, metric: str, blocks: BlockMap) -> np.ndarray:
     """Pairwise distances between operation-usage distributions. A graph without kernels has no
     distribution (an all-zero row): it is put as far from every distribution as any two
     distributions are apart, and at 0 from another such graph."""
     empty = points.sum(axis=1) == 0
     distances = np.zeros((len(points), len(points)))
     if (~empty).any():
-        distances[np.ix_(~empty, ~empty)] = pairwise(points[~empty], metric=metric)
+        valid = points[~empty]
+        part = blocks(lambda rows: pairwise(rows, valid, metric=metric), valid, BLOCK)
+        np.fill_diagonal(part, 0.0)
+        distances[np.ix_(~empty, ~empty)] = part
     farthest = distances.max() if (~empty).sum() > 1 else 1.0
     distances[np.ix_(empty, ~empty)] = farthest
     distances[np.ix_(~empty, empty)] = farthest
     return distances
 
 
-def _spectral(features: np.ndarray, cells: np.ndarray, cfg: ClusterConfig, seed: int) -> SpaceClustering:
+def _spectral(features: np.ndarray, cells: np.ndarray, cfg: ClusterConfig, seed: int,
+              blocks: BlockMap) -> SpaceClustering:
     points = cells if cfg.distance == "edit" else features
     distinct, inverse = np.unique(points, axis=0, return_inverse=True)
     if len(distinct) > MAX_SPECTRAL_POINTS:
         raise BadInput(f"spectral clustering of {len(distinct)} distinct points exceeds {MAX_SPECTRAL_POINTS}: "
                        "use cluster.method kmeans")
     if cfg.distance == "edit":
-        distances = pairwise_edit_distance(distinct, costs=EditCosts.from_config(cfg.edit_costs))
+        costs = EditCosts.from_config(cfg.edit_costs)
+        distances = blocks(lambda rows: pairwise_edit_distance(rows, distinct, costs=costs), distinct, BLOCK)
     else:
-        distances = _probabilistic(distinct, cfg.distance)
+        distances = _probabilistic(distinct, cfg.distance, blocks)
     too_many = [k for k in cfg.ks if k > len(distinct)]
     if too_many:
         raise BadInput(f"cluster.k = {too_many[0]} exceeds the {len(distinct)} distinct points")

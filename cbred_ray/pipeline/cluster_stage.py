@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import ray
 
-from cbred_ray.cluster.space import cluster_space
+from cbred_ray.cluster.space import cluster_space, serial_blocks
 from cbred_ray.config import ClusterConfig, ConstraintsConfig
 from cbred_ray.select.constraints import within_budget
 from cbred_ray.spaces import nb201
@@ -25,6 +26,20 @@ def budget_mask(clusters: pd.DataFrame, constraints: ConstraintsConfig) -> pd.Se
     return within_budget(costs, constraints.max_params, constraints.max_macs)
 
 
+RAY_BLOCKS_FROM = 2048
+"""Distance matrices over at least this many distinct points are computed as Ray tasks."""
+
+
+@ray.remote
+def _block(fn, rows: np.ndarray) -> np.ndarray:
+    return fn(rows)
+
+
+def ray_blocks(fn, rows: np.ndarray, block: int) -> np.ndarray:
+    """The rows of a distance matrix, one Ray task per block of ``block`` rows."""
+    return np.vstack(ray.get([_block.remote(fn, rows[start : start + block]) for start in range(0, len(rows), block)]))
+
+
 def run_cluster_stage(store: Store, cfg: ClusterConfig, constraints: ConstraintsConfig, num_classes: int,
                       seed: int) -> dict:
     graphs = store.read("graphs", columns=["arch_index", "arch_str", "canonical_index", cfg.features])
@@ -35,7 +50,9 @@ def run_cluster_stage(store: Store, cfg: ClusterConfig, constraints: Constraints
         graphs = graphs[budget_mask(graphs, constraints).to_numpy()]
     features = np.stack(graphs[cfg.features].to_numpy()).astype(np.float64)
     cells = nb201.cells_of(graphs["canonical_index"].to_numpy())
-    result = cluster_space(features, cells, cfg, seed)
+    points = len(np.unique(cells if cfg.distance == "edit" else features, axis=0))
+    blocks = ray_blocks if cfg.method == "spectral" and points >= RAY_BLOCKS_FROM else serial_blocks
+    result = cluster_space(features, cells, cfg, seed, blocks)
     table = pa.table({
         "arch_index": pa.array(graphs["arch_index"].to_numpy(), pa.int64()),
         "arch_str": pa.array(graphs["arch_str"].to_numpy()),

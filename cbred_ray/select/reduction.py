@@ -48,7 +48,8 @@ def reduce_space(ranks: pd.DataFrame, clusters: pd.Series, cfg: SelectConfig, sp
     """
     target = top_count(space_size, cfg.top_fraction) if cfg.top_fraction is not None else None
     min_size = max(cfg.min_cluster_size, target or 0)
-    scores = score_clusters(ranks, clusters, cfg.scoring, cfg.quantile, min_size, bootstrap=cfg.bootstrap, seed=seed)
+    scores = score_clusters(ranks, clusters, cfg.scoring, cfg.quantile, min_size, bootstrap=cfg.bootstrap, seed=seed,
+                            combine=cfg.combine)
     sizes = clusters.value_counts()
     scores["size"] = scores["cluster"].map(sizes).astype("int64")
     try:

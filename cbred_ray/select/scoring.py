@@ -4,7 +4,9 @@ Each statistic is turned into a percentile rank in (0, 1] over all scored
 architectures, oriented so that higher is better (the registry knows each
 statistic's orientation; nothing guesses a sign). A cluster's score for one
 statistic is a summary (median, mean or a quantile) of its members' ranks; its
-overall score is the mean over the chosen statistics. Ranks make statistics on
+overall score combines those summaries over the chosen statistics: their mean, or, more
+robust to one misleading statistic, their median or their minimum (a cluster must then be
+good by every statistic). Ranks make statistics on
 different scales comparable and are insensitive to the heavy tails of synflow.
 """
 from __future__ import annotations
@@ -15,6 +17,9 @@ import numpy as np
 import pandas as pd
 
 from cbred_ray.stats.registry import STATISTICS
+
+COMBINE = {"mean": np.mean, "median": np.median, "min": np.min}
+"""How per-statistic summaries become a cluster's score (NaN when one statistic has none)."""
 
 
 def oriented_ranks(stats: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
@@ -41,7 +46,7 @@ def _summary(values: pd.Series, method: str, quantile: float) -> float:
 
 def score_clusters(
     ranks: pd.DataFrame, clusters: pd.Series, method: str = "median_rank", quantile: float = 0.5,
-    min_cluster_size: int = 1, bootstrap: int = 0, seed: int = 0,
+    min_cluster_size: int = 1, bootstrap: int = 0, seed: int = 0, combine: str = "mean",
 ) -> pd.DataFrame:
     """One row per cluster: per-statistic summaries, ``score`` and ``n_scored``.
 
@@ -49,7 +54,10 @@ def score_clusters(
     A cluster with fewer than ``min_cluster_size`` scored members gets no score. With
     ``bootstrap`` > 0, ``score_low`` and ``score_high`` bound a 95 % interval of the score
     over that many resamplings of each cluster's members (with replacement, seeded).
+    ``combine`` (mean, median or min) turns the per-statistic summaries into the score.
     """
+    if combine not in COMBINE:
+        raise ValueError(f"unknown combination {combine!r}; known: {', '.join(COMBINE)}")
     rng = np.random.default_rng(seed)
     rows = []
     for cluster, members in ranks.groupby(clusters.loc[ranks.index], sort=True):
@@ -57,18 +65,19 @@ def score_clusters(
         for name in ranks.columns:
             row[f"{name}_score"] = _summary(members[name], method, quantile)
         if bootstrap > 0:
-            draws = _bootstrap(members.to_numpy(dtype=np.float64), bootstrap, method, quantile, rng)
+            draws = _bootstrap(members.to_numpy(dtype=np.float64), bootstrap, method, quantile, rng, combine)
             row["score_low"], row["score_high"] = (float(v) for v in np.nanpercentile(draws, [2.5, 97.5]))
         rows.append(row)
     table = pd.DataFrame(rows)
-    table["score"] = table[[f"{n}_score" for n in ranks.columns]].mean(axis=1, skipna=False)
+    summaries = table[[f"{n}_score" for n in ranks.columns]].to_numpy()
+    table["score"] = COMBINE[combine](summaries, axis=1)
     too_small = table["n_scored"] < min_cluster_size
     table.loc[too_small, [c for c in ("score", "score_low", "score_high") if c in table]] = np.nan
     return table
 
 
 def _bootstrap(values: np.ndarray, rounds: int, method: str, quantile: float, rng: np.random.Generator,
-               chunk_cells: int = 4_000_000) -> np.ndarray:
+               combine: str = "mean", chunk_cells: int = 4_000_000) -> np.ndarray:
     """The overall score of ``rounds`` resamplings (with replacement) of the rows of ``values``
     (members x statistics), vectorised in chunks of about ``chunk_cells`` values."""
     m = len(values)
@@ -84,7 +93,7 @@ def _bootstrap(values: np.ndarray, rounds: int, method: str, quantile: float, rn
                 summary = np.nanmean(sample, axis=1)
             else:
                 summary = np.nanquantile(sample, quantile, axis=1)
-        scores.append(summary.mean(axis=1))
+        scores.append(COMBINE[combine](summary, axis=1))
     return np.concatenate(scores)
 
 

@@ -64,3 +64,18 @@ def test_more_clusters_than_distinct_points_is_bad_input():
     features = np.repeat(np.eye(3), 5, axis=0)
     with pytest.raises(BadInput, match="cluster.k = 4 exceeds the 3 distinct"):
         cluster_space(features, np.zeros((15, 6)), ClusterConfig(k=(2, 4)), seed=0)
+
+
+def test_distances_computed_as_ray_tasks_give_the_same_clustering(ray_local):
+    from cbred_ray.pipeline.cluster_stage import ray_blocks
+
+    rng = np.random.default_rng(1)
+    cells = nb201.cells_of(rng.choice(nb201.SPACE_SIZE, size=90, replace=False))
+    features, _ = _blobs(centers=3, per=30)
+    features[5] = 0.0  # a graph without kernels: no distribution
+    for cfg, feats in ((ClusterConfig(method="spectral", distance="edit", k=3, eta=2.0), np.zeros((90, 7))),
+                       (ClusterConfig(method="spectral", distance="jensen_shannon", k=3, eta=0.05), features)):
+        n = len(feats)
+        serial = cluster_space(feats, cells[:n], cfg, seed=0)
+        parallel = cluster_space(feats, cells[:n], cfg, seed=0, blocks=lambda fn, rows, _: ray_blocks(fn, rows, 7))
+        assert (serial.labels == parallel.labels).all()

@@ -61,3 +61,24 @@ def test_bootstrap_interval_brackets_the_score_and_narrows_with_size():
     assert "score_low" not in score_clusters(ranks, clusters).columns
     small = score_clusters(ranks, clusters, min_cluster_size=200, bootstrap=20).set_index("cluster")
     assert np.isnan(small.loc[1, ["score", "score_low", "score_high"]].astype(float)).all()
+
+
+@pytest.mark.parametrize("combine, reduce", [("mean", np.mean), ("median", np.median), ("min", np.min)])
+def test_the_score_combines_the_per_statistic_summaries(combine, reduce):
+    rng = np.random.default_rng(4)
+    index = pd.RangeIndex(90)
+    ranks = pd.DataFrame(rng.uniform(size=(90, 3)), columns=["a", "b", "c"], index=index)
+    clusters = pd.Series(np.repeat([0, 1, 2], 30), index=index)
+    table = score_clusters(ranks, clusters, "median_rank", combine=combine, bootstrap=50, seed=0)
+    for _, row in table.iterrows():
+        members = ranks[clusters == row["cluster"]]
+        assert row["score"] == pytest.approx(reduce(members.median().to_numpy()))
+        assert row["score_low"] <= row["score"] <= row["score_high"]
+
+
+def test_min_prefers_a_cluster_good_by_every_statistic():
+    index = pd.RangeIndex(4)
+    ranks = pd.DataFrame({"a": [0.99, 0.99, 0.6, 0.6], "b": [0.3, 0.3, 0.55, 0.55]}, index=index)
+    clusters = pd.Series([0, 0, 1, 1], index=index)
+    assert best_cluster(score_clusters(ranks, clusters, combine="mean")) == 0
+    assert best_cluster(score_clusters(ranks, clusters, combine="min")) == 1
