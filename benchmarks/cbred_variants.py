@@ -25,7 +25,7 @@ import pandas as pd
 from cbred_ray.config import ClusterConfig
 from cbred_ray.evaluate.benchmark import load_benchmark
 from cbred_ray.report.comparison import choose, measure
-from cbred_ray.report.report import load_space
+from cbred_ray.report.report import load_space, portable
 from cbred_ray.store import Store
 
 CLUSTERINGS = [
@@ -77,7 +77,7 @@ def main() -> None:
         "command": f"python benchmarks/cbred_variants.py --store STORE --benchmark {args.benchmark} --out {args.out}",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
-        "store_config": store.read_manifest()["config"], "dataset": args.dataset, "results": results,
+        "store_config": portable(store.read_manifest()["config"]), "dataset": args.dataset, "results": results,
     }, indent=1))
 
 

@@ -92,7 +92,8 @@ def main() -> None:
         "run_output": {**json.loads(run_out.strip().splitlines()[-1]), "store": "STORE"},
         "stage_seconds": {k: v["seconds"] for k, v in manifest["stages"].items()},
         "stats_stage": {k: manifest["stages"]["stats"][k] for k in
-                        ("archs_requested", "cells_computed", "actors", "device", "batch")},
+                        ("archs_requested", "cells_computed", "actors", "device", "batch", "precomputed")
+                        if k in manifest["stages"]["stats"]},
         "evaluation": json.loads(evaluation),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

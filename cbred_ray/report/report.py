@@ -88,10 +88,10 @@ def write_report(store_root: str | Path, benchmark: str | Path, out: str | Path 
     first = choices[0]
     figure_paths = _figures(out, summary, main, first, space, accuracy)
     results = {
-        "command": f"cbred report {store_root} --benchmark {benchmark} --seeds {seeds}",
+        "command": f"cbred report STORE --benchmark {benchmark} --seeds {seeds}",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
-        "config": config.model_dump(mode="json"), "seeds": list(range(config.seed, config.seed + seeds)),
+        "config": portable(config.model_dump(mode="json")), "seeds": list(range(config.seed, config.seed + seeds)),
         "summary": summary.to_dict(orient="records"), "rows": rows.to_dict(orient="records"),
         "choices": choice_table.to_dict(orient="records"),
         "search": [{"budget": budget_label(c.budget), "seed": c.seed, "table": c.clustering.search} for c in choices],
@@ -99,6 +99,21 @@ def write_report(store_root: str | Path, benchmark: str | Path, out: str | Path 
     (out / "results.json").write_text(json.dumps(results, indent=1, default=_json_default))
     (out / "report.md").write_text(_markdown(summary, choice_table, datasets, main, config, seeds, figure_paths, out))
     return out / "report.md"
+
+
+def portable(value: object, base: Path | None = None) -> object:
+    """``value`` with every absolute path under ``base`` (default: the working directory) made
+    relative to it, so that a result file does not name the machine it was made on."""
+    base = (base or Path.cwd()).resolve()
+    if isinstance(value, dict):
+        return {key: portable(item, base) for key, item in value.items()}
+    if isinstance(value, list):
+        return [portable(item, base) for item in value]
+    if isinstance(value, str) and value.startswith("/"):
+        path = Path(value)
+        if path.is_relative_to(base):
+            return str(path.relative_to(base))
+    return value
 
 
 def _json_default(value: object) -> object:

@@ -75,3 +75,12 @@ def test_a_store_without_every_statistic_is_refused(ray_local, nb201_table, tmp_
     run_reduction(config, str(tmp_path / "quick"), progress=False)
     with pytest.raises(BadInput, match="statistics for .* of 15625 architectures"):
         write_report(tmp_path / "quick", nb201_table, tmp_path / "r", seeds=1, progress=False)
+
+
+def test_result_files_name_paths_relative_to_the_working_directory(tmp_path):
+    from cbred_ray.report.report import portable
+
+    inside = tmp_path / "results" / "stats.parquet"
+    value = {"stats": {"precomputed": str(inside), "data": {"source": "/elsewhere/x.npz"}}, "names": ["a"]}
+    assert portable(value, base=tmp_path) == {
+        "stats": {"precomputed": "results/stats.parquet", "data": {"source": "/elsewhere/x.npz"}}, "names": ["a"]}
