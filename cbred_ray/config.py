@@ -85,6 +85,16 @@ class StatsConfig(_Strict):
         return value
 
 
+class EditCostsConfig(_Strict):
+    """Overrides of the cell edit distance's cost model (``cbred_ray.cluster.edit_distance.EditCosts``);
+    null keeps the default."""
+
+    same_family: float | None = Field(None, ge=0, description="substitute within a family (default 0.5)")
+    other_family: float | None = Field(None, ge=0, description="substitute across families (default 1)")
+    insert: float | None = Field(None, ge=0, description="insert an edge, any operation (default 1)")
+    delete: float | None = Field(None, ge=0, description="delete an edge, any operation (default 1)")
+
+
 class ClusterConfig(_Strict):
     """How the computational graphs are clustered, and how K (and η) are chosen.
 
@@ -98,8 +108,7 @@ class ClusterConfig(_Strict):
     method: Literal["kmeans", "spectral"] = "kmeans"
     features: Literal["op_usage", "op_counts"] = "op_usage"
     distance: Literal["hellinger", "jensen_shannon", "symmetric_kl", "edit"] = "hellinger"
-    edit_costs: dict[str, float] = Field(default_factory=dict, description="edit cost overrides: same_family, "
-                                         "other_family, insert, delete")
+    edit_costs: EditCostsConfig = EditCostsConfig()
     k: int | tuple[int, ...] = 16
     eta: float | tuple[float, ...] = 0.1
     criterion: Literal["silhouette", "eigengap", "stability"] = "silhouette"
@@ -124,14 +133,6 @@ class ClusterConfig(_Strict):
         if not isinstance(eta, (int, float)) and not eta:
             raise ValueError("an eta grid needs at least one value")
         return eta
-
-    @field_validator("edit_costs")
-    @classmethod
-    def _costs(cls, costs: dict[str, float]) -> dict[str, float]:
-        from cbred_ray.cluster.edit_distance import EditCosts
-
-        EditCosts.from_config(costs)
-        return costs
 
     @model_validator(mode="after")
     def _consistent(self) -> ClusterConfig:

@@ -113,7 +113,7 @@ def _spectral(features: np.ndarray, cells: np.ndarray, cfg: ClusterConfig, seed:
         raise BadInput(f"spectral clustering of {len(distinct)} distinct points exceeds {MAX_SPECTRAL_POINTS}: "
                        "use cluster.method kmeans")
     if cfg.distance == "edit":
-        costs = EditCosts.from_config(cfg.edit_costs)
+        costs = EditCosts.from_config(cfg.edit_costs.model_dump(exclude_none=True))
         distances = blocks(lambda rows: pairwise_edit_distance(rows, distinct, costs=costs), distinct, BLOCK)
     else:
         distances = _probabilistic(distinct, cfg.distance, blocks)

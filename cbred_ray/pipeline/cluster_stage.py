@@ -8,16 +8,9 @@ import ray
 
 from cbred_ray.cluster.space import cluster_space, serial_blocks
 from cbred_ray.config import ClusterConfig, ConstraintsConfig
-from cbred_ray.select.constraints import within_budget
+from cbred_ray.select.constraints import arch_costs, within_budget
 from cbred_ray.spaces import nb201
-from cbred_ray.stats.cost import nb201_costs
 from cbred_ray.store import Store
-
-
-def arch_costs(arch_index: np.ndarray, num_classes: int) -> pd.DataFrame:
-    """Parameters and MACs of each architecture's network as NB201 builds it from the arch string."""
-    params, macs = nb201_costs(nb201.cells_of(np.asarray(arch_index)), num_classes)
-    return pd.DataFrame({"params": params, "macs": macs}, index=pd.Index(arch_index, name="arch_index"))
 
 
 def budget_mask(clusters: pd.DataFrame, constraints: ConstraintsConfig) -> pd.Series:

@@ -18,14 +18,14 @@ from importlib import metadata
 import numpy as np
 
 from cbred_ray.config import RunConfig, StatsConfig, config_hash
-from cbred_ray.pipeline.cluster_stage import arch_costs, run_cluster_stage
+from cbred_ray.pipeline.cluster_stage import run_cluster_stage
 from cbred_ray.pipeline.graphs_stage import run_graphs_stage
 from cbred_ray.pipeline.runtime import init_ray
 from cbred_ray.pipeline.select_stage import run_select_stage
 from cbred_ray.pipeline.stats_stage import (
     check_precomputed, read_precomputed, run_stats_stage, write_precomputed,
 )
-from cbred_ray.select.constraints import within_budget
+from cbred_ray.select.constraints import arch_costs, within_budget
 from cbred_ray.select.scoring import sample_members
 from cbred_ray.spaces import nb201
 from cbred_ray.spaces.canonical import canonical_cells

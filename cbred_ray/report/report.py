@@ -22,11 +22,11 @@ from cbred_ray.errors import BadInput
 from cbred_ray.evaluate.benchmark import ARCH_COLUMN, accuracy_columns, load_benchmark
 from cbred_ray.evaluate.faithfulness import default_thresholds, tau_by_min_accuracy
 from cbred_ray.graphs.computational import KERNEL_TYPES
-from cbred_ray.pipeline.cluster_stage import arch_costs
 from cbred_ray.report import figures
 from cbred_ray.report.comparison import (
     BUDGETS, ORACLE, Choice, Space, budget_label, choose, distinct_points, measure, spread_of_choice, summarise,
 )
+from cbred_ray.select.constraints import arch_costs
 from cbred_ray.select.methods import METHODS
 from cbred_ray.stats.registry import STATISTICS
 from cbred_ray.store import Store

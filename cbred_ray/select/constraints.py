@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 
 from cbred_ray.errors import BadInput
+from cbred_ray.spaces import nb201
+from cbred_ray.stats.cost import nb201_costs
 
 
 def within_budget(costs: pd.DataFrame, max_params: float | None = None, max_macs: float | None = None) -> pd.Series:
@@ -27,3 +29,9 @@ def within_budget(costs: pd.DataFrame, max_params: float | None = None, max_macs
     if not mask.any():
         raise BadInput(f"no architecture meets the budget (max_params={max_params!r}, max_macs={max_macs!r})")
     return mask
+
+
+def arch_costs(arch_index: np.ndarray, num_classes: int) -> pd.DataFrame:
+    """Parameters and MACs of each architecture's network as NB201 builds it from the arch string."""
+    params, macs = nb201_costs(nb201.cells_of(np.asarray(arch_index)), num_classes)
+    return pd.DataFrame({"params": params, "macs": macs}, index=pd.Index(arch_index, name="arch_index"))

@@ -66,3 +66,14 @@ def test_bad_cost_models_and_cells_are_refused():
         pairwise_edit_distance(np.zeros((1, 6), int), costs=EditCosts(insert={op: -1.0 for op in nb201.OPS[1:]}))
     with pytest.raises(BadInput, match="NB201 cells"):
         pairwise_edit_distance(np.full((1, 6), 7))
+
+
+def test_costs_from_a_config_override_only_what_they_name():
+    costs = EditCosts.from_config({"same_family": 0.2, "insert": 2.0})
+    c, ops = costs.matrix(), list(nb201.OPS)
+    assert c[ops.index("nor_conv_1x1"), ops.index("nor_conv_3x3")] == 0.2
+    assert c[ops.index("skip_connect"), ops.index("nor_conv_3x3")] == 1.0
+    assert c[ops.index("none"), ops.index("avg_pool_3x3")] == 2.0
+    assert c[ops.index("avg_pool_3x3"), ops.index("none")] == 1.0
+    with pytest.raises(BadInput, match="unknown edit cost 'swap'"):
+        EditCosts.from_config({"swap": 1.0})
