@@ -2,22 +2,14 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import ray
 
 from cbred_ray.cluster.space import cluster_space, serial_blocks
 from cbred_ray.config import ClusterConfig, ConstraintsConfig
-from cbred_ray.select.constraints import arch_costs, within_budget
+from cbred_ray.select.constraints import arch_costs, budget_mask
 from cbred_ray.spaces import nb201
 from cbred_ray.store import Store
-
-
-def budget_mask(clusters: pd.DataFrame, constraints: ConstraintsConfig) -> pd.Series:
-    """Within budget, from the ``arch_params`` / ``arch_macs`` columns of the clusters table."""
-    costs = clusters[["arch_params", "arch_macs"]].rename(columns={"arch_params": "params", "arch_macs": "macs"})
-    return within_budget(costs, constraints.max_params, constraints.max_macs)
-
 
 RAY_BLOCKS_FROM = 2048
 """Distance matrices over at least this many distinct points are computed as Ray tasks."""

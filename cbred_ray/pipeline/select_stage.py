@@ -4,7 +4,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from cbred_ray.config import SelectConfig
-from cbred_ray.pipeline.cluster_stage import budget_mask
+from cbred_ray.select.constraints import budget_mask
 from cbred_ray.select.reduction import reduce_space
 from cbred_ray.select.scoring import oriented_ranks
 from cbred_ray.store import Store

@@ -7,7 +7,9 @@ interrupted run resumes where it stopped.
 """
 from __future__ import annotations
 
+import hashlib
 import time
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -133,7 +135,6 @@ def run_stats_stage(
     }
 
 
-
 def read_precomputed(cfg: StatsConfig) -> pa.Table:
     """The statistics of ``cfg.precomputed`` (a ``cbred export --stage stats`` file), checked:
     an ``arch_str`` column of valid NB201 strings, one row each, and a column per statistic."""
@@ -182,4 +183,6 @@ def write_precomputed(store: Store, precomputed: pa.Table, arch_index: np.ndarra
     """Store the precomputed statistics of the requested architectures as the stats stage."""
     position = _positions(precomputed, np.asarray(arch_index), source)
     store.write_shard("stats", 0, precomputed.take(pa.array(np.sort(position))))
-    return {"precomputed": source, "archs_requested": int(len(arch_index)), "shards_total": 1, "cells_computed": 0}
+    digest = hashlib.sha256(Path(source).read_bytes()).hexdigest()
+    return {"precomputed": source, "precomputed_sha256": digest, "archs_requested": int(len(arch_index)),
+            "shards_total": 1, "cells_computed": 0}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cbred_ray.config import ConstraintsConfig
 from cbred_ray.errors import BadInput
 from cbred_ray.spaces import nb201
 from cbred_ray.stats.cost import nb201_costs
@@ -35,3 +36,9 @@ def arch_costs(arch_index: np.ndarray, num_classes: int) -> pd.DataFrame:
     """Parameters and MACs of each architecture's network as NB201 builds it from the arch string."""
     params, macs = nb201_costs(nb201.cells_of(np.asarray(arch_index)), num_classes)
     return pd.DataFrame({"params": params, "macs": macs}, index=pd.Index(arch_index, name="arch_index"))
+
+
+def budget_mask(clusters: pd.DataFrame, constraints: ConstraintsConfig) -> pd.Series:
+    """Within budget, from the ``arch_params`` / ``arch_macs`` columns of the clusters table."""
+    costs = clusters[["arch_params", "arch_macs"]].rename(columns={"arch_params": "params", "arch_macs": "macs"})
+    return within_budget(costs, constraints.max_params, constraints.max_macs)
