@@ -22,6 +22,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from cbred_ray.report.report import portable
+
 
 def _children() -> dict[int, list[int]]:
     tree: dict[int, list[int]] = {}
@@ -91,9 +93,9 @@ def main() -> None:
         "peak_rss_mib_driver": round(peak_driver / 1024, 1),
         "run_output": {**json.loads(run_out.strip().splitlines()[-1]), "store": "STORE"},
         "stage_seconds": {k: v["seconds"] for k, v in manifest["stages"].items()},
-        "stats_stage": {k: manifest["stages"]["stats"][k] for k in
-                        ("archs_requested", "cells_computed", "actors", "device", "batch", "precomputed")
-                        if k in manifest["stages"]["stats"]},
+        "stats_stage": portable({k: manifest["stages"]["stats"][k] for k in
+                                 ("archs_requested", "cells_computed", "actors", "device", "batch", "precomputed")
+                                 if k in manifest["stages"]["stats"]}),
         "evaluation": json.loads(evaluation),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
