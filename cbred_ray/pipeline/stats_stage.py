@@ -26,6 +26,12 @@ from cbred_ray.stats.engine import compute_stats, effective_settings, summarise_
 from cbred_ray.store import Store
 
 
+ACTOR_RESTARTS = 3
+"""A statistics actor that dies (a lost node, a killed process) is restarted this many times and
+its shard retried; shards are written whole and their content depends only on the shard, so a
+retried shard is never counted twice."""
+
+
 def stats_table(
     arch_index: np.ndarray, canonical_index: np.ndarray, results: dict[int, dict], names: tuple[str, ...],
     with_spread: bool,
@@ -114,7 +120,8 @@ def run_stats_stage(
     todo = [s for s in shards if s[0] not in done]
     plan = plan_actors(cfg)
     n_actors = max(1, min(plan.num_actors, len(todo) or 1))
-    remote = ray.remote(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus)(StatsWorker)
+    remote = ray.remote(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus, max_restarts=ACTOR_RESTARTS,
+                        max_task_retries=ACTOR_RESTARTS)(StatsWorker)
     actors = [remote.remote(cfg, seed, str(store.root), plan.num_gpus > 0) for _ in range(n_actors)]
     described = ray.get(actors[0].describe.remote())
     computed, gpu_peak = 0, None
