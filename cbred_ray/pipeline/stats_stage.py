@@ -116,7 +116,7 @@ def run_stats_stage(
 ) -> dict:
     """Score the requested architectures; returns counts and the batch description."""
     shards = plan_shards(arch_index, canonical_index, cfg.shard_size)
-    done = store.finished_shards("stats")
+    done, broken = store.finished_shards("stats"), store.broken_shards("stats")
     todo = [s for s in shards if s[0] not in done]
     plan = plan_actors(cfg)
     n_actors = max(1, min(plan.num_actors, len(todo) or 1))
@@ -135,7 +135,8 @@ def run_stats_stage(
     for actor in actors:
         ray.kill(actor)
     return {
-        "shards_total": len(shards), "shards_reused": len(shards) - len(todo), "cells_computed": computed,
+        "shards_total": len(shards), "shards_reused": len(shards) - len(todo), "shards_broken_redone": len(broken),
+        "cells_computed": computed,
         "archs_requested": int(len(arch_index)), "actors": n_actors, "num_gpus_per_actor": plan.num_gpus,
         "device": described["device"], "batch": described["batch"], "gpu_peak_bytes_per_actor": gpu_peak,
         "statistics": effective_settings(cfg.names, cfg.options),

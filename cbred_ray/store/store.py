@@ -9,8 +9,9 @@ Layout::
     STORE/scores/part-00000.parquet        score of every cluster
     STORE/selection/part-00000.parquet     the reduced space
 
-A shard is finished when its file exists (files are written atomically), so a
-re-run of the same config skips it. A store belongs to one config: opening it
+A shard is finished when its file exists and reads as Parquet (files are written
+atomically, so a crash leaves none half-written; a file broken otherwise is computed
+again), so a re-run of the same config skips it. A store belongs to one config: opening it
 with another is refused.
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from cbred_ray.errors import BadInput
 from cbred_ray.store.atomic import write_json_atomic, write_table_atomic
@@ -76,10 +78,26 @@ class Store:
         return self.stage_dir(stage) / f"shard-{shard:05d}.parquet"
 
     def finished_shards(self, stage: str) -> set[int]:
+        """Shards whose file is whole (its Parquet footer reads); a broken one is left out, so
+        the stage computes it again and the new file replaces it."""
+        return self._scan(stage)[0]
+
+    def broken_shards(self, stage: str) -> set[int]:
+        """Shards with a file that does not read as Parquet (a crash of the disk or of a copy)."""
+        return self._scan(stage)[1]
+
+    def _scan(self, stage: str) -> tuple[set[int], set[int]]:
         folder = self.stage_dir(stage)
-        if not folder.is_dir():
-            return set()
-        return {int(m.group(1)) for p in folder.iterdir() if (m := _SHARD.match(p.name))}
+        whole, broken = set(), set()
+        if folder.is_dir():
+            for path in folder.iterdir():
+                if m := _SHARD.match(path.name):
+                    try:
+                        pq.read_metadata(path)
+                        whole.add(int(m.group(1)))
+                    except (pa.ArrowInvalid, OSError):
+                        broken.add(int(m.group(1)))
+        return whole, broken
 
     def write_shard(self, stage: str, shard: int, table: pa.Table) -> None:
         write_table_atomic(self.shard_path(stage, shard), table)

@@ -76,7 +76,8 @@ def test_rerun_of_the_same_config_reuses_everything(small_run):
     assert manifest["status"] == "done"
 
 
-def test_a_lost_shard_is_recomputed_alone(small_run, tmp_path):
+@pytest.mark.parametrize("damage", ["lost", "truncated"])
+def test_a_lost_or_broken_shard_is_recomputed_alone(small_run, tmp_path, damage):
     out, manifest = small_run
     copy = tmp_path / "copy"
     import shutil
@@ -88,9 +89,14 @@ def test_a_lost_shard_is_recomputed_alone(small_run, tmp_path):
     stages["stages"].pop("selection")
     store.write_manifest(stages)
     before = store.read("stats").to_pandas().sort_values("arch_index").reset_index(drop=True)
-    store.shard_path("stats", 1).unlink()
+    shard = store.shard_path("stats", 1)
+    if damage == "lost":
+        shard.unlink()
+    else:
+        shard.write_bytes(shard.read_bytes()[:100])
     again = run_reduction(config_from_dict(SMALL), str(copy), progress=False)
     assert again["stages"]["stats"]["shards_reused"] == again["stages"]["stats"]["shards_total"] - 1
+    assert again["stages"]["stats"]["shards_broken_redone"] == (damage == "truncated")
     after = store.read("stats").to_pandas().sort_values("arch_index").reset_index(drop=True)
     assert after.equals(before)
     assert store.read("selection").equals(Store(out).read("selection"))

@@ -61,3 +61,15 @@ def test_export_writes_one_file_in_architecture_order_with_the_manifest(tmp_path
     with pytest.raises(BadInput, match="no 'selection' stage"):
         store.export("selection", tmp_path / "none.parquet")
     assert not (tmp_path / "none.parquet").exists()
+
+
+def test_a_broken_shard_is_not_counted_as_finished(tmp_path):
+    store = Store(tmp_path / "s")
+    store.write_shard("stats", 0, pa.table({"x": [1]}))
+    store.write_shard("stats", 1, pa.table({"x": [2]}))
+    good = store.shard_path("stats", 1).read_bytes()
+    store.shard_path("stats", 1).write_bytes(good[: len(good) // 2])  # truncated by a crash outside our writes
+    assert store.finished_shards("stats") == {0} and store.broken_shards("stats") == {1}
+    store.write_shard("stats", 1, pa.table({"x": [2]}))  # computed again, replacing it
+    assert store.finished_shards("stats") == {0, 1} and store.broken_shards("stats") == set()
+    assert sorted(store.read("stats").column("x").to_pylist()) == [1, 2]
