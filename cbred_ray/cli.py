@@ -18,9 +18,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     manifest = run_reduction(config, args.out, progress=not args.quiet)
-    selection = manifest["stages"]["selection"]
-    print(json.dumps({"store": args.out, "selected": selection["rows"], "cluster": selection["cluster"],
-                      "space": manifest["space"], "config_hash": manifest["config_hash"]}))
+    summary = {"store": args.out, "space": manifest["space"], "config_hash": manifest["config_hash"]}
+    if "selection" in manifest["stages"]:
+        selection = manifest["stages"]["selection"]
+        summary.update(selected=selection["rows"], cluster=selection["cluster"])
+    else:  # a cell space: clustered, no statistics
+        summary.update(clusters=manifest["stages"]["clusters"]["k"], rows=manifest["rows"]["clusters"])
+    print(json.dumps(summary))
     return 0
 
 
@@ -54,6 +58,9 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         if given:
             raise BadInput(f"cbred stats: {given[0]} cannot be combined with --config (the config's stats section and seed are used)")
         run_config = load_config(args.config)
+        if run_config.stats is None:
+            raise BadInput(f"cbred stats: config {args.config!r} has no stats section (a cell space is clustered "
+                           "without statistics)")
         cfg, seed = run_config.stats, run_config.seed
     else:
         if not args.stats:

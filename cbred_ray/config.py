@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cbred_ray.errors import BadInput
+from cbred_ray.spaces.cell import KNOWN_OPS, MAX_NODES, CellSpace
 from cbred_ray.stats.data import BUILTIN_SOURCES
 
 
@@ -23,7 +24,31 @@ class _Strict(BaseModel):
 
 
 class SpaceConfig(_Strict):
-    name: Literal["nb201"] = "nb201"
+    """The search space: NAS-Bench-201, or a generic cell space of ``nodes`` nodes over ``ops``.
+
+    NB201 is the 4-node member of the cell spaces. A cell space is enumerated whole, or, with
+    ``sample``, as a seeded sample of that many distinct architectures (the run's seed).
+    """
+
+    name: Literal["nb201", "cell"] = "nb201"
+    nodes: int = Field(4, ge=2, le=MAX_NODES, description="cell nodes (input, intermediates, output)")
+    ops: tuple[str, ...] = KNOWN_OPS
+    sample: int | None = Field(None, ge=1, description="architectures drawn at random; null: the whole space")
+
+    @model_validator(mode="after")
+    def _valid_space(self) -> SpaceConfig:
+        if self.name == "nb201" and (self.nodes != 4 or self.ops != KNOWN_OPS or self.sample is not None):
+            raise ValueError("space 'nb201' is fixed (4 nodes, its 5 operations, no sample): use name 'cell'")
+        try:
+            space = self.cell_space()
+        except BadInput as err:
+            raise ValueError(str(err)) from None
+        if self.sample is not None and self.sample > space.size:
+            raise ValueError(f"sample {self.sample} exceeds the {space.size} architectures of the space")
+        return self
+
+    def cell_space(self) -> CellSpace:
+        return CellSpace(self.nodes, self.ops)
 
 
 class GraphsConfig(_Strict):
@@ -106,13 +131,17 @@ class ClusterConfig(_Strict):
     """
 
     method: Literal["kmeans", "spectral"] = "kmeans"
-    features: Literal["op_usage", "op_counts"] = "op_usage"
+    features: Literal["op_usage", "op_counts", "adjacency"] = "op_usage"
     distance: Literal["hellinger", "jensen_shannon", "symmetric_kl", "edit"] = "hellinger"
     edit_costs: EditCostsConfig = EditCostsConfig()
     k: int | tuple[int, ...] = 16
     eta: float | tuple[float, ...] = 0.1
     criterion: Literal["silhouette", "eigengap", "stability"] = "silhouette"
     n_init: int = Field(10, ge=1)
+    max_iter: int = Field(100, ge=1, le=10_000, description="Lloyd iterations of distributed k-means (cell spaces)")
+    landmarks: int = Field(500, ge=2, le=20_000, description="Nyström landmarks of spectral clustering (cell spaces)")
+    fit_sample: int = Field(20_000, ge=2, le=10_000_000, description="rows the Nyström approximation is fitted "
+                            "on before every row is assigned (cell spaces)")
 
     @field_validator("k")
     @classmethod
@@ -192,26 +221,54 @@ class SelectConfig(_Strict):
 
 
 class RunConfig(_Strict):
+    """A whole run. NB201 runs go from graphs to the selection (``stats`` and ``select`` default
+    to their sections' defaults); cell-space runs go from graphs to the clusters, with
+    distributed k-means or Nyström spectral clustering, and have neither section."""
+
     name: str = "run"
     seed: int = Field(0, ge=0, le=2**31 - 1)
     space: SpaceConfig = SpaceConfig()
     graphs: GraphsConfig = GraphsConfig()
-    stats: StatsConfig = StatsConfig()
+    stats: StatsConfig | None = None
     cluster: ClusterConfig = ClusterConfig()
-    select: SelectConfig = SelectConfig()
+    select: SelectConfig | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sections_of_the_space(cls, data: object) -> object:
+        if isinstance(data, dict):
+            space = data.get("space")
+            name = space.get("name", "nb201") if isinstance(space, dict) else getattr(space, "name", "nb201")
+            if name == "nb201":
+                data = {"stats": {}, "select": {}, **data}
+        return data
 
     @field_validator("select")
     @classmethod
-    def _select_uses_quality_stats(cls, select: SelectConfig) -> SelectConfig:
+    def _select_uses_quality_stats(cls, select: SelectConfig | None) -> SelectConfig | None:
         from cbred_ray.stats.registry import STATISTICS
 
-        for name in select.statistics:
+        for name in select.statistics if select is not None else ():
             if name not in STATISTICS:
                 raise ValueError(f"unknown statistic {name!r} (known: {', '.join(STATISTICS)})")
         return select
 
     @model_validator(mode="after")
-    def _scored_stats_are_computed(self) -> RunConfig:
+    def _consistent(self) -> RunConfig:
+        if self.space.name == "cell":
+            if self.stats is not None or self.select is not None:
+                raise ValueError("a cell space is clustered without statistics (only NB201 networks are built "
+                                 "for now): remove the stats and select sections")
+            cluster = self.cluster
+            if not isinstance(cluster.k, int) or not isinstance(cluster.eta, (int, float)):
+                raise ValueError(f"a cell space is clustered with one K (and one eta): got k {cluster.k!r}, "
+                                 f"eta {cluster.eta!r}")
+            if cluster.method == "spectral" and cluster.distance == "edit":
+                raise ValueError("spectral clustering of a cell space compares operation-usage distributions: "
+                                 "the edit distance is for NB201 only")
+            return self
+        if self.stats is None or self.select is None:
+            raise ValueError("an NB201 run needs its stats and select sections (leave them out for the defaults)")
         missing = [s for s in self.select.statistics if s not in self.stats.names]
         if missing:
             raise ValueError(f"select.statistics {missing[0]!r} is not computed: add it to stats.names")

@@ -9,6 +9,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 NB201_TABLE = SHARED / "nb201" / "nb201_test_accuracy.parquet"
 CIFAR_SAMPLE = SHARED / "cifar100" / "cifar100_sample25.npz"
+LOCAL_RAY = {"num_cpus": 2, "include_dashboard": False, "configure_logging": False, "log_to_driver": False}
+"""How the tests' local Ray is started (a test that needs Ray down starts it again the same way)."""
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +25,7 @@ def ray_local():
     """A real in-process Ray cluster for the integration tests (2 CPUs)."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
+    ray.init(**LOCAL_RAY)
     yield ray
     ray.shutdown()
 

@@ -32,7 +32,9 @@ def _distribution(p: np.ndarray, name: str = "distribution") -> np.ndarray:
         raise BadInput(f"{name} must be a vector or a matrix of row distributions, got shape {p.shape}")
     if (p < 0).any() or not np.allclose(p.sum(axis=-1), 1.0, atol=1e-9):
         raise BadInput(f"{name} rows must be non-negative and sum to 1")
-    return p
+    # Subnormal masses are zero for any purpose here, and halving one (the JS midpoint) would
+    # round it to 0 below a positive mass, making the divergence infinite.
+    return np.where(p < np.finfo(np.float64).tiny, 0.0, p)
 
 
 def _smoothed(p: np.ndarray, smoothing: float) -> np.ndarray:

@@ -8,18 +8,15 @@ is skipped, and the shard stages skip finished shards.
 from __future__ import annotations
 
 import hashlib
-import platform
-import sys
 import time
-from collections.abc import Callable
-from datetime import datetime, timezone
-from importlib import metadata
 
 import numpy as np
 
 from cbred_ray.config import RunConfig, StatsConfig, config_hash
+from cbred_ray.pipeline.cell_run import run_cell_space, unique_cells
 from cbred_ray.pipeline.cluster_stage import run_cluster_stage
 from cbred_ray.pipeline.graphs_stage import run_graphs_stage
+from cbred_ray.pipeline.manifest import Stages, claim, finish
 from cbred_ray.pipeline.runtime import init_ray
 from cbred_ray.pipeline.select_stage import run_select_stage
 from cbred_ray.pipeline.stats_stage import (
@@ -32,63 +29,16 @@ from cbred_ray.spaces.canonical import canonical_cells
 from cbred_ray.stats.data import load_batch
 from cbred_ray.store import Store
 
-_PACKAGES = ("cbred-ray", "ray", "torch", "numpy", "pyarrow", "scikit-learn", "networkx", "pandas")
-
-
-def _versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in _PACKAGES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    return found
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _log(progress: bool, message: str) -> None:
-    if progress:
-        print(f"[cbred] {message}", file=sys.stderr, flush=True)
-
-
-def new_manifest(kind: str, config: dict, config_hash: str, seed: int) -> dict:
-    return {
-        "kind": kind, "config": config, "config_hash": config_hash, "seed": seed,
-        "versions": _versions(), "machine": {"platform": platform.platform(), "python": sys.version.split()[0]},
-        "created": _now(), "status": "running", "stages": {},
-    }
-
-
-class _Stages:
-    """Runs stages in order, timing each and recording it in the manifest as it finishes."""
-
-    def __init__(self, store: Store, manifest: dict, progress: bool):
-        self.store, self.manifest, self.progress = store, manifest, progress
-
-    def run(self, stage: str, fn: Callable[[], dict], redo: bool = False) -> dict:
-        previous = self.manifest["stages"].get(stage, {})
-        if not redo and previous.get("status") == "done" and self.store.has_stage(stage):
-            _log(self.progress, f"{stage}: already done, reused")
-            return previous
-        _log(self.progress, f"{stage}: running")
-        started = time.perf_counter()
-        record = fn()
-        record.update(status="done", seconds=round(time.perf_counter() - started, 3), finished=_now())
-        self.manifest["stages"][stage] = record
-        self.store.write_manifest(self.manifest)
-        _log(self.progress, f"{stage}: done in {record['seconds']:.1f} s")
-        return record
-
 
 def run_reduction(config: RunConfig, out: str, progress: bool = True) -> dict:
     """Run a whole reduction into the store ``out``; returns the manifest.
 
     Everything a run reads from outside (the input batch or the precomputed statistics,
-    the hardware budget) is checked before the store is touched.
+    the hardware budget) is checked before the store is touched. A cell space is
+    clustered without statistics (:func:`~cbred_ray.pipeline.cell_run.run_cell_space`).
     """
+    if config.space.name == "cell":
+        return run_cell_space(config, out, progress)
     store = Store(out)
     manifest = store.check_owner(config.hash())
     budget = config.select.constraints
@@ -99,12 +49,10 @@ def run_reduction(config: RunConfig, out: str, progress: bool = True) -> dict:
         check_precomputed(precomputed, np.arange(nb201.SPACE_SIZE), config.stats.precomputed)
     else:
         load_batch(config.stats.data.source, config.stats.data.batch_size, config.seed, config.stats.data.augment)
-    manifest = manifest or new_manifest("run", config.model_dump(mode="json"), config.hash(), config.seed)
-    manifest["status"] = "running"
-    store.write_manifest(manifest)  # claims the store before any shard, so a killed run can be resumed
+    manifest = claim(store, manifest, "run", config.model_dump(mode="json"), config.hash(), config.seed)
     init_ray()
     started = time.perf_counter()
-    stages = _Stages(store, manifest, progress)
+    stages = Stages(store, manifest, progress)
     stages.run("graphs", lambda: run_graphs_stage(store, config.graphs.shard_size, progress))
     stages.run("clusters", lambda: run_cluster_stage(store, config.cluster, budget, config.stats.num_classes,
                                                      config.seed))
@@ -123,18 +71,8 @@ def run_reduction(config: RunConfig, out: str, progress: bool = True) -> dict:
 
     stages.run("stats", stats)
     stages.run("selection", lambda: run_select_stage(store, config.select, config.seed))
-    manifest["space"] = _space_summary(store)
-    manifest["rows"] = {stage: store.count_rows(stage) for stage in ("graphs", "stats", "clusters", "selection")}
-    manifest["status"] = "done"
-    manifest["wall_seconds_last_run"] = round(time.perf_counter() - started, 3)
-    manifest["finished"] = _now()
-    store.write_manifest(manifest)
-    return manifest
-
-
-def _space_summary(store: Store) -> dict:
-    canonical = store.read("graphs", columns=["canonical_index"]).column("canonical_index").to_numpy()
-    return {"name": "nb201", "size": int(len(canonical)), "unique_cells": int(len(np.unique(canonical)))}
+    manifest["space"] = {"name": "nb201", "size": store.count_rows("graphs"), "unique_cells": unique_cells(store)}
+    return finish(store, manifest, ("graphs", "stats", "clusters", "selection"), started)
 
 
 def run_statistics(arch_strs: list[str], cfg: StatsConfig, out: str, seed: int = 0, progress: bool = True) -> dict:
@@ -148,13 +86,8 @@ def run_statistics(arch_strs: list[str], cfg: StatsConfig, out: str, seed: int =
     store = Store(out)
     manifest = store.check_owner(digest_of_config)
     load_batch(cfg.data.source, cfg.data.batch_size, seed, cfg.data.augment)
-    manifest = manifest or new_manifest("stats", config, digest_of_config, seed)
-    manifest["status"] = "running"
-    store.write_manifest(manifest)  # claims the store before any shard, so a killed run can be resumed
+    manifest = claim(store, manifest, "stats", config, digest_of_config, seed)
     init_ray()
-    _Stages(store, manifest, progress).run(
+    Stages(store, manifest, progress).run(
         "stats", lambda: run_stats_stage(store, cfg, seed, arch_index, canonical, progress), redo=True)
-    manifest["rows"] = {"stats": store.count_rows("stats")}
-    manifest["status"] = "done"
-    store.write_manifest(manifest)
-    return manifest
+    return finish(store, manifest, ("stats",))

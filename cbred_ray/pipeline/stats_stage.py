@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +20,12 @@ from ray.util import ActorPool
 
 from cbred_ray.config import StatsConfig
 from cbred_ray.errors import BadInput
+from cbred_ray.pipeline.manifest import shard_log
 from cbred_ray.pipeline.runtime import plan_actors, shard_progress
 from cbred_ray.spaces import nb201
 from cbred_ray.spaces.canonical import canonical_cells
 from cbred_ray.stats.data import load_batch
-from cbred_ray.stats.engine import compute_stats, effective_settings, summarise_repeats
+from cbred_ray.stats.engine import OOM_NOTE, compute_stats, effective_settings, summarise_repeats
 from cbred_ray.store import Store
 
 
@@ -56,6 +59,8 @@ class StatsWorker:
     """Holds the input batches (one per repeat) and scores shards of architectures with them.
 
     Repeat ``r`` uses seed ``seed + r`` for both the network's initialisation and the batch.
+    An actor assigned a GPU that torch cannot see (a CPU build of torch, no driver) computes on
+    the CPU and says so in ``describe()``, with the node and GPU ids Ray gave it.
     """
 
     def __init__(self, cfg: StatsConfig, seed: int, store_root: str, use_gpu: bool):
@@ -63,6 +68,14 @@ class StatsWorker:
 
         torch.set_num_threads(cfg.torch_threads)
         self.cfg, self.seed, self.store = cfg, seed, Store(store_root)
+        context = ray.get_runtime_context()
+        self.node_id, self.gpu_ids = context.get_node_id(), list(ray.get_gpu_ids())
+        self.warning = None
+        if use_gpu and not torch.cuda.is_available():
+            # a node that advertises GPUs to Ray but whose torch sees none (a CPU build, no driver)
+            self.warning = (f"assigned a GPU by Ray, but torch {torch.__version__} where they run sees no CUDA device "
+                            "(torch.cuda.is_available() is False): computing on the CPU instead")
+            use_gpu = False
         self.device = "cuda" if use_gpu else "cpu"  # Ray pins the actor's GPU via CUDA_VISIBLE_DEVICES
         self.batches, self.batch_descriptions = [], []
         for repeat in range(cfg.repeats):
@@ -72,7 +85,8 @@ class StatsWorker:
 
     def describe(self) -> dict:
         batch = self.batch_descriptions[0] if self.cfg.repeats == 1 else self.batch_descriptions
-        return {"device": self.device, "batch": batch}
+        return {"device": self.device, "batch": batch, "node_id": self.node_id, "gpu_ids": self.gpu_ids,
+                "warning": self.warning}
 
     def score_shard(self, shard: int, arch_index: np.ndarray, canonical_index: np.ndarray) -> dict:
         started = time.perf_counter()
@@ -87,8 +101,11 @@ class StatsWorker:
             results[int(canon)] = summarise_repeats(runs, self.cfg.names)
         table = stats_table(arch_index, canonical_index, results, self.cfg.names, self.cfg.repeats > 1)
         self.store.write_shard("stats", shard, table)
-        return {"shard": shard, "rows": table.num_rows, "computed": len(results),
-                "seconds": time.perf_counter() - started, "gpu_peak_bytes": self._gpu_peak_bytes()}
+        short = sum(any(reason and OOM_NOTE in reason for _, _, reason in summary.values())
+                    for summary in results.values())  # cells with a statistic that ran out of memory
+        return {"shard": shard, "rows": table.num_rows, "computed": len(results), "out_of_memory": short,
+                "seconds": time.perf_counter() - started, "gpu_peak_bytes": self._gpu_peak_bytes(),
+                "node_id": self.node_id}
 
     def _gpu_peak_bytes(self) -> int | None:
         """The most GPU memory this actor's tensors have held so far (None on CPU)."""
@@ -114,21 +131,32 @@ def run_stats_stage(
     store: Store, cfg: StatsConfig, seed: int, arch_index: np.ndarray, canonical_index: np.ndarray,
     progress: bool,
 ) -> dict:
-    """Score the requested architectures; returns counts and the batch description."""
+    """Score the requested architectures; returns counts, the status of each shard (kept up to date in
+    the manifest as shards finish, see :func:`shard_log`) and the batch description."""
     shards = plan_shards(arch_index, canonical_index, cfg.shard_size)
+    partial = store.remove_partial("stats")
     done, broken = store.finished_shards("stats"), store.broken_shards("stats")
     todo = [s for s in shards if s[0] not in done]
+    log = shard_log(len(shards), done, broken)
     plan = plan_actors(cfg)
     n_actors = max(1, min(plan.num_actors, len(todo) or 1))
     remote = ray.remote(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus, max_restarts=ACTOR_RESTARTS,
                         max_task_retries=ACTOR_RESTARTS)(StatsWorker)
     actors = [remote.remote(cfg, seed, str(store.root), plan.num_gpus > 0) for _ in range(n_actors)]
-    described = ray.get(actors[0].describe.remote())
-    computed, gpu_peak = 0, None
+    described = ray.get([actor.describe.remote() for actor in actors])
+    devices = sorted({d["device"] for d in described})
+    fallbacks = [d["warning"] for d in described if d["warning"]]
+    notes = [f"{fallbacks.count(w)} of {n_actors} statistics actors were {w}" for w in dict.fromkeys(fallbacks)]
+    for note in notes:
+        warnings.warn(note, RuntimeWarning, stacklevel=2)
+    computed, out_of_memory, gpu_peak, shards_per_node = 0, 0, None, Counter()
     with shard_progress("stats", len(shards), len(shards) - len(todo), progress) as bar:
         pool = ActorPool(actors)
         for summary in pool.map_unordered(lambda a, s: a.score_shard.remote(*s), todo):
             computed += summary["computed"]
+            out_of_memory += summary["out_of_memory"]
+            log.finished(summary["shard"])
+            shards_per_node[summary["node_id"]] += 1
             if summary["gpu_peak_bytes"] is not None:
                 gpu_peak = max(gpu_peak or 0, summary["gpu_peak_bytes"])
             bar.update(1)
@@ -136,9 +164,13 @@ def run_stats_stage(
         ray.kill(actor)
     return {
         "shards_total": len(shards), "shards_reused": len(shards) - len(todo), "shards_broken_redone": len(broken),
-        "cells_computed": computed,
+        "shards": log.record(), "partial_files_removed": partial,
+        "cells_computed": computed, "cells_out_of_memory": out_of_memory,
         "archs_requested": int(len(arch_index)), "actors": n_actors, "num_gpus_per_actor": plan.num_gpus,
-        "device": described["device"], "batch": described["batch"], "gpu_peak_bytes_per_actor": gpu_peak,
+        "device": devices[0] if len(devices) == 1 else "mixed", "batch": described[0]["batch"],
+        "gpu_peak_bytes_per_actor": gpu_peak,
+        "placement": [{"node_id": d["node_id"], "gpu_ids": d["gpu_ids"], "device": d["device"]} for d in described],
+        "shards_per_node": dict(shards_per_node), "warnings": notes,
         "statistics": effective_settings(cfg.names, cfg.options),
     }
 

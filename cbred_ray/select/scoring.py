@@ -66,7 +66,9 @@ def score_clusters(
             row[f"{name}_score"] = _summary(members[name], method, quantile)
         if bootstrap > 0:
             draws = _bootstrap(members.to_numpy(dtype=np.float64), bootstrap, method, quantile, rng, combine)
-            row["score_low"], row["score_high"] = (float(v) for v in np.nanpercentile(draws, [2.5, 97.5]))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # a cluster whose every statistic is null
+                row["score_low"], row["score_high"] = (float(v) for v in np.nanpercentile(draws, [2.5, 97.5]))
         rows.append(row)
     table = pd.DataFrame(rows)
     summaries = table[[f"{n}_score" for n in ranks.columns]].to_numpy()

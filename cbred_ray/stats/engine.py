@@ -16,7 +16,10 @@ from cbred_ray.stats.registry import STATISTICS, SharedPass
 
 StatResult = tuple[float | None, str | None]
 """(value, None) on success; (None, reason) on failure; (value, note) when the value was
-computed with a caveat (a batch halved after CUDA out-of-memory)."""
+computed with a caveat (a batch halved after running out of memory, ``OOM_NOTE``)."""
+
+OOM_NOTE = "out of memory"
+"""Part of every reason or note that says a statistic ran out of memory (CUDA or CPU)."""
 
 Options = Mapping[str, Mapping[str, Any]]
 """Per-statistic knobs: keyword arguments of the statistic's function (e.g. ``train_mode``,
@@ -77,31 +80,53 @@ Call = Callable[[torch.Tensor | None], float]
 """A statistic ready to run: its value on the given images (None for a data-free one)."""
 
 
+def _out_of_memory(err: BaseException) -> str | None:
+    """"CUDA" or "CPU" when ``err`` says an allocation failed, else None.
+
+    torch raises ``torch.OutOfMemoryError`` on CUDA; on CPU its allocator raises a plain
+    RuntimeError ("DefaultCPUAllocator: can't allocate memory: you tried to allocate ...").
+    """
+    if isinstance(err, torch.OutOfMemoryError):
+        return "CUDA"
+    if isinstance(err, MemoryError) or (isinstance(err, RuntimeError) and "can't allocate memory" in str(err)):
+        return "CPU"
+    return None
+
+
 def _run_with_oom_retry(name: str, call: Call, batch: torch.Tensor | None) -> StatResult:
-    """Run ``call``; on CUDA out-of-memory, retry a batch statistic on the first half of the batch.
+    """Run ``call``; when it runs out of memory (CUDA or CPU), retry a batch statistic on the first
+    half of the batch, down to 2 images.
 
     A kernel over half the batch is a different statistic (NASWOT's K_H is batch x batch),
     so the value is returned with a note saying on how many images it was computed.
     """
-    current = batch
+    current, kind = batch, None
     while True:
         try:
             value = finite(call(current), name)
-        except torch.OutOfMemoryError:
-            torch.cuda.empty_cache()
+        except Exception as err:
+            if _out_of_memory(err) is None:
+                if current is batch:
+                    raise
+                # failed for another reason on the fewer images: say both
+                return None, f"{_short(err)} (on {len(current)} of {len(batch)} images after {kind} {OOM_NOTE})"
+            kind = _out_of_memory(err)
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
             if current is None or len(current) // 2 < _MIN_RETRY_BATCH:
-                return None, "CUDA out of memory"
+                tried = "" if current is None else f" on {len(current)} of {len(batch)} images"
+                return None, f"{kind} {OOM_NOTE}{tried}"
             current = current[: len(current) // 2]
             continue
         if current is not batch:
-            return value, f"computed on {len(current)} of {len(batch)} images after CUDA out of memory"
+            return value, f"computed on {len(current)} of {len(batch)} images after {kind} {OOM_NOTE}"
         return value, None
 
 
 class _Passes:
     """Shared passes already run for one network setup: (pass, network, images, options) ->
     (result, error). A pass that fails is not run again for the next statistic that reads it;
-    CUDA out-of-memory is not remembered (the caller retries on fewer images)."""
+    running out of memory is not remembered (the caller retries on fewer images)."""
 
     def __init__(self) -> None:
         self._done: dict[tuple, tuple[Any, BaseException | None]] = {}
@@ -113,9 +138,9 @@ class _Passes:
             try:
                 value = shared.run(net, **options) if images is None else shared.run(net, images, **options)
                 self._done[key] = (value, None)
-            except torch.OutOfMemoryError:
-                raise
             except Exception as err:  # remembered, and raised for every statistic that reads it
+                if _out_of_memory(err):
+                    raise
                 self._done[key] = (None, err)
         value, err = self._done[key]
         if err is not None:

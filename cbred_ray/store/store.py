@@ -11,8 +11,9 @@ Layout::
 
 A shard is finished when its file exists and reads as Parquet (files are written
 atomically, so a crash leaves none half-written; a file broken otherwise is computed
-again), so a re-run of the same config skips it. A store belongs to one config: opening it
-with another is refused.
+again), so a re-run of the same config skips it. A crash can leave hidden temporary files
+(``.tmp-*``) behind; readers ignore them and the next run of the stage removes them. A store
+belongs to one config: opening it with another is refused.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from cbred_ray.errors import BadInput
-from cbred_ray.store.atomic import write_json_atomic, write_table_atomic
+from cbred_ray.store.atomic import TMP_PREFIX, write_json_atomic, write_table_atomic
 
 STAGES = ("graphs", "stats", "clusters", "scores", "selection")
 _SHARD = re.compile(r"^shard-(\d{5,})\.parquet$")
@@ -57,7 +58,8 @@ class Store:
         Returns None for a store that does not exist yet. Call before writing anything.
         """
         if not self.exists():
-            if self.root.exists() and any(self.root.iterdir()):
+            # a run killed while it wrote its first manifest leaves only a temporary file: still ours
+            if self.root.exists() and any(not p.name.startswith(TMP_PREFIX) for p in self.root.iterdir()):
                 raise BadInput(f"--out {str(self.root)!r} is a non-empty directory that is not a cbred store")
             return None
         manifest = self.read_manifest()
@@ -99,8 +101,23 @@ class Store:
                         broken.add(int(m.group(1)))
         return whole, broken
 
+    def remove_partial(self, stage: str) -> int:
+        """Remove the temporary files a crashed write left in a stage's folder; how many.
+
+        Call only when no write to the stage is in flight (the driver, before its workers start).
+        """
+        folder, removed = self.stage_dir(stage), 0
+        if folder.is_dir():
+            for path in folder.glob(f"{TMP_PREFIX}*"):
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
     def write_shard(self, stage: str, shard: int, table: pa.Table) -> None:
         write_table_atomic(self.shard_path(stage, shard), table)
+
+    def read_shard(self, stage: str, shard: int, columns: list[str] | None = None) -> pa.Table:
+        return pq.read_table(self.shard_path(stage, shard), columns=columns)
 
     def write_stage(self, stage: str, table: pa.Table) -> None:
         """Replace a single-file stage (clusters, scores, selection)."""

@@ -1,0 +1,104 @@
+"""Distributed k-means (driver) over the shards held by :class:`~cbred_ray.pipeline.shard_holders.ShardHolder` actors.
+
+Every step of k-means|| initialisation and every Lloyd step is one call per holder,
+which runs a pure function of :mod:`cbred_ray.cluster.kmeans_parallel` over each of its
+shards and returns their exact sum; the driver only adds up K-by-d partial sums. The
+driver never holds the features, so its memory does not grow with the space. The result
+depends on the seed, not on the number of shards or holders.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import ray
+
+from cbred_ray.cluster import kmeans_parallel as kp
+from cbred_ray.errors import BadInput
+
+ROUNDS = 5
+"""k-means|| rounds; each draws about 2K candidates."""
+
+
+@dataclass(frozen=True)
+class KMeansRun:
+    centers: np.ndarray  # (k, d), numbered by decreasing cluster size
+    sizes: np.ndarray  # (k,) rows per cluster
+    inertia: float
+    iterations: int
+    converged: bool
+    candidates: int
+    restart: int  # which of the n_init restarts won
+
+    def record(self) -> dict:
+        return {"k": int(len(self.centers)), "inertia": self.inertia, "iterations": self.iterations,
+                "converged": self.converged, "init": "k-means||", "init_rounds": ROUNDS,
+                "init_candidates": self.candidates, "restart_chosen": self.restart,
+                "sizes": [int(s) for s in self.sizes]}
+
+    def assign(self, points: np.ndarray) -> np.ndarray:
+        """The nearest center of each point."""
+        return kp.nearest(points, self.centers)[0]
+
+
+# -- the driver -----------------------------------------------------------------------------
+def _restart_seed(seed: int, restart: int) -> int:
+    return int(np.random.SeedSequence([seed, restart]).generate_state(1)[0])
+
+
+def _init(holders: list, k: int, seed: int) -> tuple[np.ndarray, int]:
+    """k-means|| over the shards; the K starting centers and how many candidates they came from."""
+    firsts = ray.get([h.first.remote(seed) for h in holders])
+    draw, row, point = min(firsts, key=lambda f: (f[0], f[1]))
+    ids, candidates = np.array([row]), point[None, :].astype(np.float64)
+    for stream in range(1, ROUNDS + 1):
+        total = sum(ray.get([h.cost.remote(candidates) for h in holders]))
+        if total == 0:
+            break
+        drawn = ray.get([h.oversample.remote(candidates, total, 2.0 * k, seed, stream) for h in holders])
+        ids = np.concatenate([ids, *(d[0] for d in drawn)])
+        candidates = np.vstack([candidates, *(d[1] for d in drawn)])
+        order = np.argsort(ids, kind="stable")  # candidate order independent of the shard order
+        ids, candidates = ids[order], candidates[order]
+    distinct = len(np.unique(candidates, axis=0))
+    if distinct < k:
+        raise BadInput(f"cluster.k = {k} exceeds the {distinct} distinct feature vectors found")
+    weights = sum(ray.get([h.weights.remote(candidates) for h in holders]))
+    return kp.reduce_candidates(candidates, weights, k, seed), len(candidates)
+
+
+def _lloyd_step(holders: list, centers: np.ndarray) -> kp.Partial:
+    return sum(ray.get([h.lloyd.remote(centers) for h in holders]), start=kp.Partial.zero(*centers.shape))
+
+
+def _lloyd_until_stable(holders: list, centers: np.ndarray, max_iter: int) -> tuple[np.ndarray, kp.Partial, int, bool]:
+    for iteration in range(1, max_iter + 1):
+        total = _lloyd_step(holders, centers)
+        moved = kp.new_centers(total, centers)
+        if np.array_equal(moved, centers):
+            return centers, total, iteration, True
+        centers = moved
+    return centers, _lloyd_step(holders, centers), max_iter, False
+
+
+def distributed_kmeans(holders: list, k: int, seed: int, n_init: int = 1, max_iter: int = 100,
+                       progress: bool = False) -> KMeansRun:
+    """k-means|| then Lloyd over the shards of the ``holders``; the best of ``n_init`` restarts."""
+    best = None
+    for restart in range(n_init):
+        started = time.perf_counter()
+        centers, candidates = _init(holders, k, _restart_seed(seed, restart))
+        centers, total, iterations, converged = _lloyd_until_stable(holders, centers, max_iter)
+        if progress:
+            print(f"[cbred] k-means restart {restart + 1}/{n_init}: {candidates} candidates, {iterations} "
+                  f"iterations, inertia {total.cost / kp.SCALE:.6g} ({time.perf_counter() - started:.1f} s)",
+                  file=sys.stderr, flush=True)
+        if best is None or total.cost < best[1].cost:
+            best = (centers, total, iterations, converged, candidates, restart)
+    centers, total, iterations, converged, candidates, restart = best
+    relabel = kp.relabel_by_size(total.counts, centers)
+    order = np.argsort(relabel)
+    return KMeansRun(centers[order], total.counts[order], total.cost / kp.SCALE, iterations, converged,
+                     candidates, restart)

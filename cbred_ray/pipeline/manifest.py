@@ -1,0 +1,156 @@
+"""The manifest of a run and the timing of its stages, shared by every kind of run."""
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
+from datetime import datetime, timezone
+from importlib import metadata
+
+from cbred_ray.store import Store
+
+_PACKAGES = ("cbred-ray", "ray", "torch", "numpy", "pyarrow", "scikit-learn", "networkx", "pandas")
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _log(progress: bool, message: str) -> None:
+    if progress:
+        print(f"[cbred] {message}", file=sys.stderr, flush=True)
+
+
+def new_manifest(kind: str, config: dict, config_hash: str, seed: int) -> dict:
+    return {
+        "kind": kind, "config": config, "config_hash": config_hash, "seed": seed,
+        "versions": _versions(), "machine": {"platform": platform.platform(), "python": sys.version.split()[0]},
+        "created": now(), "status": "running", "stages": {},
+    }
+
+
+def claim(store: Store, existing: dict | None, kind: str, config: dict, config_hash: str, seed: int) -> dict:
+    """Mark the run as running in the store's manifest (a new one if ``existing`` is None) and write
+    it before any shard, so that a killed run can be resumed."""
+    manifest = existing or new_manifest(kind, config, config_hash, seed)
+    manifest["status"] = "running"
+    store.write_manifest(manifest)
+    return manifest
+
+
+def finish(store: Store, manifest: dict, stages: Iterable[str], started: float | None = None) -> dict:
+    """Record the rows of ``stages``, the wall time since ``started`` and status done; returns the manifest."""
+    manifest["rows"] = {stage: store.count_rows(stage) for stage in stages}
+    manifest["status"] = "done"
+    if started is not None:
+        manifest["wall_seconds_last_run"] = round(time.perf_counter() - started, 3)
+    manifest["finished"] = now()
+    store.write_manifest(manifest)
+    return manifest
+
+
+SHARD_CODES = {
+    "R": "reused: its file was whole, written by an earlier run",
+    "C": "computed by this run",
+    "B": "its file did not read as Parquet: computed again by this run",
+    ".": "not finished",
+}
+"""What each character of a shard stage's ``shards.status`` in the manifest means."""
+
+PUBLISH_INTERVAL = 1.0
+"""Seconds between two rewrites of the manifest while the shards of a stage finish."""
+
+_PUBLISH: ContextVar[Callable[[dict], None] | None] = ContextVar("cbred_shard_publish", default=None)
+
+
+class ShardLog:
+    """The status of each shard of a shard stage (graphs, stats) while it runs.
+
+    ``record()`` is what the manifest keeps under ``stages.<stage>.shards``: counts and one
+    character per shard, in shard order (``SHARD_CODES``), so that even 10,000 shards stay one
+    line. Inside :meth:`Stages.run` the driver rewrites the manifest (atomically) as shards
+    finish, at most every ``interval`` seconds (``PUBLISH_INTERVAL``), and once more when the
+    stage ends; the files on disk stay the truth (a shard written just before a kill may still
+    show ``.``).
+    """
+
+    def __init__(self, total: int, reused: Iterable[int], broken: Iterable[int] = (),
+                 publish: Callable[[dict], None] | None = None, interval: float | None = None):
+        self.codes = ["."] * total
+        for shard in reused:
+            if 0 <= shard < total:
+                self.codes[shard] = "R"
+        self.broken = set(broken)
+        self.publish, self._last = publish, time.monotonic()
+        self.interval = PUBLISH_INTERVAL if interval is None else interval
+        if publish is not None:
+            publish(self.record())
+
+    def finished(self, shard: int) -> None:
+        self.codes[shard] = "B" if shard in self.broken else "C"
+        if self.publish is not None and time.monotonic() - self._last >= self.interval:
+            self.publish(self.record())
+            self._last = time.monotonic()
+
+    def record(self) -> dict:
+        status = "".join(self.codes)
+        return {"total": len(status), "done": len(status) - status.count("."), "reused": status.count("R"),
+                "computed": status.count("C"), "redone_broken": status.count("B"), "status": status}
+
+
+def shard_log(total: int, reused: Iterable[int], broken: Iterable[int] = ()) -> ShardLog:
+    """A :class:`ShardLog` that keeps the manifest of the stage now running in :meth:`Stages.run`
+    up to date (outside one, it only counts)."""
+    return ShardLog(total, reused, broken, _PUBLISH.get())
+
+
+class Stages:
+    """Runs stages in order, timing each and recording it in the manifest as it finishes.
+
+    A shard stage records the status of its shards while it runs (:func:`shard_log`). A stage
+    already done is reused, unless it is a shard stage one of whose shards has since gone
+    missing or no longer reads: it then runs again, and computes only those shards.
+    """
+
+    def __init__(self, store: Store, manifest: dict, progress: bool):
+        self.store, self.manifest, self.progress = store, manifest, progress
+
+    def run(self, stage: str, fn: Callable[[], dict], redo: bool = False) -> dict:
+        previous = self.manifest["stages"].get(stage, {})
+        if not redo and previous.get("status") == "done" and self.store.has_stage(stage) and self._whole(stage, previous):
+            _log(self.progress, f"{stage}: already done, reused")
+            return previous
+        _log(self.progress, f"{stage}: running")
+        started, began = time.perf_counter(), now()
+
+        def publish(shards: dict) -> None:
+            self.manifest["stages"][stage] = {"status": "running", "started": began, "shards": shards}
+            self.store.write_manifest(self.manifest)
+
+        token = _PUBLISH.set(publish)
+        try:
+            record = fn()
+        finally:
+            _PUBLISH.reset(token)
+        record.update(status="done", seconds=round(time.perf_counter() - started, 3), finished=now())
+        self.manifest["stages"][stage] = record
+        self.store.write_manifest(self.manifest)
+        _log(self.progress, f"{stage}: done in {record['seconds']:.1f} s")
+        return record
+
+    def _whole(self, stage: str, record: dict) -> bool:
+        """Whether every shard a finished shard stage wrote is still there and reads (True for other stages)."""
+        total = record.get("shards", {}).get("total")
+        return total is None or set(range(total)) <= self.store.finished_shards(stage)

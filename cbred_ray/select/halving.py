@@ -1,0 +1,87 @@
+"""Sampled cluster scoring: successive halving over the clusters, on a statistics budget.
+
+When the statistics of every architecture cost too much, each cluster's score is
+estimated from a seeded sample of its members, with a bootstrap 95 % interval, and
+further statistics are spent only on the clusters still in contention:
+
+1. every eligible cluster gets an equal share of the round's budget;
+2. the members measured so far are ranked together (percentile ranks, as in
+   :mod:`cbred_ray.select.scoring`) and each cluster is scored;
+3. the better half stays in contention (at least one); when the leader's interval
+   lies above every other contender's, the search stops early;
+4. the next round measures more members of the survivors, until one is left or the
+   budget is spent. The leader of the last round is the choice.
+
+``measure`` is whatever computes statistics (the statistics actors, or a lookup in
+statistics computed before); it is called once per round with the architectures not
+measured yet. No accuracy is read.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cbred_ray.select.scoring import oriented_ranks, score_clusters
+
+
+@dataclass(frozen=True)
+class Halving:
+    cluster: int  # the chosen cluster
+    measured: pd.Index  # every architecture whose statistics were computed
+    rounds: list[dict]  # per round: contenders, members measured per contender, scores and intervals
+
+    def record(self) -> dict:
+        return {"cluster": self.cluster, "measured": int(len(self.measured)), "rounds": self.rounds}
+
+
+def _member_orders(clusters: pd.Series, contenders: Sequence[int], seed: int) -> dict[int, np.ndarray]:
+    """A seeded order of each contender's members: a cluster's sample is a prefix of it."""
+    rng = np.random.default_rng(seed)
+    return {c: rng.permutation(np.sort(clusters.index[clusters.to_numpy() == c].to_numpy())) for c in contenders}
+
+
+def successive_halving(clusters: pd.Series, eligible: Sequence[int], measure: Callable[[np.ndarray], pd.DataFrame],
+                       statistics: tuple[str, ...], budget: int, seed: int, scoring: str = "median_rank",
+                       combine: str = "mean", bootstrap: int = 200) -> Halving:
+    """Choose the best of the ``eligible`` clusters, computing statistics for at most ``budget`` architectures."""
+    contenders = sorted(int(c) for c in eligible)
+    if not contenders:
+        raise ValueError("no cluster is eligible")
+    if budget < 2 * len(contenders):
+        raise ValueError(f"a budget of {budget} cannot give {len(contenders)} clusters two members each")
+    orders = _member_orders(clusters, contenders, seed)
+    taken = dict.fromkeys(contenders, 0)
+    stats = pd.DataFrame(columns=list(statistics), dtype="float64")
+    rounds = max(1, math.ceil(math.log2(len(contenders))))
+    spent, history = 0, []
+    for round_number in range(rounds):
+        share = (budget - spent) // (rounds - round_number) // len(contenders)
+        share = max(share, 2) if round_number == 0 else share  # every contender needs two members to be scored
+        for c in contenders:
+            taken[c] = min(len(orders[c]), taken[c] + share)
+        wanted = np.concatenate([orders[c][: taken[c]] for c in contenders])
+        new = np.setdiff1d(wanted, stats.index.to_numpy())
+        if len(new):
+            stats = pd.concat([stats, measure(new)[list(statistics)]]).sort_index()
+            spent += len(new)
+        ranks = oriented_ranks(stats, statistics)
+        in_play = ranks.index.isin(wanted)
+        scores = score_clusters(ranks[in_play], clusters, scoring, min_cluster_size=2, bootstrap=bootstrap,
+                                seed=seed + round_number, combine=combine).set_index("cluster").loc[contenders]
+        order = scores.sort_values("score", ascending=False, kind="stable").index.to_list()
+        leader = scores.loc[order[0]]
+        separated = all(leader["score_low"] > scores.loc[c, "score_high"] for c in order[1:])
+        history.append({"contenders": contenders, "measured_per_cluster": [taken[c] for c in contenders],
+                        "score": [round(float(scores.loc[c, "score"]), 6) for c in contenders],
+                        "interval": [[round(float(scores.loc[c, "score_low"]), 6),
+                                      round(float(scores.loc[c, "score_high"]), 6)] for c in contenders],
+                        "spent": spent, "separated": separated})
+        if separated or len(contenders) == 1:
+            contenders = [order[0]]
+            break
+        contenders = sorted(order[: max(1, len(order) // 2)])
+    return Halving(int(order[0]), stats.index, history)

@@ -1,0 +1,198 @@
+"""Generic cell spaces: DAGs over ``nodes`` nodes, one operation per edge.
+
+NAS-Bench-201 is the 4-node, 5-operation member. Node ``i`` sums its incoming
+edges ``j -> i`` (``j < i``), so a cell has ``nodes * (nodes - 1) / 2`` edges, held
+in the order of the official string ``|op~0|+|op~0|op~1|+...``: (1<-0), (2<-0),
+(2<-1), (3<-0), ... A cell's index is its base-``len(ops)`` number with edge 0 as
+the most significant digit, so the space is enumerated (and sampled) by index
+ranges without ever holding it whole.
+
+Everything here is vectorised over (n, edges) int8 arrays; nothing builds one
+Python graph per architecture.
+
+Canonical form (one representative per computed function), for any node count:
+1. dead edges are set to ``none``: an edge whose source is unreachable from the
+   input (node 0), or whose target cannot reach the output (the last node);
+2. isomorphic cells are merged: the intermediate nodes may be renamed by any
+   permutation under which every remaining edge still runs from a lower to a
+   higher node; the representative is the renaming with the smallest index
+   (equivalently, lexicographically smallest cell).
+Cells whose output is disconnected from the input map to the all-``none`` cell.
+For 4 nodes this is exactly :func:`cbred_ray.spaces.canonical.canonical_cells`.
+"""
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from cbred_ray.errors import BadInput
+
+KNOWN_OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+"""Operations a cell space may use (their kernels are defined in :mod:`cbred_ray.graphs.cell_features`)."""
+MAX_NODES = 8
+_CHUNK = 1 << 18  # rows per vectorised block, to bound temporary memory
+
+
+def distinct_sorted(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted (a sort and one comparison: much faster than ``np.unique`` on
+    millions of integers)."""
+    ordered = np.sort(np.asarray(values))
+    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])] if len(ordered) else ordered
+
+
+@dataclass(frozen=True)
+class CellSpace:
+    nodes: int = 4
+    ops: tuple[str, ...] = KNOWN_OPS
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.nodes <= MAX_NODES:
+            raise BadInput(f"a cell space needs 2 to {MAX_NODES} nodes, got {self.nodes}")
+        unknown = [op for op in self.ops if op not in KNOWN_OPS]
+        if unknown:
+            raise BadInput(f"unknown operation {unknown[0]!r} (known: {', '.join(KNOWN_OPS)})")
+        if len(set(self.ops)) != len(self.ops) or len(self.ops) < 1:
+            raise BadInput(f"a cell space needs distinct operations, got {list(self.ops)}")
+        if self.size >= 2**62:
+            raise BadInput(f"a cell space of {len(self.ops)}^{self.num_edges} architectures is too large to index")
+
+    # -- layout -------------------------------------------------------------------------------
+    @cached_property
+    def edges(self) -> tuple[tuple[int, int], ...]:
+        """(to, from) of every edge, in cell order."""
+        return tuple((to, frm) for to in range(1, self.nodes) for frm in range(to))
+
+    @property
+    def num_edges(self) -> int:
+        return self.nodes * (self.nodes - 1) // 2
+
+    @property
+    def size(self) -> int:
+        return len(self.ops) ** self.num_edges
+
+    @cached_property
+    def none(self) -> int | None:
+        """Index of the ``none`` operation, or None when the space has no such edge."""
+        return self.ops.index("none") if "none" in self.ops else None
+
+    @cached_property
+    def _places(self) -> np.ndarray:
+        return len(self.ops) ** np.arange(self.num_edges - 1, -1, -1, dtype=np.int64)
+
+    # -- indices <-> cells --------------------------------------------------------------------
+    def cells_of(self, indices: np.ndarray) -> np.ndarray:
+        """Cells (n, edges) int8 for an array of indices; BadInput names one outside the space."""
+        idx = np.asarray(indices, dtype=np.int64).ravel()
+        if idx.size and (idx.min() < 0 or idx.max() >= self.size):
+            bad = idx[(idx < 0) | (idx >= self.size)][0]
+            raise BadInput(f"architecture index {int(bad)} outside the cell space [0, {self.size})")
+        return ((idx[:, None] // self._places[None, :]) % len(self.ops)).astype(np.int8)
+
+    def indices_of(self, cells: np.ndarray) -> np.ndarray:
+        return np.asarray(cells, dtype=np.int64).reshape(-1, self.num_edges) @ self._places
+
+    def format_cell(self, cell: Sequence[int]) -> str:
+        """The official string form, ``|op~0|+|op~0|op~1|+...``."""
+        names = [self.ops[int(o)] for o in cell]
+        parts, k = [], 0
+        for to in range(1, self.nodes):
+            parts.append("|" + "|".join(f"{names[k + frm]}~{frm}" for frm in range(to)) + "|")
+            k += to
+        return "+".join(parts)
+
+    # -- enumeration and sampling -------------------------------------------------------------
+    def ranges(self, shard_size: int, size: int | None = None) -> Iterator[tuple[int, int]]:
+        """Index ranges [start, stop) covering [0, size or the whole space) in shards of ``shard_size``."""
+        if shard_size < 1:
+            raise BadInput(f"shard size must be positive, got {shard_size}")
+        size = self.size if size is None else size
+        for start in range(0, size, shard_size):
+            yield start, min(start + shard_size, size)
+
+    def sample(self, count: int, seed: int) -> np.ndarray:
+        """``count`` distinct indices drawn uniformly with ``seed``, sorted (the same for the same seed)."""
+        if not 1 <= count <= self.size:
+            raise BadInput(f"sample size {count} must be between 1 and the space size {self.size}")
+        rng = np.random.default_rng(seed)
+        if count * 4 >= self.size:
+            return np.sort(rng.permutation(self.size)[:count]).astype(np.int64)
+        picked = distinct_sorted(rng.integers(0, self.size, size=count, dtype=np.int64))
+        while len(picked) < count:  # top up the few draws lost to repeats, in the same seeded stream
+            more = rng.integers(0, self.size, size=count - len(picked), dtype=np.int64)
+            picked = distinct_sorted(np.concatenate([picked, more]))
+        return picked
+
+    # -- canonical form -----------------------------------------------------------------------
+    @cached_property
+    def _renamings(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """For every renaming of the intermediate nodes but the identity: the edges that still
+        point forward once renamed, where each of them lands, and the forward mask."""
+        out = []
+        position = {edge: k for k, edge in enumerate(self.edges)}
+        middle = list(range(1, self.nodes - 1))
+        for perm in itertools.permutations(middle):
+            if list(perm) == middle:
+                continue
+            rename = {0: 0, self.nodes - 1: self.nodes - 1, **dict(zip(middle, perm, strict=True))}
+            forward = np.array([rename[to] > rename[frm] for to, frm in self.edges])
+            dest = np.array([position[(rename[to], rename[frm])] for to, frm in np.asarray(self.edges)[forward]])
+            out.append((np.flatnonzero(forward), dest, forward))
+        return out
+
+    def live_edges(self, cells: np.ndarray) -> np.ndarray:
+        """Boolean (n, edges): edges that carry information from the input to the output."""
+        cells = np.asarray(cells).reshape(-1, self.num_edges)
+        on = cells != self.none if self.none is not None else np.ones(cells.shape, dtype=bool)
+        n, last = len(cells), self.nodes - 1
+        position = {edge: k for k, edge in enumerate(self.edges)}
+        fwd = np.zeros((n, self.nodes), dtype=bool)
+        fwd[:, 0] = True
+        for to in range(1, self.nodes):
+            for frm in range(to):
+                fwd[:, to] |= fwd[:, frm] & on[:, position[(to, frm)]]
+        bwd = np.zeros((n, self.nodes), dtype=bool)
+        bwd[:, last] = True
+        for frm in range(last - 1, -1, -1):
+            for to in range(frm + 1, self.nodes):
+                bwd[:, frm] |= bwd[:, to] & on[:, position[(to, frm)]]
+        live = np.zeros(cells.shape, dtype=bool)
+        for (to, frm), k in position.items():
+            live[:, k] = on[:, k] & fwd[:, frm] & bwd[:, to]
+        return live
+
+    def canonical_cells(self, cells: np.ndarray) -> np.ndarray:
+        """Vectorised canonical form of an (n, edges) array of cells (see the module docstring)."""
+        cells = np.asarray(cells, dtype=np.int8).reshape(-1, self.num_edges)
+        out = np.empty_like(cells)
+        for start in range(0, len(cells), _CHUNK):
+            out[start : start + _CHUNK] = self._canonical_block(cells[start : start + _CHUNK])
+        return out
+
+    def canonical_indices(self, indices: np.ndarray) -> np.ndarray:
+        """Index of the canonical form of each index, in blocks (bounded memory)."""
+        indices = np.asarray(indices, dtype=np.int64).ravel()
+        out = np.empty_like(indices)
+        for start in range(0, len(indices), _CHUNK):
+            block = self.cells_of(indices[start : start + _CHUNK])
+            out[start : start + _CHUNK] = self.indices_of(self._canonical_block(block))
+        return out
+
+    def _canonical_block(self, cells: np.ndarray) -> np.ndarray:
+        if self.none is None:
+            return cells  # every edge is live and only the identity renaming keeps all edges forward
+        pruned = np.where(self.live_edges(cells), cells, np.int8(self.none)).astype(np.int8)
+        best, best_index = pruned, self.indices_of(pruned)
+        off = pruned != self.none
+        for kept, dest, forward in self._renamings:
+            valid = ~(off & ~forward).any(axis=1)  # every live edge still points forward
+            renamed = np.full_like(pruned, self.none)
+            renamed[:, dest] = pruned[:, kept]
+            index = self.indices_of(renamed)
+            better = valid & (index < best_index)
+            best = np.where(better[:, None], renamed, best)
+            best_index = np.where(better, index, best_index)
+        return best

@@ -1,0 +1,68 @@
+"""Successive halving over clusters: finds the best cluster on a budget, measures each architecture once."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cbred_ray.select.halving import successive_halving
+from cbred_ray.select.scoring import oriented_ranks, score_clusters
+
+STATS = ("naswot_v2", "logsynflow")
+
+
+def _space(n_clusters=12, per_cluster=400, seed=0):
+    rng = np.random.default_rng(seed)
+    clusters = pd.Series(np.repeat(np.arange(n_clusters), per_cluster), index=np.arange(n_clusters * per_cluster) + 50)
+    level = np.linspace(0, 1.5, n_clusters)[clusters.to_numpy()]  # the last cluster is the best
+    stats = pd.DataFrame({s: level + rng.normal(size=len(clusters)) for s in STATS}, index=clusters.index)
+    return clusters, stats
+
+
+class Counter:
+    def __init__(self, stats):
+        self.stats, self.calls = stats, []
+
+    def __call__(self, archs):
+        self.calls.append(np.asarray(archs))
+        return self.stats.loc[archs]
+
+
+def test_finds_the_exhaustive_choice_on_a_small_budget():
+    clusters, stats = _space()
+    exhaustive = score_clusters(oriented_ranks(stats, STATS), clusters).sort_values("score").iloc[-1]["cluster"]
+    measure = Counter(stats)
+    result = successive_halving(clusters, range(12), measure, STATS, budget=240, seed=3, bootstrap=100)
+    assert result.cluster == exhaustive == 11
+    measured = np.concatenate(measure.calls)
+    assert len(measured) == len(np.unique(measured)) == len(result.measured) <= 240  # each measured once
+    assert len(result.rounds) >= 2 and result.rounds[0]["contenders"] == list(range(12))
+    assert len(result.rounds[1]["contenders"]) == 6  # the better half stays
+
+
+def test_same_seed_same_choice_and_samples():
+    clusters, stats = _space(seed=1)
+    a = successive_halving(clusters, range(12), Counter(stats), STATS, budget=120, seed=5, bootstrap=50)
+    b = successive_halving(clusters, range(12), Counter(stats), STATS, budget=120, seed=5, bootstrap=50)
+    assert a.cluster == b.cluster and a.measured.equals(b.measured) and a.rounds == b.rounds
+
+
+def test_stops_early_when_the_leader_is_separated():
+    clusters, stats = _space(n_clusters=4)
+    stats.loc[clusters.index[clusters == 2]] += 10.0
+    result = successive_halving(clusters, range(4), Counter(stats), STATS, budget=400, seed=0, bootstrap=100)
+    assert result.cluster == 2 and len(result.rounds) == 1 and result.rounds[0]["separated"]
+
+
+def test_only_eligible_clusters_are_measured():
+    clusters, stats = _space()
+    measure = Counter(stats)
+    result = successive_halving(clusters, [0, 3, 5], measure, STATS, budget=90, seed=0, bootstrap=20)
+    assert result.cluster in (0, 3, 5)
+    assert set(clusters.loc[np.concatenate(measure.calls)]) <= {0, 3, 5}
+
+
+def test_budget_too_small_is_refused():
+    clusters, stats = _space()
+    with pytest.raises(ValueError, match="budget of 10 cannot give 12 clusters"):
+        successive_halving(clusters, range(12), Counter(stats), STATS, budget=10, seed=0)
