@@ -4,36 +4,16 @@ import os
 import signal
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from fault_injection import descendants_named
 
 from cbred_ray.config import StatsConfig
 from cbred_ray.pipeline.run import run_statistics
 from cbred_ray.spaces import nb201
 from cbred_ray.spaces.canonical import canonical_cells
-
-
-def _actor_pids():
-    """The statistics actors of this test's own Ray (descendants of this process), never another's."""
-    children, commands = {}, {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            commands[int(entry.name)] = (entry / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(parent, []).append(int(entry.name))
-    found, stack = [], list(children.get(os.getpid(), []))
-    while stack:
-        pid = stack.pop()
-        if commands.get(pid, b"").startswith(b"ray::StatsWorker"):
-            found.append(pid)
-        stack.extend(children.get(pid, []))
-    return sorted(found)
 
 
 def _archs(n):
@@ -52,7 +32,7 @@ def test_a_killed_statistics_actor_is_restarted_and_no_row_is_lost_or_doubled(ra
         folder = tmp_path / "disturbed" / "stats"
         while time.monotonic() < deadline:
             done = len(list(folder.glob("shard-*.parquet"))) if folder.is_dir() else 0
-            pids = _actor_pids()
+            pids = descendants_named(b"ray::StatsWorker")  # this test's own actors, never another's
             if 2 <= done < 25 and pids:
                 os.kill(pids[0], signal.SIGKILL)
                 killed.append((pids[0], done))
