@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +25,8 @@ from cbred_ray.evaluate.benchmark import load_benchmark
 from cbred_ray.report.comparison import choose, measure
 from cbred_ray.report.report import load_space, portable
 from cbred_ray.store import Store
+
+from provenance import provenance
 
 GRID = [4, 6, 8, 12, 16, 24, 32]
 PAPER = {"method": "kmeans", "features": "op_usage", "k": GRID, "criterion": "silhouette"}
@@ -82,8 +82,7 @@ def main() -> None:
               {m: result[m]["mean"] for m in ("C-BRED (C)", "C-BRED (Q + C)", "Quantiled")}, file=sys.stderr)
     Path(args.out).write_text(json.dumps({
         "command": f"python benchmarks/cbred_variants.py --store STORE --benchmark {args.benchmark} --out {args.out}",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "python": platform.python_version()},
+        **provenance(),
         "store_config": portable(store.read_manifest()["config"]), "dataset": args.dataset, "results": results,
     }, indent=1))
 

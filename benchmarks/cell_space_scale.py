@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
+
+from provenance import provenance
 
 CASES = [("configs/cell5_1m.yaml", 2), ("configs/cell5_full.yaml", 1), ("configs/cell5_full.yaml", 2)]
 
@@ -78,8 +77,7 @@ def main() -> None:
     }
     Path(args.out).write_text(json.dumps({
         "command": f"python benchmarks/cell_space_scale.py --out {args.out}",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()},
+        **provenance(),
         "cases": results, "summary": summary,
     }, indent=1))
 

@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
 import functools
 import json
 import math
-import os
 import platform
 import random
 import statistics
@@ -42,6 +40,8 @@ from cbred_ray.stats.network import OP_NAMES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baseline_stats import NAMES, baseline_calls  # noqa: E402
+
+from provenance import provenance
 
 
 def sample_cells(n: int, seed: int) -> list[list[str]]:
@@ -200,9 +200,7 @@ def main(argv: list[str] | None = None) -> dict:
               + (f"  both failed on {len(row['both_failed'])}" if row["both_failed"] else ""))
     result = {
         "command": ["python", *sys.argv] if argv is None else ["engine_speedup.py", *argv],
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                    "cpu_count": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version()},
+        **provenance(processor=platform.processor(), torch=torch.__version__),
         "settings": {"n_archs": args.n_archs, "batch_size": args.batch_size, "seed": args.seed,
                      "source": args.source, "torch_threads": torch.get_num_threads(), "batch": description,
                      "statistics": list(NAMES),

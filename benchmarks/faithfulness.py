@@ -15,10 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +23,8 @@ from scipy.stats import kendalltau
 
 from cbred_ray.evaluate.benchmark import accuracy_columns, load_benchmark
 from cbred_ray.stats.registry import STATISTICS
+
+from provenance import provenance
 
 
 def faithfulness(stats: pd.DataFrame, table: pd.DataFrame, dataset: str, bootstrap: int = 200,
@@ -80,8 +78,7 @@ def main() -> None:
                f"--dataset {args.dataset}", f"--out {args.out}"]
     result = {
         "command": " ".join(command),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count()},
+        **provenance(),
         "label": args.label,
         "dataset": args.dataset,
         "n_archs": len(common),

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import signal
 import subprocess
@@ -41,7 +40,6 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
@@ -54,6 +52,8 @@ TESTS = REPO / "tests"
 sys.path.insert(0, str(TESTS))
 
 import fault_injection as fi  # noqa: E402
+
+from provenance import provenance
 
 SEED = 3
 RUN_CONFIG = {
@@ -316,14 +316,6 @@ def _summary(fault: str, how: str, records: list[dict]) -> dict:
 
 # -- the table ------------------------------------------------------------------------------
 
-def _git_commit() -> str | None:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
-                              check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return None
-
-
 def _markdown(result: dict) -> str:
     lines = [
         "# Fault table", "",
@@ -397,12 +389,8 @@ def main(argv: list[str] | None = None) -> int:
                      and f["max_shards_recomputed_per_fault"] <= 1 for f in faults)
     result = {
         "command": f"python benchmarks/fault_table.py --injections {args.injections}",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "git_commit": _git_commit(),
-        "git_worktree": "with uncommitted changes" if subprocess.run(
-            ["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True).stdout.strip() else "clean",
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
-                    "load_average_1_5_15min_at_start": [round(x, 2) for x in load_start],
-                    "load_average_1_5_15min_at_end": [round(x, 2) for x in os.getloadavg()]},
+        **provenance(load_average_1_5_15min_at_start=[round(x, 2) for x in load_start],
+                     load_average_1_5_15min_at_end=[round(x, 2) for x in os.getloadavg()]),
         "versions": {name: metadata.version(name) for name in ("ray", "torch", "pyarrow")},
         "setup": {"run_config": RUN_CONFIG, "list_statistics": {**LIST_STATS, "cells": LIST_CELLS, "seed": SEED},
                   "store": "STORE", "config": "CONFIG"},

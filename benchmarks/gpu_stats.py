@@ -18,11 +18,9 @@ Needs a CUDA GPU; run it as one script, sized to fit a short device session.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -38,6 +36,8 @@ from cbred_ray.pipeline.run import run_statistics
 from cbred_ray.spaces import nb201
 from cbred_ray.spaces.canonical import canonical_cells
 from cbred_ray.stats import compute_stats, load_batch
+
+from provenance import provenance
 
 TOLERANCE = {"naswot_v1": 1e-3, "naswot_v2": 1e-3, "ntk_cond": 5e-2, "linear_regions": 1e-2, "synflow": 1e-6,
              "logsynflow": 1e-6, "params": 0.0, "macs": 0.0}
@@ -109,9 +109,7 @@ def main() -> None:
     best = max(runs, key=lambda r: r["cells_per_s"])
     result = {
         "command": ["python", *sys.argv],
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "gpu": None if args.cpu else torch.cuda.get_device_name(0), "cpu_count": os.cpu_count(),
-                    "torch": torch.__version__},
+        **provenance(gpu=None if args.cpu else torch.cuda.get_device_name(0), torch=torch.__version__),
         "config": args.config, "n_archs": len(archs), "distinct_cells": distinct,
         "runs": runs,
         "gpu_vs_cpu": {"n_archs": min(args.check, len(archs)), "tolerance": TOLERANCE, "max_rel_diff": worst,

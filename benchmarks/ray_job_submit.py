@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import secrets
 import shlex
 import shutil
@@ -35,10 +34,11 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
+
+from provenance import provenance
 
 REPO = Path(__file__).resolve().parents[1]
 RUNTIME_ENV = REPO / "jobs" / "runtime_env.yaml"
@@ -323,12 +323,8 @@ def main() -> None:
         "ray_job_submit_command": shlex.join(["ray", *(placeholder.get(a, a) for a in submitted["args"])]),
         "head": f"ray start --head --block --num-cpus={args.num_cpus} --include-dashboard=true, free ports, "
                 "its own temp dir, token authentication (RAY_AUTH_MODE=token), this virtualenv",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
-                                     text=True).stdout.strip(),
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version(),
-                    "load_average_1_5_15min_at_start": load_at_start,
-                    "load_average_1_5_15min_at_end": [round(x, 2) for x in os.getloadavg()]},
+        **provenance(load_average_1_5_15min_at_start=load_at_start,
+                     load_average_1_5_15min_at_end=[round(x, 2) for x in os.getloadavg()]),
         "versions": {"ray": _version("ray"), "torch": _version("torch")},
         "job_status": submitted["status"],
         "wall_seconds_submit": round(submitted["wall_seconds"], 1),

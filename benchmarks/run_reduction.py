@@ -7,22 +7,38 @@ Runs the CLI in a subprocess on a fresh store, samples the resident memory of th
 whole process tree (driver, Ray services and workers) and of the driver alone
 every 0.2 s from /proc, then runs `cbred evaluate` and writes everything as JSON
 with the command, the machine and the date.
+
+With ``--exhaustive-stats`` (statistics of every architecture, e.g.
+``benchmarks/results/nb201_stats.parquet``) a run that sampled its clusters (quick mode or
+successive halving) is set beside exhaustive scoring of the same clusters: the cluster it
+chooses, its evaluation, and the largest difference between the statistics the run computed
+and those of the file for the same architectures (0 when seed and settings match).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
+from cbred_ray.config import HalvingConfig, QuickConfig, RunConfig
+from cbred_ray.evaluate.benchmark import load_benchmark
+from cbred_ray.evaluate.metrics import evaluate_subset
+from cbred_ray.pipeline.select_stage import clusters_to_select_from
 from cbred_ray.report.report import portable
+from cbred_ray.select.reduction import reduce_space
+from cbred_ray.select.scoring import oriented_ranks
+from cbred_ray.store import Store
+
+from provenance import provenance
 
 
 def _children() -> dict[int, list[int]]:
@@ -56,12 +72,32 @@ def _tree_rss_kib(root: int) -> int:
     return total
 
 
+def exhaustive(store: Path, stats_file: str, benchmark: str) -> dict:
+    """Exhaustive scoring of the store's clusters from ``stats_file``, beside the run's own choice."""
+    manifest = json.loads((store / "manifest.json").read_text())
+    config = RunConfig.model_validate(manifest["config"])
+    select = config.select.model_copy(update={"quick": QuickConfig(), "halving": HalvingConfig()})
+    clusters = clusters_to_select_from(Store(store), select)
+    whole = pd.read_parquet(stats_file).set_index("arch_index")
+    reduction = reduce_space(oriented_ranks(whole.loc[clusters.index], select.statistics), clusters["cluster"],
+                             select, len(clusters), config.seed)
+    measured = Store(store).read("stats").to_pandas().set_index("arch_index")[list(select.statistics)]
+    difference = np.nanmax(np.abs(measured.to_numpy() - whole.loc[measured.index, measured.columns].to_numpy()))
+    chosen = manifest["stages"]["selection"]["cluster"]
+    evaluation = evaluate_subset(list(clusters.loc[reduction.selected, "arch_str"]), load_benchmark(benchmark))
+    return {"stats_file": stats_file, "cluster": reduction.cluster, "run_cluster": chosen,
+            "agrees": reduction.cluster == chosen, "max_abs_difference_of_measured_stats": float(difference),
+            "evaluation": evaluation["datasets"]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True)
     parser.add_argument("--benchmark", required=True)
     parser.add_argument("--out", required=True, help="JSON result file")
     parser.add_argument("--store", default=None, help="store directory (default: a temporary one, removed)")
+    parser.add_argument("--exhaustive-stats", default=None, help="statistics of every architecture, to set a "
+                        "sampled run beside exhaustive scoring of its clusters")
     args = parser.parse_args()
 
     store = Path(args.store) if args.store else Path(tempfile.mkdtemp()) / "store"
@@ -85,23 +121,26 @@ def main() -> None:
     result = {
         "command": " ".join([Path(sys.executable).name, *["STORE" if a == args.store else a for a in sys.argv]]),
         "cbred_command": f"cbred run {args.config} --out STORE && cbred evaluate STORE --benchmark {args.benchmark}",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "git_commit": subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip(),
-        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count(), "python": platform.python_version()},
+        **provenance(),
         "wall_seconds": round(wall, 1),
         "peak_rss_mib_all_processes": round(peak_tree / 1024, 1),
         "peak_rss_mib_driver": round(peak_driver / 1024, 1),
         "run_output": {**json.loads(run_out.strip().splitlines()[-1]), "store": "STORE"},
         "stage_seconds": {k: v["seconds"] for k, v in manifest["stages"].items()},
         "stats_stage": portable({k: manifest["stages"]["stats"][k] for k in
-                                 ("archs_requested", "cells_computed", "actors", "device", "batch", "precomputed")
+                                 ("archs_requested", "cells_computed", "actors", "device", "batch", "precomputed",
+                                  "halving")
                                  if k in manifest["stages"]["stats"]}),
         "evaluation": json.loads(evaluation),
     }
+    if args.exhaustive_stats:
+        result["exhaustive"] = exhaustive(store, args.exhaustive_stats, args.benchmark)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: result[k] for k in ("wall_seconds", "peak_rss_mib_all_processes")}))
     print(json.dumps(result["evaluation"]["datasets"]["cifar100"], indent=1))
+    if args.exhaustive_stats:
+        print(json.dumps({k: v for k, v in result["exhaustive"].items() if k != "evaluation"}))
     if not args.store:
         shutil.rmtree(store.parent)
 

@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import platform
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +34,8 @@ from cbred_ray.select.reduction import ensemble_rank, reduce_space, top_by_rank
 from cbred_ray.select.scoring import oriented_ranks
 from cbred_ray.select.surrogate import predicted_rank
 from cbred_ray.store import Store
+
+from provenance import provenance
 
 SEEDS = range(10)
 BUDGET_FRACTIONS = (0.01, 0.02, 0.05)
@@ -82,7 +82,7 @@ def main() -> None:
         runs = []
         for seed in SEEDS:
             halving = successive_halving(clusters, eligible, measure, names, budget, seed, select.scoring,
-                                         select.combine, select.bootstrap)
+                                         select.combine, select.bootstrap, select.quantile)
             chosen = clusters.index[clusters.to_numpy() == halving.cluster]
             on_measured = predicted_rank(features, ensemble_rank(oriented_ranks(space.stats.loc[halving.measured],
                                                                                 names)), seed)
@@ -108,8 +108,7 @@ def main() -> None:
                         "runs": runs})
     Path(args.out).write_text(json.dumps({
         "command": f"python benchmarks/sampled_scoring.py --store STORE --benchmark {args.benchmark} --out {args.out}",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "python": platform.python_version()},
+        **provenance(),
         "store_config": portable(store.read_manifest()["config"]), "dataset": args.dataset, "results": results,
     }, indent=1))
 

@@ -187,6 +187,16 @@ class QuickConfig(_Strict):
     sample_per_cluster: int = Field(24, ge=2)
 
 
+class HalvingConfig(_Strict):
+    """Sampled scoring by successive halving: the clusters are scored from seeded samples of their
+    members, with bootstrap intervals, and each round computes statistics only for the clusters
+    still in contention, within a budget of a fraction of the space."""
+
+    enabled: bool = False
+    budget: float = Field(0.05, gt=0.0, le=1.0, description="fraction of the space whose statistics may be "
+                          "computed, over every round")
+
+
 class ConstraintsConfig(_Strict):
     """Hardware budget. Costs are those of the network NB201 builds from the arch string
     (every edge that is not ``none`` counts, as in NB201's own tables)."""
@@ -212,11 +222,15 @@ class SelectConfig(_Strict):
                                        "rank; null: C-BRED (C), the whole cluster")
     constraints: ConstraintsConfig = ConstraintsConfig()
     quick: QuickConfig = QuickConfig()
+    halving: HalvingConfig = HalvingConfig()
 
     @model_validator(mode="after")
     def _top_needs_every_member(self) -> SelectConfig:
-        if self.top_fraction is not None and self.quick.enabled:
-            raise ValueError("top_fraction ranks every member of the best cluster: it needs quick.enabled false")
+        for mode in ("quick", "halving"):
+            if self.top_fraction is not None and getattr(self, mode).enabled:
+                raise ValueError(f"top_fraction ranks every member of the best cluster: it needs {mode}.enabled false")
+        if self.quick.enabled and self.halving.enabled:
+            raise ValueError("quick and halving are two ways of sampling the clusters: enable one")
         return self
 
 

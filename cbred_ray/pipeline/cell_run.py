@@ -48,15 +48,14 @@ def _cluster(store: Store, config: RunConfig, progress: bool) -> dict:
         model, record = _spectral(holders, cfg, config.seed)
         assign = model.assign
     fitted = time.perf_counter() - started
-    rows = write_clusters(store, holders, assign)
+    sizes = write_clusters(store, holders, assign, cfg.k)
     for holder in holders:
         ray.kill(holder)
-    if cfg.method == "spectral":
-        sizes = np.bincount(store.read("clusters", columns=["cluster"]).column("cluster").to_numpy(), minlength=cfg.k)
-        record["sizes"] = [int(s) for s in sizes]
-    return {"rows": rows, "method": cfg.method, "features": cfg.features, "holders": len(holders),
-            "graph_shards": len(store.finished_shards("graphs")), "n_init": cfg.n_init, "fit_seconds": round(fitted, 3),
-            **record}
+    if cfg.method == "kmeans":
+        record["n_init"] = cfg.n_init
+    return {"rows": int(sizes.sum()), "method": cfg.method, "features": cfg.features, "holders": len(holders),
+            "graph_shards": len(store.finished_shards("graphs")), "fit_seconds": round(fitted, 3),
+            **record, "sizes": [int(s) for s in sizes]}
 
 
 def unique_cells(store: Store) -> int:

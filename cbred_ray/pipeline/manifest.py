@@ -28,7 +28,7 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def _log(progress: bool, message: str) -> None:
+def say(progress: bool, message: str) -> None:
     if progress:
         print(f"[cbred] {message}", file=sys.stderr, flush=True)
 
@@ -98,6 +98,18 @@ class ShardLog:
         if publish is not None:
             publish(self.record())
 
+    @property
+    def total(self) -> int:
+        return len(self.codes)
+
+    def extend(self, count: int, reused: Iterable[int]) -> None:
+        """Add ``count`` shards, numbered on from the last (a further set scored by the same stage)."""
+        first = len(self.codes)
+        reused = set(reused)
+        self.codes += ["R" if shard in reused else "." for shard in range(first, first + count)]
+        if self.publish is not None:
+            self.publish(self.record())
+
     def finished(self, shard: int) -> None:
         self.codes[shard] = "B" if shard in self.broken else "C"
         if self.publish is not None and time.monotonic() - self._last >= self.interval:
@@ -130,9 +142,9 @@ class Stages:
     def run(self, stage: str, fn: Callable[[], dict], redo: bool = False) -> dict:
         previous = self.manifest["stages"].get(stage, {})
         if not redo and previous.get("status") == "done" and self.store.has_stage(stage) and self._whole(stage, previous):
-            _log(self.progress, f"{stage}: already done, reused")
+            say(self.progress, f"{stage}: already done, reused")
             return previous
-        _log(self.progress, f"{stage}: running")
+        say(self.progress, f"{stage}: running")
         started, began = time.perf_counter(), now()
 
         def publish(shards: dict) -> None:
@@ -147,7 +159,7 @@ class Stages:
         record.update(status="done", seconds=round(time.perf_counter() - started, 3), finished=now())
         self.manifest["stages"][stage] = record
         self.store.write_manifest(self.manifest)
-        _log(self.progress, f"{stage}: done in {record['seconds']:.1f} s")
+        say(self.progress, f"{stage}: done in {record['seconds']:.1f} s")
         return record
 
     def _whole(self, stage: str, record: dict) -> bool:

@@ -1,7 +1,7 @@
 """The driver: runs the stages of a reduction in order over one store.
 
-graphs (Ray Data) -> clusters -> stats (Ray actors; every architecture, or a
-seeded sample per cluster in quick mode) -> selection. Each stage reads what the
+graphs (Ray Data) -> clusters -> stats (Ray actors; every architecture, a seeded
+sample per cluster in quick mode, or round by round under successive halving) -> selection. Each stage reads what the
 stage before it wrote to the store; a stage already finished by the same config
 is skipped, and the shard stages skip finished shards.
 """
@@ -16,6 +16,7 @@ from cbred_ray.config import RunConfig, StatsConfig, config_hash
 from cbred_ray.pipeline.cell_run import run_cell_space, unique_cells
 from cbred_ray.pipeline.cluster_stage import run_cluster_stage
 from cbred_ray.pipeline.graphs_stage import run_graphs_stage
+from cbred_ray.pipeline.halving_stage import run_halving_stage
 from cbred_ray.pipeline.manifest import Stages, claim, finish
 from cbred_ray.pipeline.runtime import init_ray
 from cbred_ray.pipeline.select_stage import run_select_stage
@@ -58,6 +59,8 @@ def run_reduction(config: RunConfig, out: str, progress: bool = True) -> dict:
                                                      config.seed))
 
     def stats() -> dict:
+        if config.select.halving.enabled:
+            return run_halving_stage(store, config, precomputed, progress)
         clusters = store.read("clusters", columns=["arch_index", "canonical_index", "cluster"]).to_pandas()
         clusters = clusters.set_index("arch_index")
         if config.select.quick.enabled:

@@ -1,27 +1,46 @@
-"""Selection stage (driver): score clusters from the stored statistics, keep the best."""
+"""Selection stage (driver): score clusters from the stored statistics, keep the best.
+
+Under successive halving the halving is replayed over the stored statistics (the rounds ask
+for exactly what the stats stage computed), so the selection is a function of the store.
+"""
 from __future__ import annotations
 
+import pandas as pd
 import pyarrow as pa
 
 from cbred_ray.config import SelectConfig
 from cbred_ray.select.constraints import budget_mask
+from cbred_ray.select.halving import halve_clusters, halving_scores
 from cbred_ray.select.reduction import reduce_space
 from cbred_ray.select.scoring import oriented_ranks
 from cbred_ray.store import Store
 
 
-def run_select_stage(store: Store, cfg: SelectConfig, seed: int) -> dict:
+def clusters_to_select_from(store: Store, cfg: SelectConfig) -> pd.DataFrame:
+    """The stored clusters (by arch_index) of the architectures within the hardware budget (a no-op
+    when the budget came before clustering)."""
     clusters = store.read("clusters").to_pandas().set_index("arch_index").sort_index()
-    clusters = clusters[budget_mask(clusters, cfg.constraints)]  # a no-op when the budget came before clustering
+    return clusters[budget_mask(clusters, cfg.constraints)]
+
+
+def run_select_stage(store: Store, cfg: SelectConfig, seed: int) -> dict:
+    clusters = clusters_to_select_from(store, cfg)
     stats = store.read("stats", columns=["arch_index", *cfg.statistics]).to_pandas().set_index("arch_index")
     stats = stats.loc[stats.index.intersection(clusters.index)]
-    ranks = oriented_ranks(stats, cfg.statistics)
-    reduction = reduce_space(ranks, clusters["cluster"], cfg, len(clusters), seed)
-    store.write_stage("scores", pa.Table.from_pandas(reduction.scores, preserve_index=False))
-    chosen = clusters.loc[reduction.selected].reset_index()
+    record = {}
+    if cfg.halving.enabled:
+        halving = halve_clusters(clusters["cluster"], lambda new: stats.loc[new], cfg, seed)
+        scores, best, target = halving_scores(halving, clusters["cluster"]), halving.cluster, None
+        selected = clusters.index[clusters["cluster"].to_numpy() == best]
+        record["rounds"] = len(halving.rounds)
+    else:
+        reduction = reduce_space(oriented_ranks(stats, cfg.statistics), clusters["cluster"], cfg, len(clusters), seed)
+        scores, best, selected, target = reduction.scores, reduction.cluster, reduction.selected, reduction.target
+    store.write_stage("scores", pa.Table.from_pandas(scores, preserve_index=False))
+    chosen = clusters.loc[selected].reset_index()
     store.write_stage("selection", pa.Table.from_pandas(
         chosen[["arch_str", "arch_index", "canonical_index", "cluster"]], preserve_index=False))
-    score = reduction.scores.loc[reduction.scores["selected"], "score"].iloc[0]
-    return {"cluster": reduction.cluster, "rows": len(chosen), "cluster_size": len(reduction.members),
-            "target": reduction.target, "space_size": len(clusters), "scored_archs": len(stats),
-            "score": float(score)}
+    score = scores.loc[scores["selected"], "score"].iloc[0]
+    return {"cluster": best, "rows": len(chosen), "cluster_size": int((clusters["cluster"] == best).sum()),
+            "target": target, "space_size": len(clusters), "scored_archs": len(stats), "score": float(score),
+            **record}

@@ -66,13 +66,17 @@ class ShardHolder:
             drawn.append((p.ids[picked], p.values[p.inverse[picked]]))
         return np.concatenate([d[0] for d in drawn]), np.vstack([d[1] for d in drawn])
 
-    def write(self, root: str, assign: Callable[[np.ndarray], np.ndarray]) -> int:
-        """Write ``clusters/``: each row's cluster is ``assign`` of its features (computed once per distinct row)."""
+    def write(self, root: str, assign: Callable[[np.ndarray], np.ndarray], k: int) -> np.ndarray:
+        """Write ``clusters/``: each row's cluster is ``assign`` of its features (computed once per distinct
+        row); returns the rows written per cluster (length ``k``)."""
+        sizes = np.zeros(k, np.int64)
         for n, (canonical, points) in self.shards.items():
+            cluster = np.asarray(assign(points.values))[points.inverse]
             Store(root).write_shard("clusters", n, pa.table({
                 "arch_index": pa.array(points.ids, pa.int64()), "canonical_index": pa.array(canonical, pa.int64()),
-                "cluster": pa.array(np.asarray(assign(points.values))[points.inverse], pa.int32())}))
-        return sum(len(p.ids) for _, p in self.shards.values())
+                "cluster": pa.array(cluster, pa.int32())}))
+            sizes += np.bincount(cluster, minlength=k)
+        return sizes
 
 
 def default_holders() -> int:
@@ -88,6 +92,6 @@ def hold_store_shards(store: Store, feature: str, holders: int | None = None) ->
     return actors
 
 
-def write_clusters(store: Store, holders: list, assign: Callable[[np.ndarray], np.ndarray]) -> int:
-    """Every row's cluster into ``clusters/``, one shard per graphs shard."""
-    return sum(ray.get([h.write.remote(str(store.root), assign) for h in holders]))
+def write_clusters(store: Store, holders: list, assign: Callable[[np.ndarray], np.ndarray], k: int) -> np.ndarray:
+    """Every row's cluster (of ``k``) into ``clusters/``, one shard per graphs shard; returns the cluster sizes."""
+    return sum(ray.get([h.write.remote(str(store.root), assign, k) for h in holders]))

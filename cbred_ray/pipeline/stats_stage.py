@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import ray
 from ray.util import ActorPool
@@ -114,8 +115,9 @@ class StatsWorker:
         return int(torch.cuda.max_memory_allocated()) if self.device == "cuda" else None
 
 
-def plan_shards(arch_index: np.ndarray, canonical_index: np.ndarray, shard_size: int) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    """Group requested architectures by canonical cell and cut the groups into shards.
+def plan_shards(arch_index: np.ndarray, canonical_index: np.ndarray, shard_size: int,
+                first: int = 0) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """Group requested architectures by canonical cell and cut the groups into shards numbered from ``first``.
 
     Architectures of one canonical cell never straddle two shards, so each cell is
     computed exactly once. The plan depends only on its inputs (sorted order).
@@ -124,7 +126,114 @@ def plan_shards(arch_index: np.ndarray, canonical_index: np.ndarray, shard_size:
     arch_index, canonical_index = arch_index[order], canonical_index[order]
     _, starts = np.unique(canonical_index, return_index=True)
     bounds = list(starts[::shard_size]) + [len(arch_index)]
-    return [(i, arch_index[a:b], canonical_index[a:b]) for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))]
+    return [(first + i, arch_index[a:b], canonical_index[a:b]) for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))]
+
+
+class StatsRun:
+    """The statistics actors of one stats stage, scoring one or more sets of architectures in turn.
+
+    :meth:`score` plans a set's shards, numbering them on from the sets before it, and computes
+    those whose file is not already whole in the store: a rerun that asks for the same sets in the
+    same order reuses every finished shard. The actors are started at the first set and kept until
+    :meth:`close`, which stops them and returns the stage's record.
+    """
+
+    def __init__(self, store: Store, cfg: StatsConfig, seed: int, progress: bool):
+        self.store, self.cfg, self.seed, self.progress = store, cfg, seed, progress
+        self.partial = store.remove_partial("stats")
+        self.done, self.broken = store.finished_shards("stats"), store.broken_shards("stats")
+        self.log = shard_log(0, (), self.broken)
+        self.actors: list = []
+        self.described: list[dict] = []
+        self.notes: list[str] = []
+        self.requested, self.reused, self.computed, self.out_of_memory = 0, 0, 0, 0
+        self.gpu_peak: int | None = None
+        self.num_gpus: float | None = None
+        self.shards_per_node: Counter = Counter()
+        self.cells = np.empty(0, np.int64)  # canonical cells of the sets scored so far
+
+    def _start(self, todo: int) -> None:
+        plan = plan_actors(self.cfg)
+        n_actors = max(1, min(plan.num_actors, todo or 1))
+        remote = ray.remote(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus, max_restarts=ACTOR_RESTARTS,
+                            max_task_retries=ACTOR_RESTARTS)(StatsWorker)
+        self.num_gpus = plan.num_gpus
+        self.actors = [remote.remote(self.cfg, self.seed, str(self.store.root), plan.num_gpus > 0)
+                       for _ in range(n_actors)]
+        self.described = ray.get([actor.describe.remote() for actor in self.actors])
+        fallbacks = [d["warning"] for d in self.described if d["warning"]]
+        self.notes = [f"{fallbacks.count(w)} of {n_actors} statistics actors were {w}" for w in dict.fromkeys(fallbacks)]
+        for note in self.notes:
+            warnings.warn(note, RuntimeWarning, stacklevel=3)
+
+    def score(self, arch_index: np.ndarray, canonical_index: np.ndarray, label: str = "stats") -> None:
+        """Compute (or reuse) the statistics of ``arch_index`` (with their canonical cells) into the store.
+
+        A cell computed for an earlier set is not computed again: its row is copied, by the driver,
+        to the architectures of this set equivalent to it, in a shard of their own.
+        """
+        arch_index, canonical_index = np.asarray(arch_index), np.asarray(canonical_index)
+        self.requested += len(arch_index)
+        known = np.isin(canonical_index, self.cells)
+        if known.any():
+            self._copy(arch_index[known], canonical_index[known])
+        self.cells = np.union1d(self.cells, canonical_index)
+        shards = plan_shards(arch_index[~known], canonical_index[~known], self.cfg.shard_size, first=self.log.total)
+        self.log.extend(len(shards), self.done)
+        todo = [s for s in shards if s[0] not in self.done]
+        self.reused += len(shards) - len(todo)
+        if not self.actors:
+            self._start(len(todo))
+        with shard_progress(label, len(shards), len(shards) - len(todo), self.progress) as bar:
+            pool = ActorPool(self.actors)
+            for summary in pool.map_unordered(lambda a, s: a.score_shard.remote(*s), todo):
+                self.computed += summary["computed"]
+                self.out_of_memory += summary["out_of_memory"]
+                self.log.finished(summary["shard"])
+                self.shards_per_node[summary["node_id"]] += 1
+                if summary["gpu_peak_bytes"] is not None:
+                    self.gpu_peak = max(self.gpu_peak or 0, summary["gpu_peak_bytes"])
+                bar.update(1)
+
+    def _copy(self, arch_index: np.ndarray, canonical_index: np.ndarray) -> None:
+        """Write, as the next shard, rows for ``arch_index`` copied from the stored row of an
+        equivalent architecture (one whose statistics an earlier set computed)."""
+        shard = self.log.total
+        self.log.extend(1, self.done)
+        if shard in self.done:
+            self.reused += 1
+            return
+        stored = self.store.read("stats")
+        cells = stored.column("canonical_index").to_numpy()
+        order = np.argsort(cells, kind="stable")
+        rows = stored.take(pa.array(order[np.searchsorted(cells[order], canonical_index)]))
+        names = rows.column_names
+        rows = rows.set_column(names.index("arch_index"), "arch_index", pa.array(arch_index, pa.int64()))
+        rows = rows.set_column(names.index("arch_str"), "arch_str",
+                               pa.array([nb201.format_cell(c) for c in nb201.cells_of(arch_index)]))
+        self.store.write_shard("stats", shard, rows.sort_by("arch_index"))
+        self.log.finished(shard)
+
+    def close(self) -> dict:
+        """Stop the actors; the stage's counts, the status of each shard and where the actors ran."""
+        for actor in self.actors:
+            ray.kill(actor)
+        devices = sorted({d["device"] for d in self.described})
+        return {
+            "shards_total": self.log.total, "shards_reused": self.reused,
+            "shards_broken_redone": len(self.broken & set(range(self.log.total))),
+            "shards": self.log.record(), "partial_files_removed": self.partial,
+            "cells_computed": self.computed, "cells_out_of_memory": self.out_of_memory,
+            "archs_requested": self.requested, "actors": len(self.actors),
+            "num_gpus_per_actor": self.num_gpus,
+            "device": devices[0] if len(devices) == 1 else "mixed" if devices else None,
+            "batch": self.described[0]["batch"] if self.described else None,
+            "gpu_peak_bytes_per_actor": self.gpu_peak,
+            "placement": [{"node_id": d["node_id"], "gpu_ids": d["gpu_ids"], "device": d["device"]}
+                          for d in self.described],
+            "shards_per_node": dict(self.shards_per_node), "warnings": self.notes,
+            "statistics": effective_settings(self.cfg.names, self.cfg.options),
+        }
 
 
 def run_stats_stage(
@@ -133,46 +242,18 @@ def run_stats_stage(
 ) -> dict:
     """Score the requested architectures; returns counts, the status of each shard (kept up to date in
     the manifest as shards finish, see :func:`shard_log`) and the batch description."""
-    shards = plan_shards(arch_index, canonical_index, cfg.shard_size)
-    partial = store.remove_partial("stats")
-    done, broken = store.finished_shards("stats"), store.broken_shards("stats")
-    todo = [s for s in shards if s[0] not in done]
-    log = shard_log(len(shards), done, broken)
-    plan = plan_actors(cfg)
-    n_actors = max(1, min(plan.num_actors, len(todo) or 1))
-    remote = ray.remote(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus, max_restarts=ACTOR_RESTARTS,
-                        max_task_retries=ACTOR_RESTARTS)(StatsWorker)
-    actors = [remote.remote(cfg, seed, str(store.root), plan.num_gpus > 0) for _ in range(n_actors)]
-    described = ray.get([actor.describe.remote() for actor in actors])
-    devices = sorted({d["device"] for d in described})
-    fallbacks = [d["warning"] for d in described if d["warning"]]
-    notes = [f"{fallbacks.count(w)} of {n_actors} statistics actors were {w}" for w in dict.fromkeys(fallbacks)]
-    for note in notes:
-        warnings.warn(note, RuntimeWarning, stacklevel=2)
-    computed, out_of_memory, gpu_peak, shards_per_node = 0, 0, None, Counter()
-    with shard_progress("stats", len(shards), len(shards) - len(todo), progress) as bar:
-        pool = ActorPool(actors)
-        for summary in pool.map_unordered(lambda a, s: a.score_shard.remote(*s), todo):
-            computed += summary["computed"]
-            out_of_memory += summary["out_of_memory"]
-            log.finished(summary["shard"])
-            shards_per_node[summary["node_id"]] += 1
-            if summary["gpu_peak_bytes"] is not None:
-                gpu_peak = max(gpu_peak or 0, summary["gpu_peak_bytes"])
-            bar.update(1)
-    for actor in actors:
-        ray.kill(actor)
-    return {
-        "shards_total": len(shards), "shards_reused": len(shards) - len(todo), "shards_broken_redone": len(broken),
-        "shards": log.record(), "partial_files_removed": partial,
-        "cells_computed": computed, "cells_out_of_memory": out_of_memory,
-        "archs_requested": int(len(arch_index)), "actors": n_actors, "num_gpus_per_actor": plan.num_gpus,
-        "device": devices[0] if len(devices) == 1 else "mixed", "batch": described[0]["batch"],
-        "gpu_peak_bytes_per_actor": gpu_peak,
-        "placement": [{"node_id": d["node_id"], "gpu_ids": d["gpu_ids"], "device": d["device"]} for d in described],
-        "shards_per_node": dict(shards_per_node), "warnings": notes,
-        "statistics": effective_settings(cfg.names, cfg.options),
-    }
+    run = StatsRun(store, cfg, seed, progress)
+    try:
+        run.score(arch_index, canonical_index)
+    finally:
+        record = run.close()
+    return record
+
+
+def read_stats(store: Store, arch_index: np.ndarray, names: tuple[str, ...]) -> pd.DataFrame:
+    """The stored statistics ``names`` of ``arch_index`` (indexed by arch_index, in that order)."""
+    stats = store.read("stats", columns=["arch_index", *names]).to_pandas().set_index("arch_index")
+    return stats.loc[arch_index]
 
 
 def read_precomputed(cfg: StatsConfig) -> pa.Table:

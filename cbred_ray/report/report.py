@@ -51,7 +51,8 @@ def load_space(store: Store, features: str | None = None) -> tuple[Space, RunCon
     stats = store.read("stats", columns=["arch_index", *names]).to_pandas().set_index("arch_index").sort_index()
     if len(stats) < len(graphs):
         raise BadInput(f"store {str(store.root)!r} has statistics for {len(stats)} of {len(graphs)} architectures: "
-                       "the comparison needs every one (run without quick mode and without a budget applied before)")
+                       "the comparison needs every one (run without quick mode or halving and without a budget "
+                       "applied before)")
     features = pd.DataFrame(np.stack(graphs[column].to_numpy()), index=graphs.index)
     space = Space(graphs["arch_str"], features, graphs["canonical_index"], stats.loc[graphs.index],
                   arch_costs(graphs.index.to_numpy(), config.stats.num_classes))

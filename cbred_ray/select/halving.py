@@ -9,8 +9,9 @@ further statistics are spent only on the clusters still in contention:
    :mod:`cbred_ray.select.scoring`) and each cluster is scored;
 3. the better half stays in contention (at least one); when the leader's interval
    lies above every other contender's, the search stops early;
-4. the next round measures more members of the survivors, until one is left or the
-   budget is spent. The leader of the last round is the choice.
+4. the next round measures more members of the survivors, until one is left: with n
+   eligible clusters there are floor(log2 n) rounds, and the budget left is shared
+   equally among the rounds still to come. The leader of the last round is the choice.
 
 ``measure`` is whatever computes statistics (the statistics actors, or a lookup in
 statistics computed before); it is called once per round with the architectures not
@@ -18,13 +19,14 @@ measured yet. No accuracy is read.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from cbred_ray.config import SelectConfig
+from cbred_ray.errors import BadInput
 from cbred_ray.select.scoring import oriented_ranks, score_clusters
 
 
@@ -46,8 +48,12 @@ def _member_orders(clusters: pd.Series, contenders: Sequence[int], seed: int) ->
 
 def successive_halving(clusters: pd.Series, eligible: Sequence[int], measure: Callable[[np.ndarray], pd.DataFrame],
                        statistics: tuple[str, ...], budget: int, seed: int, scoring: str = "median_rank",
-                       combine: str = "mean", bootstrap: int = 200) -> Halving:
-    """Choose the best of the ``eligible`` clusters, computing statistics for at most ``budget`` architectures."""
+                       combine: str = "mean", bootstrap: int = 200, quantile: float = 0.5,
+                       report: Callable[[int, dict], None] | None = None) -> Halving:
+    """Choose the best of the ``eligible`` clusters, computing statistics for at most ``budget`` architectures.
+
+    ``report``, when given, is called after each round with its number and its record.
+    """
     contenders = sorted(int(c) for c in eligible)
     if not contenders:
         raise ValueError("no cluster is eligible")
@@ -56,7 +62,7 @@ def successive_halving(clusters: pd.Series, eligible: Sequence[int], measure: Ca
     orders = _member_orders(clusters, contenders, seed)
     taken = dict.fromkeys(contenders, 0)
     stats = pd.DataFrame(columns=list(statistics), dtype="float64")
-    rounds = max(1, math.ceil(math.log2(len(contenders))))
+    rounds = max(1, len(contenders).bit_length() - 1)  # halvings (n -> n // 2) until one is left
     spent, history = 0, []
     for round_number in range(rounds):
         share = (budget - spent) // (rounds - round_number) // len(contenders)
@@ -70,18 +76,50 @@ def successive_halving(clusters: pd.Series, eligible: Sequence[int], measure: Ca
             spent += len(new)
         ranks = oriented_ranks(stats, statistics)
         in_play = ranks.index.isin(wanted)
-        scores = score_clusters(ranks[in_play], clusters, scoring, min_cluster_size=2, bootstrap=bootstrap,
+        scores = score_clusters(ranks[in_play], clusters, scoring, quantile, min_cluster_size=2, bootstrap=bootstrap,
                                 seed=seed + round_number, combine=combine).set_index("cluster").loc[contenders]
         order = scores.sort_values("score", ascending=False, kind="stable").index.to_list()
         leader = scores.loc[order[0]]
-        separated = all(leader["score_low"] > scores.loc[c, "score_high"] for c in order[1:])
+        separated = len(order) > 1 and all(leader["score_low"] > scores.loc[c, "score_high"] for c in order[1:])
         history.append({"contenders": contenders, "measured_per_cluster": [taken[c] for c in contenders],
                         "score": [round(float(scores.loc[c, "score"]), 6) for c in contenders],
                         "interval": [[round(float(scores.loc[c, "score_low"]), 6),
                                       round(float(scores.loc[c, "score_high"]), 6)] for c in contenders],
-                        "spent": spent, "separated": separated})
+                        "spent": spent, "leader": int(order[0]), "separated": separated})
+        if report is not None:
+            report(round_number, history[-1])
         if separated or len(contenders) == 1:
             contenders = [order[0]]
             break
         contenders = sorted(order[: max(1, len(order) // 2)])
     return Halving(int(order[0]), stats.index, history)
+
+
+def halve_clusters(clusters: pd.Series, measure: Callable[[np.ndarray], pd.DataFrame], cfg: SelectConfig,
+                   seed: int, report: Callable[[int, dict], None] | None = None) -> Halving:
+    """Successive halving as ``cfg`` asks: over the clusters of at least ``min_cluster_size`` (and 2)
+    members, within ``halving.budget`` x the size of the space."""
+    sizes = clusters.value_counts().sort_index()
+    eligible = sizes.index[sizes >= max(2, cfg.min_cluster_size)].to_list()
+    budget = int(cfg.halving.budget * len(clusters))
+    if not eligible:
+        raise BadInput(f"no cluster has {max(2, cfg.min_cluster_size)} members: lower select.min_cluster_size "
+                       "or cluster.k")
+    if budget < 2 * len(eligible):
+        raise BadInput(f"select.halving.budget {cfg.halving.budget} is {budget} of {len(clusters)} architectures: "
+                       f"too few to score {len(eligible)} clusters from two members each")
+    return successive_halving(clusters, eligible, measure, cfg.statistics, budget, seed, cfg.scoring, cfg.combine,
+                              cfg.bootstrap, cfg.quantile, report)
+
+
+def halving_scores(halving: Halving, clusters: pd.Series) -> pd.DataFrame:
+    """One row per cluster that entered the first round: its size, how many of its members were
+    measured, the last round it was in (from 0) and its score and interval in that round."""
+    sizes = clusters.value_counts()
+    rows = {}
+    for number, rnd in enumerate(halving.rounds):
+        for i, cluster in enumerate(rnd["contenders"]):
+            rows[cluster] = {"cluster": cluster, "size": int(sizes[cluster]), "measured": rnd["measured_per_cluster"][i],
+                             "last_round": number, "score": rnd["score"][i], "score_low": rnd["interval"][i][0],
+                             "score_high": rnd["interval"][i][1], "selected": cluster == halving.cluster}
+    return pd.DataFrame(sorted(rows.values(), key=lambda row: row["cluster"]))

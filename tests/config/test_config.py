@@ -45,6 +45,10 @@ def test_hash_changes_with_any_value():
     ({"cluster": {"method": "dbscan"}}, "cluster.method"),
     ({"select": {"top_fraction": 0}}, "select.top_fraction"),
     ({"select": {"top_fraction": 0.05, "quick": {"enabled": True}}}, "top_fraction ranks every member"),
+    ({"select": {"top_fraction": 0.05, "halving": {"enabled": True}}}, "it needs halving.enabled false"),
+    ({"select": {"quick": {"enabled": True}, "halving": {"enabled": True}}}, "quick and halving .* enable one"),
+    ({"select": {"halving": {"budget": 0}}}, "select.halving.budget"),
+    ({"select": {"halving": {"budget": 1.5}}}, "select.halving.budget"),
     ({"select": {"constraints": {"max_params": -5}}}, "select.constraints.max_params"),
     ({"select": {"constraints": {"apply": "during"}}}, "select.constraints.apply"),
 ])
@@ -52,6 +56,14 @@ def test_bad_configs_are_refused_with_one_line(data, named):
     with pytest.raises(BadInput, match=named) as err:
         config_from_dict(data)
     assert "\n" not in str(err.value)
+
+
+def test_the_halving_config_differs_from_the_quick_one_only_in_how_clusters_are_sampled():
+    quick, halving = load_config(CONFIGS / "nb201_cifar100.yaml"), load_config(CONFIGS / "nb201_cifar100_halving.yaml")
+    assert halving.select.halving.enabled and not halving.select.quick.enabled
+    assert halving.select.model_copy(update={"quick": quick.select.quick, "halving": quick.select.halving}) == quick.select
+    assert (halving.stats, halving.cluster, halving.graphs, halving.seed) == (quick.stats, quick.cluster, quick.graphs,
+                                                                             quick.seed)
 
 
 def test_missing_and_malformed_files(tmp_path):

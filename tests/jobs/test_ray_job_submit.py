@@ -32,6 +32,7 @@ TINY = "configs/nb201_tiny.yaml"
 
 
 def _load(path: Path):
+    sys.path.insert(0, str(path.parent))  # as `python benchmarks/...` has it: beside its helpers
     spec = importlib.util.spec_from_file_location("benchmarks_ray_job_submit", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
