@@ -27,9 +27,11 @@ def run_halving_stage(store: Store, config: RunConfig, precomputed: pa.Table | N
 
     def report(number: int, rnd: dict) -> None:
         leader = rnd["contenders"].index(rnd["leader"])
+        score, interval = rnd["score"][leader], rnd["interval"][leader]
+        at = "no score" if score is None else f"{score:.3f}" + ("" if None in interval else
+                                                                f" [{interval[0]:.3f}, {interval[1]:.3f}]")
         say(progress, f"stats round {number}: {len(rnd['contenders'])} clusters in contention, {rnd['spent']} "
-                      f"architectures measured; leader {rnd['leader']} at {rnd['score'][leader]:.3f} "
-                      f"[{rnd['interval'][leader][0]:.3f}, {rnd['interval'][leader][1]:.3f}]"
+                      f"architectures measured; leader {rnd['leader']} at {at}"
                       + (", ahead of every other interval" if rnd["separated"] else ""))
     if precomputed is not None:
         table = precomputed.select(["arch_index", *names]).to_pandas().set_index("arch_index")

@@ -40,6 +40,11 @@ class Halving:
         return {"cluster": self.cluster, "measured": int(len(self.measured)), "rounds": self.rounds}
 
 
+def _rounded(value: float) -> float | None:
+    """A score for the record: 6 decimals, None where there is none (every statistic of the sample null)."""
+    return None if pd.isna(value) else round(float(value), 6)
+
+
 def _member_orders(clusters: pd.Series, contenders: Sequence[int], seed: int) -> dict[int, np.ndarray]:
     """A seeded order of each contender's members: a cluster's sample is a prefix of it."""
     rng = np.random.default_rng(seed)
@@ -78,13 +83,15 @@ def successive_halving(clusters: pd.Series, eligible: Sequence[int], measure: Ca
         in_play = ranks.index.isin(wanted)
         scores = score_clusters(ranks[in_play], clusters, scoring, quantile, min_cluster_size=2, bootstrap=bootstrap,
                                 seed=seed + round_number, combine=combine).set_index("cluster").loc[contenders]
+        scores = scores.reindex(columns=[*scores.columns.difference(["score_low", "score_high"]), "score_low",
+                                         "score_high"])  # no intervals without a bootstrap: no early stop
         order = scores.sort_values("score", ascending=False, kind="stable").index.to_list()
         leader = scores.loc[order[0]]
         separated = len(order) > 1 and all(leader["score_low"] > scores.loc[c, "score_high"] for c in order[1:])
         history.append({"contenders": contenders, "measured_per_cluster": [taken[c] for c in contenders],
-                        "score": [round(float(scores.loc[c, "score"]), 6) for c in contenders],
-                        "interval": [[round(float(scores.loc[c, "score_low"]), 6),
-                                      round(float(scores.loc[c, "score_high"]), 6)] for c in contenders],
+                        "score": [_rounded(scores.loc[c, "score"]) for c in contenders],
+                        "interval": [[_rounded(scores.loc[c, "score_low"]), _rounded(scores.loc[c, "score_high"])]
+                                     for c in contenders],
                         "spent": spent, "leader": int(order[0]), "separated": separated})
         if report is not None:
             report(round_number, history[-1])

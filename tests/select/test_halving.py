@@ -66,3 +66,20 @@ def test_budget_too_small_is_refused():
     clusters, stats = _space()
     with pytest.raises(ValueError, match="budget of 10 cannot give 12 clusters"):
         successive_halving(clusters, range(12), Counter(stats), STATS, budget=10, seed=0)
+
+
+def test_without_a_bootstrap_there_are_no_intervals_and_no_early_stop():
+    clusters, stats = _space(n_clusters=4)
+    stats.loc[clusters.index[clusters == 2]] += 10.0
+    result = successive_halving(clusters, range(4), Counter(stats), STATS, budget=80, seed=0, bootstrap=0)
+    assert result.cluster == 2 and len(result.rounds) == 2
+    assert all(not r["separated"] and r["interval"] == [[None, None]] * len(r["contenders"]) for r in result.rounds)
+
+
+def test_a_cluster_whose_statistics_are_all_null_has_no_score_and_goes_out():
+    clusters, stats = _space(n_clusters=4)
+    stats.loc[clusters.index[clusters == 3]] = np.nan  # e.g. disconnected cells: no gradient, no kernel
+    result = successive_halving(clusters, range(4), Counter(stats), STATS, budget=80, seed=0, bootstrap=20)
+    first = result.rounds[0]
+    assert first["score"][3] is None and first["interval"][3] == [None, None]
+    assert 3 not in result.rounds[1]["contenders"] and result.cluster != 3

@@ -1,3 +1,5 @@
+import json
+
 import pyarrow as pa
 import pytest
 
@@ -73,3 +75,11 @@ def test_a_broken_shard_is_not_counted_as_finished(tmp_path):
     store.write_shard("stats", 1, pa.table({"x": [2]}))  # computed again, replacing it
     assert store.finished_shards("stats") == {0, 1} and store.broken_shards("stats") == set()
     assert sorted(store.read("stats").column("x").to_pylist()) == [1, 2]
+
+
+def test_the_manifest_is_strict_json_with_null_where_a_number_is_not_finite(tmp_path):
+    store = Store(tmp_path / "s")
+    store.write_manifest({"config_hash": "x", "score": float("nan"), "rounds": [{"interval": [float("-inf"), 0.5]}]})
+    text = store.manifest_path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"config_hash": "x", "score": None, "rounds": [{"interval": [None, 0.5]}]}
