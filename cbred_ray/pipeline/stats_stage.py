@@ -145,26 +145,30 @@ class StatsRun:
         self.log = shard_log(0, (), self.broken)
         self.actors: list = []
         self.described: list[dict] = []
-        self.notes: list[str] = []
         self.requested, self.reused, self.computed, self.out_of_memory = 0, 0, 0, 0
         self.gpu_peak: int | None = None
         self.num_gpus: float | None = None
         self.shards_per_node: Counter = Counter()
         self.cells = np.empty(0, np.int64)  # canonical cells of the sets scored so far
 
-    def _start(self, todo: int) -> None:
+    def _grow(self, todo: int) -> None:
+        """Start actors up to one per shard to compute, at most the plan's number (at least one)."""
         plan = plan_actors(self.cfg)
-        n_actors = max(1, min(plan.num_actors, todo or 1))
+        wanted = max(1, min(plan.num_actors, todo))
+        if wanted <= len(self.actors):
+            return
         remote = ray.remote(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus, max_restarts=ACTOR_RESTARTS,
                             max_task_retries=ACTOR_RESTARTS)(StatsWorker)
         self.num_gpus = plan.num_gpus
-        self.actors = [remote.remote(self.cfg, self.seed, str(self.store.root), plan.num_gpus > 0)
-                       for _ in range(n_actors)]
-        self.described = ray.get([actor.describe.remote() for actor in self.actors])
-        fallbacks = [d["warning"] for d in self.described if d["warning"]]
-        self.notes = [f"{fallbacks.count(w)} of {n_actors} statistics actors were {w}" for w in dict.fromkeys(fallbacks)]
-        for note in self.notes:
-            warnings.warn(note, RuntimeWarning, stacklevel=3)
+        started = [remote.remote(self.cfg, self.seed, str(self.store.root), plan.num_gpus > 0)
+                   for _ in range(wanted - len(self.actors))]
+        described = ray.get([actor.describe.remote() for actor in started])
+        self.actors += started
+        self.described += described
+        fallbacks = [d["warning"] for d in described if d["warning"]]
+        for warning in dict.fromkeys(fallbacks):
+            warnings.warn(f"{fallbacks.count(warning)} of {len(started)} statistics actors were {warning}",
+                          RuntimeWarning, stacklevel=3)
 
     def score(self, arch_index: np.ndarray, canonical_index: np.ndarray, label: str = "stats") -> None:
         """Compute (or reuse) the statistics of ``arch_index`` (with their canonical cells) into the store.
@@ -182,8 +186,7 @@ class StatsRun:
         self.log.extend(len(shards), self.done)
         todo = [s for s in shards if s[0] not in self.done]
         self.reused += len(shards) - len(todo)
-        if not self.actors:
-            self._start(len(todo))
+        self._grow(len(todo))
         with shard_progress(label, len(shards), len(shards) - len(todo), self.progress) as bar:
             pool = ActorPool(self.actors)
             for summary in pool.map_unordered(lambda a, s: a.score_shard.remote(*s), todo):
@@ -219,6 +222,9 @@ class StatsRun:
         for actor in self.actors:
             ray.kill(actor)
         devices = sorted({d["device"] for d in self.described})
+        fallbacks = [d["warning"] for d in self.described if d["warning"]]
+        notes = [f"{fallbacks.count(w)} of {len(self.actors)} statistics actors were {w}"
+                 for w in dict.fromkeys(fallbacks)]
         return {
             "shards_total": self.log.total, "shards_reused": self.reused,
             "shards_broken_redone": len(self.broken & set(range(self.log.total))),
@@ -231,7 +237,7 @@ class StatsRun:
             "gpu_peak_bytes_per_actor": self.gpu_peak,
             "placement": [{"node_id": d["node_id"], "gpu_ids": d["gpu_ids"], "device": d["device"]}
                           for d in self.described],
-            "shards_per_node": dict(self.shards_per_node), "warnings": self.notes,
+            "shards_per_node": dict(self.shards_per_node), "warnings": notes,
             "statistics": effective_settings(self.cfg.names, self.cfg.options),
         }
 

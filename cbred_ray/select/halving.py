@@ -126,7 +126,10 @@ def halving_scores(halving: Halving, clusters: pd.Series) -> pd.DataFrame:
     rows = {}
     for number, rnd in enumerate(halving.rounds):
         for i, cluster in enumerate(rnd["contenders"]):
-            rows[cluster] = {"cluster": cluster, "size": int(sizes[cluster]), "measured": rnd["measured_per_cluster"][i],
-                             "last_round": number, "score": rnd["score"][i], "score_low": rnd["interval"][i][0],
-                             "score_high": rnd["interval"][i][1], "selected": cluster == halving.cluster}
-    return pd.DataFrame(sorted(rows.values(), key=lambda row: row["cluster"]))
+            low, high = rnd["interval"][i]
+            rows[cluster] = {"cluster": cluster, "size": int(sizes[cluster]),
+                             "measured": rnd["measured_per_cluster"][i], "last_round": number,
+                             "score": rnd["score"][i], "score_low": low, "score_high": high,
+                             "selected": cluster == halving.cluster}
+    table = pd.DataFrame(sorted(rows.values(), key=lambda row: row["cluster"]))
+    return table.astype({"score": "float64", "score_low": "float64", "score_high": "float64"})
