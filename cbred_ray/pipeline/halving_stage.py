@@ -33,6 +33,7 @@ def run_halving_stage(store: Store, config: RunConfig, precomputed: pa.Table | N
         say(progress, f"stats round {number}: {len(rnd['contenders'])} clusters in contention, {rnd['spent']} "
                       f"architectures measured; leader {rnd['leader']} at {at}"
                       + (", ahead of every other interval" if rnd["separated"] else ""))
+
     if precomputed is not None:
         table = precomputed.select(["arch_index", *names]).to_pandas().set_index("arch_index")
         halving = halve_clusters(clusters["cluster"], lambda new: table.loc[new], config.select, config.seed, report)
