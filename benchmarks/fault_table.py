@@ -12,6 +12,10 @@ Every fault is real (``tests/fault_injection.py``); nothing raises an exception 
   reference's, as a run killed right after its clusters leaves it);
 - **driver killed in the graphs**: the same, from an empty store, killed once some of its
   graphs shards are written;
+- **driver killed in a successive-halving run**: the same, from an empty store, for a config whose
+  clusters are scored by successive halving (``HALVING_CONFIG``), killed once some of its
+  statistics shards are written (in its first or its last round); the run again replays the
+  rounds and computes only what was not finished;
 - **truncated statistics / graphs shard**: a finished store one of whose shard files is cut
   in half on disk, run again (`run_reduction`, the same config);
 - **out of memory on a large batch**: `naswot_v2` needs 256 MiB of working memory per image in
@@ -67,6 +71,11 @@ RUN_CONFIG = {
 }
 """`cbred run` faults: the whole NB201 space in 8 graphs shards; 6 clusters scored from 4 sampled
 members each, one distinct cell per statistics shard."""
+HALVING_CONFIG = {**RUN_CONFIG, "name": "fault_table_halving",
+                  "select": {**{k: v for k, v in RUN_CONFIG["select"].items() if k != "quick"},
+                             "halving": {"enabled": True, "budget": 0.004}}}
+"""The same, its clusters scored by successive halving within 0.4 % of the space (62 architectures,
+2 rounds), one distinct cell per statistics shard."""
 LIST_STATS = {"names": ("naswot_v2", "logsynflow"), "data": {"batch_size": 16}, "shard_size": 1, "num_actors": 2}
 """`run_statistics` faults (actor killed, out of memory): 30 distinct cells, one per shard, 2 actors."""
 LIST_CELLS = 30
@@ -235,12 +244,14 @@ def out_of_memory(work: Path, archs: list[str], reference: Path, injections: int
                     "(seed 3 + injection)", records)
 
 
-def driver_killed(work: Path, config: Path, reference: Path, base: Path | None, stage: str, injections: int) -> dict:
+def driver_killed(work: Path, config: Path, reference: Path, base: Path | None, stage: str, injections: int,
+                  mode: str = "") -> dict:
     total = _manifest(reference)["stages"][stage]["shards_total"]
     points = [2, total // 2, total - 3] if stage == "stats" else [2, 4, 6]
     records = []
     for i in range(injections):
-        store, log = work / f"driver_killed_{stage}_{i}", work / f"driver_killed_{stage}_{i}.log"
+        name = f"driver_killed_{stage}{mode.replace(' ', '_')}_{i}"
+        store, log = work / name, work / f"{name}.log"
         if base is not None:
             shutil.copytree(base, store)
         kill_at = points[i % 3]
@@ -264,7 +275,7 @@ def driver_killed(work: Path, config: Path, reference: Path, base: Path | None, 
         })
     how = ("cbred run CONFIG --out STORE, SIGKILL to its process group, then the same command again"
            + ("; the store starts with graphs and clusters done" if base is not None else "; from an empty store"))
-    return _summary(f"driver (cbred run) killed (SIGKILL) in the {stage} stage", how, records)
+    return _summary(f"driver (cbred run) killed (SIGKILL) in the {stage} stage{mode}", how, records)
 
 
 def truncated_shard(work: Path, config_dict: dict, reference: Path, stage: str, injections: int) -> dict:
@@ -381,6 +392,13 @@ def main(argv: list[str] | None = None) -> int:
         (base / "manifest.json").write_text(json.dumps(manifest))
         faults.append(driver_killed(work, config, reference_run, base, "stats", args.injections))
         faults.append(driver_killed(work, config, reference_run, None, "graphs", args.injections))
+        halving = work / "halving.yaml"
+        halving.write_text(yaml.safe_dump(HALVING_CONFIG))
+        reference_halving = work / "reference_halving"
+        subprocess.run([sys.executable, "-m", "cbred_ray.cli", "run", str(halving), "--out", str(reference_halving),
+                        "--quiet"], check=True, capture_output=True, timeout=1800)
+        faults.append(driver_killed(work, halving, reference_halving, None, "stats", args.injections,
+                                    " of a successive-halving run"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -392,7 +410,8 @@ def main(argv: list[str] | None = None) -> int:
         **provenance(load_average_1_5_15min_at_start=[round(x, 2) for x in load_start],
                      load_average_1_5_15min_at_end=[round(x, 2) for x in os.getloadavg()]),
         "versions": {name: metadata.version(name) for name in ("ray", "torch", "pyarrow")},
-        "setup": {"run_config": RUN_CONFIG, "list_statistics": {**LIST_STATS, "cells": LIST_CELLS, "seed": SEED},
+        "setup": {"run_config": RUN_CONFIG, "halving_config": HALVING_CONFIG,
+                  "list_statistics": {**LIST_STATS, "cells": LIST_CELLS, "seed": SEED},
                   "store": "STORE", "config": "CONFIG"},
         "target": "every injection completes, 0 rows lost, 0 rows duplicated, at most one shard recomputed per fault",
         "target_met": target_met, "wall_seconds": round(time.perf_counter() - started, 1), "faults": faults,

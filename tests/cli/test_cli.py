@@ -1,18 +1,36 @@
-"""The ``cbred`` command as a user runs it: exit codes, one-line errors, untouched stores."""
+"""The ``cbred`` command as a user runs it: exit codes, one-line errors, untouched stores.
+
+Commands that start Ray, and one refusal, run as real processes (``cbred_process``); the other
+refusals call the command's ``main`` in this process (``cbred``), with its exit code, stdout and
+stderr as the process would have them, without paying for a new interpreter each time.
+"""
+import io
 import json
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 
 import pandas as pd
 import pytest
 import yaml
 
+from cbred_ray.cli import main
 from cbred_ray.spaces import nb201
 
 
-def cbred(*args, cwd=None):
+def cbred_process(*args):
     return subprocess.run([sys.executable, "-m", "cbred_ray.cli", *map(str, args)], capture_output=True,
-                          text=True, cwd=cwd, timeout=600)
+                          text=True, timeout=600)
+
+
+def cbred(*args):
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exit_:  # argparse's own refusals
+            code = exit_.code
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def snapshot(folder):
@@ -35,7 +53,7 @@ def config(tmp_path):
 def test_unknown_config_key_exits_2_and_creates_no_store(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump({"cluster": {"kk": 4}}))
-    result = cbred("run", path, "--out", tmp_path / "store")
+    result = cbred_process("run", path, "--out", tmp_path / "store")
     assert_bad_input(result, "cluster.kk")
     assert not (tmp_path / "store").exists()
 
@@ -89,7 +107,7 @@ def test_stats_from_a_config_uses_its_stats_section_and_seed(tmp_path):
     config.write_text(yaml.safe_dump({"seed": 3, "stats": {"names": ["naswot_v2", "params"], "data": {"batch_size": 8},
                                                            "num_actors": 1},
                                       "select": {"statistics": ["naswot_v2"]}}))
-    result = cbred("stats", "--config", config, "--archs", archs, "--out", tmp_path / "s", "--quiet")
+    result = cbred_process("stats", "--config", config, "--archs", archs, "--out", tmp_path / "s", "--quiet")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["statistics"] == ["naswot_v2", "params"]
     stats = pd.read_parquet(tmp_path / "s" / "stats")
@@ -182,10 +200,10 @@ def test_run_then_evaluate_through_the_command_line(tmp_path, nb201_table):
                                     "cluster": {"k": 3, "n_init": 1},
                                     "select": {"quick": {"enabled": True, "sample_per_cluster": 2}}}))
     store = tmp_path / "store"
-    run = cbred("run", path, "--out", store, "--quiet")
+    run = cbred_process("run", path, "--out", store, "--quiet")
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout)
     assert summary["selected"] == pd.read_parquet(store / "selection").shape[0] > 0
-    evaluation = cbred("evaluate", store, "--benchmark", nb201_table, "--compact")
+    evaluation = cbred_process("evaluate", store, "--benchmark", nb201_table, "--compact")
     assert evaluation.returncode == 0, evaluation.stderr
     assert json.loads(evaluation.stdout)["n_selected"] == summary["selected"]
