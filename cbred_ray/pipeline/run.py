@@ -1,9 +1,10 @@
 """The driver: runs the stages of a reduction in order over one store.
 
 graphs (Ray Data) -> clusters -> stats (Ray actors; every architecture, a seeded
-sample per cluster in quick mode, or round by round under successive halving) -> selection. Each stage reads what the
-stage before it wrote to the store; a stage already finished by the same config
-is skipped, and the shard stages skip finished shards.
+sample per cluster in quick mode, or round by round under successive halving) ->
+selection. Each stage reads what the stage before it wrote to the store; a stage
+already finished by the same config is skipped, and the shard stages skip finished
+shards.
 """
 from __future__ import annotations
 
