@@ -25,6 +25,7 @@ from cbred_ray.pipeline.stats_stage import (
     check_precomputed, read_precomputed, run_stats_stage, write_precomputed,
 )
 from cbred_ray.select.constraints import arch_costs, within_budget
+from cbred_ray.select.halving import halving_budget
 from cbred_ray.select.scoring import sample_members
 from cbred_ray.spaces import nb201
 from cbred_ray.spaces.canonical import canonical_cells
@@ -44,8 +45,10 @@ def run_reduction(config: RunConfig, out: str, progress: bool = True) -> dict:
     store = Store(out)
     manifest = store.check_owner(config.hash())
     budget = config.select.constraints
-    within_budget(arch_costs(np.arange(nb201.SPACE_SIZE), config.stats.num_classes), budget.max_params,
-                  budget.max_macs)
+    space = within_budget(arch_costs(np.arange(nb201.SPACE_SIZE), config.stats.num_classes), budget.max_params,
+                          budget.max_macs)
+    if config.select.halving.enabled:  # enough for K clusters, whichever K is chosen
+        halving_budget(config.select, int(space.sum()), max(config.cluster.ks))
     precomputed = read_precomputed(config.stats) if config.stats.precomputed else None
     if precomputed is not None:
         check_precomputed(precomputed, np.arange(nb201.SPACE_SIZE), config.stats.precomputed)

@@ -102,19 +102,26 @@ def successive_halving(clusters: pd.Series, eligible: Sequence[int], measure: Ca
     return Halving(int(order[0]), stats.index, history)
 
 
+def halving_budget(cfg: SelectConfig, space_size: int, clusters: int) -> int:
+    """The architectures whose statistics ``cfg.halving.budget`` allows in a space of ``space_size``;
+    BadInput naming the budget when they are too few to score ``clusters`` clusters from two members each."""
+    budget = int(cfg.halving.budget * space_size)
+    if budget < 2 * clusters:
+        raise BadInput(f"select.halving.budget {cfg.halving.budget} is {budget} of {space_size} architectures: "
+                       f"too few to score {clusters} clusters from two members each")
+    return budget
+
+
 def halve_clusters(clusters: pd.Series, measure: Callable[[np.ndarray], pd.DataFrame], cfg: SelectConfig,
                    seed: int, report: Callable[[int, dict], None] | None = None) -> Halving:
     """Successive halving as ``cfg`` asks: over the clusters of at least ``min_cluster_size`` (and 2)
     members, within ``halving.budget`` x the size of the space."""
     sizes = clusters.value_counts().sort_index()
     eligible = sizes.index[sizes >= max(2, cfg.min_cluster_size)].to_list()
-    budget = int(cfg.halving.budget * len(clusters))
     if not eligible:
         raise BadInput(f"no cluster has {max(2, cfg.min_cluster_size)} members: lower select.min_cluster_size "
                        "or cluster.k")
-    if budget < 2 * len(eligible):
-        raise BadInput(f"select.halving.budget {cfg.halving.budget} is {budget} of {len(clusters)} architectures: "
-                       f"too few to score {len(eligible)} clusters from two members each")
+    budget = halving_budget(cfg, len(clusters), len(eligible))
     return successive_halving(clusters, eligible, measure, cfg.statistics, budget, seed, cfg.scoring, cfg.combine,
                               cfg.bootstrap, cfg.quantile, report)
 

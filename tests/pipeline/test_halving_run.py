@@ -126,7 +126,25 @@ def test_precomputed_statistics_are_read_round_by_round_and_only_the_measured_st
     assert json.loads((tmp_path / "s" / "manifest.json").read_text())["stages"]["stats"]["halving"] == halving
 
 
-def test_a_budget_too_small_for_the_clusters_is_named(ray_local, synthetic_stats_file, tmp_path):
-    config = config_from_dict(_precomputed(synthetic_stats_file, budget=0.0005))
-    with pytest.raises(BadInput, match=r"select\.halving\.budget 0\.0005 is 7 of 15625 architectures: too few"):
+def test_a_budget_too_small_for_k_clusters_is_refused_before_the_store_is_touched(synthetic_stats_file, tmp_path):
+    config = config_from_dict(_precomputed(synthetic_stats_file, budget=0.001))
+    with pytest.raises(BadInput, match=r"select\.halving\.budget 0\.001 is 15 of 15625 architectures: too few to "
+                                       r"score 8 clusters"):
         run_reduction(config, str(tmp_path / "s"), progress=False)
+    assert not (tmp_path / "s").exists()
+
+
+def test_a_budget_is_a_share_of_the_space_within_the_hardware_budget(ray_local, synthetic_stats_file, tmp_path):
+    data = _precomputed(synthetic_stats_file, budget=0.02)
+    data["select"]["constraints"] = {"max_params": 300_000, "apply": "after"}  # clustered whole, then cut
+    manifest = run_reduction(config_from_dict(data), str(tmp_path / "s"), progress=False)
+    store = Store(tmp_path / "s")
+    within = manifest["stages"]["selection"]["space_size"]
+    assert within < nb201.SPACE_SIZE
+    halving = manifest["stages"]["stats"]["halving"]
+    assert halving["measured"] <= int(0.02 * within) and halving["fraction_measured"] == pytest.approx(
+        halving["measured"] / within, abs=1e-6)
+    measured = store.read("stats", columns=["arch_index"]).column("arch_index").to_numpy()
+    clusters = store.read("clusters").to_pandas().set_index("arch_index")
+    assert (clusters.loc[measured, "arch_params"] <= 300_000).all()  # nothing outside the budget is measured
+    assert (clusters.loc[store.read("selection").to_pandas()["arch_index"], "arch_params"] <= 300_000).all()
