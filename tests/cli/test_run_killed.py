@@ -1,5 +1,6 @@
 """`cbred run` killed with SIGKILL and started again with the same arguments finishes with the
 same store as an uninterrupted run, without computing again a shard that was finished.
+One store is killed three times, at its start, in its graphs and in its statistics.
 
 Each run is a subprocess in its own process group (its driver and the Ray it starts); a kill
 sends SIGKILL to that group alone. The config is small: the whole NB201 space in 8 graphs
@@ -84,14 +85,33 @@ def reference(config, tmp_path_factory):
     return folder / "store"
 
 
-def test_a_run_killed_in_its_statistics_resumes_without_recomputing_finished_shards(config, reference, tmp_path):
+def test_a_run_killed_at_its_start_in_its_graphs_and_in_its_statistics_resumes_each_time(config, reference, tmp_path):
+    """One store, three kills (right after the manifest appears, in the graphs, in the statistics),
+    each followed by the same command: no finished shard is computed again, and the store ends
+    equal to an uninterrupted run's."""
     store, log = tmp_path / "store", tmp_path / "log.txt"
+
+    run = _start(config, store, log)
+    assert _kill_when(run, lambda: (store / "manifest.json").is_file(), store), "the run ended before it was killed"
+    assert not (store / "graphs").exists() or not shard_files(store, "graphs")
+
+    run = _start(config, store, log)
+    assert _kill_when(run, lambda: len(shard_files(store, "graphs")) >= 2, store)
+    graphs = shard_files(store, "graphs")
+    assert 2 <= len(graphs) < GRAPH_SHARDS, "the run was not killed in the middle of its graphs"
+    assert json.loads((store / "manifest.json").read_text())["stages"]["graphs"]["status"] == "running"
+
     run = _start(config, store, log)
     assert _kill_when(run, lambda: len(shard_files(store, "stats")) >= 3, store), "the run ended before it was killed"
+    after = shard_files(store, "graphs")
+    assert {name: after[name] for name in graphs} == graphs  # the same files: not computed again
+    killed = json.loads((store / "manifest.json").read_text())
+    record = killed["stages"]["graphs"]
+    assert record["shards_reused"] == len(graphs) and record["shards"]["done"] == GRAPH_SHARDS
+    assert record["shards"]["status"].count("R") == len(graphs)
     finished = shard_files(store, "stats")
     total = manifest_stage(reference, "stats")["shards_total"]
     assert 3 <= len(finished) < total, "the run was not killed in the middle of its statistics"
-    killed = json.loads((store / "manifest.json").read_text())
     assert killed["status"] == "running" and killed["stages"]["stats"]["status"] == "running"
     recorded = killed["stages"]["stats"]["shards"]
     assert recorded["total"] == total and len(recorded["status"]) == total
@@ -109,34 +129,12 @@ def test_a_run_killed_in_its_statistics_resumes_without_recomputing_finished_sha
 
     _run(config, store, log)
     after = shard_files(store, "stats")
-    assert {name: after[name] for name in finished} == finished  # the same files: not computed again
+    assert {name: after[name] for name in finished} == finished
     manifest = json.loads((store / "manifest.json").read_text())
     record = manifest["stages"]["stats"]
     assert manifest["status"] == "done" and record["shards_reused"] == len(finished)
     assert record["shards"]["status"] == "".join(
         "R" if f"shard-{i:05d}.parquet" in finished else "C" for i in range(total))
     assert record["cells_computed"] == total - len(finished)
-    assert manifest["stages"]["graphs"] == killed["stages"]["graphs"]  # done before the kill: reused as it was
-    _assert_same_store(store, reference)
-
-
-def test_a_run_killed_at_its_start_and_in_its_graphs_resumes_and_ends_as_an_uninterrupted_run(
-        config, reference, tmp_path):
-    store, log = tmp_path / "store", tmp_path / "log.txt"
-    run = _start(config, store, log)
-    assert _kill_when(run, lambda: (store / "manifest.json").is_file(), store), "the run ended before it was killed"
-    assert not (store / "graphs").exists() or not shard_files(store, "graphs")
-
-    run = _start(config, store, log)
-    assert _kill_when(run, lambda: len(shard_files(store, "graphs")) >= 2, store)
-    finished = shard_files(store, "graphs")
-    assert 2 <= len(finished) < GRAPH_SHARDS, "the run was not killed in the middle of its graphs"
-    assert json.loads((store / "manifest.json").read_text())["stages"]["graphs"]["status"] == "running"
-
-    _run(config, store, log)
-    after = shard_files(store, "graphs")
-    assert {name: after[name] for name in finished} == finished
-    record = json.loads((store / "manifest.json").read_text())["stages"]["graphs"]
-    assert record["shards_reused"] == len(finished) and record["shards"]["done"] == GRAPH_SHARDS
-    assert record["shards"]["status"].count("R") == len(finished)
+    assert manifest["stages"]["graphs"] == killed["stages"]["graphs"]  # done before the last kill: reused as it was
     _assert_same_store(store, reference)
