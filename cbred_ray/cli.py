@@ -18,27 +18,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     manifest = run_reduction(config, args.out, progress=not args.quiet)
-    summary = {"store": args.out, "space": manifest["space"], "config_hash": manifest["config_hash"]}
-    if "selection" in manifest["stages"]:
-        selection = manifest["stages"]["selection"]
-        summary.update(selected=selection["rows"], cluster=selection["cluster"])
-    else:  # a cell space: clustered, no statistics
-        summary.update(clusters=manifest["stages"]["clusters"]["k"], rows=manifest["rows"]["clusters"])
-    print(json.dumps(summary))
+    selection = manifest["stages"]["selection"]
+    print(json.dumps({"store": args.out, "space": manifest["space"], "config_hash": manifest["config_hash"],
+                      "selected": selection["rows"], "cluster": selection["cluster"]}))
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from cbred_ray.evaluate.benchmark import load_benchmark
+    from cbred_ray.config import RunConfig
+    from cbred_ray.evaluate.benchmark import builtin_table, load_benchmark
     from cbred_ray.evaluate.metrics import evaluate_subset
-    from cbred_ray.spaces import nb201
     from cbred_ray.store import Store
 
     store = Store(args.store)
-    store.read_manifest()
-    selected = store.read("selection", columns=["arch_str"]).column("arch_str").to_pylist()
-    table = load_benchmark(args.benchmark)
-    report = evaluate_subset(selected, table, space_size=nb201.SPACE_SIZE)
+    manifest = store.read_manifest()
+    if manifest.get("kind") != "run":
+        raise BadInput(f"store {args.store!r} holds a {manifest.get('kind')!r} run, not a reduction (cbred run)")
+    space = RunConfig.model_validate(manifest["config"]).space.space()
+    key = space.id_column
+    selected = store.read("selection", columns=[key]).column(key).to_pylist()
+    table = load_benchmark(args.benchmark or builtin_table(space), space)
+    report = evaluate_subset(selected, table, space_size=space.size, key=key)
     print(json.dumps(report, indent=None if args.compact else 2))
     return 0
 
@@ -46,22 +46,18 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_stats(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from cbred_ray.config import RunConfig, StatsConfig, load_config, one_line
+    from cbred_ray.config import RunConfig, SpaceConfig, StatsConfig, load_config, one_line
     from cbred_ray.pipeline.run import run_statistics
-    from cbred_ray.spaces import nb201
     from cbred_ray.spaces.archfile import read_arch_strings
 
     if args.config:
         given = [flag for flag, value in (("--stats", args.stats), ("--data", args.data), ("--batch-size", args.batch_size),
                                           ("--num-classes", args.num_classes), ("--shard-size", args.shard_size),
-                                          ("--seed", args.seed)) if value is not None]
+                                          ("--seed", args.seed), ("--space", args.space)) if value is not None]
         if given:
             raise BadInput(f"cbred stats: {given[0]} cannot be combined with --config (the config's stats section and seed are used)")
         run_config = load_config(args.config)
-        if run_config.stats is None:
-            raise BadInput(f"cbred stats: config {args.config!r} has no stats section (a cell space is clustered "
-                           "without statistics)")
-        cfg, seed = run_config.stats, run_config.seed
+        cfg, seed, space = run_config.stats, run_config.seed, run_config.space.space()
     else:
         if not args.stats:
             raise BadInput("cbred stats: give --stats (comma-separated statistic names) or --config")
@@ -73,13 +69,16 @@ def _cmd_stats(args: argparse.Namespace) -> int:
             cfg = StatsConfig(names=tuple(n.strip() for n in args.stats.split(",") if n.strip()), data=data,
                               **{key: value for key, value in given.items() if value is not None})
             seed = RunConfig(seed=0 if args.seed is None else args.seed).seed
+            space = SpaceConfig(name=args.space or "nb201").space()
         except ValidationError as err:
             raise BadInput(one_line(err, "cbred stats")) from None
     if args.archs:
-        archs = read_arch_strings(args.archs)
+        archs = read_arch_strings(args.archs, space)
+    elif space.size <= 1_000_000:
+        archs = space.format_ids(range(space.size))
     else:
-        archs = [nb201.format_cell(cell) for cell in nb201.cell_range(0, nb201.SPACE_SIZE)]
-    manifest = run_statistics(archs, cfg, args.out, seed=seed, progress=not args.quiet)
+        raise BadInput(f"cbred stats: the {space.name} space has {space.size} architectures: list them with --archs")
+    manifest = run_statistics(archs, cfg, args.out, seed=seed, progress=not args.quiet, space=space)
     print(json.dumps({"store": args.out, "rows": manifest["rows"]["stats"], "statistics": list(cfg.names)}))
     return 0
 
@@ -124,20 +123,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="measure a store's selection against a benchmark table (JSON on stdout)")
     ev.add_argument("store")
-    ev.add_argument("--benchmark", required=True, help="Parquet table with arch_str and *_acc columns")
+    ev.add_argument("--benchmark", default=None, help="Parquet table with the space's identifier column (arch_str; "
+                    "hash for NB101) and *_acc columns (default: the table built in for the store's space)")
     ev.add_argument("--compact", action="store_true", help="one-line JSON")
     ev.set_defaults(fn=_cmd_evaluate)
 
     st = sub.add_parser("stats", help="compute training-free statistics for a list of architectures (default: the whole space)")
     st.add_argument("--archs", default=None,
-                    help="text file (one arch string per line) or Parquet with arch_str; default: every NB201 architecture")
+                    help="text file (one identifier per line) or Parquet with the space's identifier column (arch_str; "
+                         "hash for NB101); default: every architecture of the space")
+    st.add_argument("--space", default=None, choices=("nb201", "nb101"), help="the space of --archs (default nb201)")
     st.add_argument("--config", default=None, help="a run config: its stats section and seed (instead of the flags below)")
     st.add_argument("--stats", default=None, help="comma-separated statistic names, e.g. naswot_v2,logsynflow")
     st.add_argument("--out", required=True)
     st.add_argument("--seed", type=int, default=None, help="default 0")
     st.add_argument("--data", default=None,
-                    help="batch source: 'synthetic', 'cifar100-sample25' (built in, the default), an .npz of images "
-                         "or a cifar-100-python folder")
+                    help="batch source: 'synthetic', 'cifar100-sample25' (built in, the default), 'cifar10-sample20' "
+                         "(built in), an .npz of images, a cifar-100-python or a cifar-10-batches-py folder")
     st.add_argument("--batch-size", type=int, default=None, help="images in the input batch (default 128)")
     st.add_argument("--num-classes", type=int, default=None, help="default 100")
     st.add_argument("--shard-size", type=int, default=None, help="distinct cells per shard (default 25)")

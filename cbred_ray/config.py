@@ -15,8 +15,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cbred_ray.errors import BadInput
-from cbred_ray.spaces.cell import KNOWN_OPS, MAX_NODES, CellSpace
+from cbred_ray.spaces import space_of
+from cbred_ray.spaces.base import Space
+from cbred_ray.spaces.cell import KNOWN_OPS, MAX_NODES
 from cbred_ray.stats.data import BUILTIN_SOURCES
+
+DRIVER_ENGINE_MAX = 2_000_000
+"""``cluster.engine: auto`` clusters at most this many architectures on the driver, more on holder actors."""
 
 
 class _Strict(BaseModel):
@@ -24,31 +29,38 @@ class _Strict(BaseModel):
 
 
 class SpaceConfig(_Strict):
-    """The search space: NAS-Bench-201, or a generic cell space of ``nodes`` nodes over ``ops``.
+    """The search space: NAS-Bench-201, a generic cell space of ``nodes`` nodes over ``ops``, or
+    NAS-Bench-101 (its cells of at most ``max_vertices`` vertices: 7 is the whole benchmark).
 
-    NB201 is the 4-node member of the cell spaces. A cell space is enumerated whole, or, with
+    NB201 is the 4-node member of the cell spaces. A space is enumerated whole, or, with
     ``sample``, as a seeded sample of that many distinct architectures (the run's seed).
     """
 
-    name: Literal["nb201", "cell"] = "nb201"
+    name: Literal["nb201", "cell", "nb101"] = "nb201"
     nodes: int = Field(4, ge=2, le=MAX_NODES, description="cell nodes (input, intermediates, output)")
     ops: tuple[str, ...] = KNOWN_OPS
+    max_vertices: int = Field(7, ge=2, le=7, description="NB101: cells of at most this many vertices")
     sample: int | None = Field(None, ge=1, description="architectures drawn at random; null: the whole space")
 
     @model_validator(mode="after")
     def _valid_space(self) -> SpaceConfig:
-        if self.name == "nb201" and (self.nodes != 4 or self.ops != KNOWN_OPS or self.sample is not None):
-            raise ValueError("space 'nb201' is fixed (4 nodes, its 5 operations, no sample): use name 'cell'")
+        if self.name == "nb201" and (self.nodes != 4 or self.ops != KNOWN_OPS):
+            raise ValueError("space 'nb201' is fixed (4 nodes, its 5 operations): use name 'cell'")
+        if self.name != "nb101" and self.max_vertices != 7:
+            raise ValueError("max_vertices is a setting of space 'nb101'")
+        if self.name == "nb101" and (self.nodes != 4 or self.ops != KNOWN_OPS):
+            raise ValueError("space 'nb101' has its own cells: nodes and ops are settings of cell spaces")
         try:
-            space = self.cell_space()
+            space = self.space()
         except BadInput as err:
             raise ValueError(str(err)) from None
         if self.sample is not None and self.sample > space.size:
             raise ValueError(f"sample {self.sample} exceeds the {space.size} architectures of the space")
         return self
 
-    def cell_space(self) -> CellSpace:
-        return CellSpace(self.nodes, self.ops)
+    def space(self) -> Space:
+        """The space itself (:class:`cbred_ray.spaces.base.Space`)."""
+        return space_of(self.name, self.nodes, self.ops, self.max_vertices)
 
 
 class GraphsConfig(_Strict):
@@ -76,6 +88,9 @@ class StatsConfig(_Strict):
     options: dict[str, dict[str, bool | int | float | str]] = Field(
         default_factory=dict, description="per-statistic knobs, e.g. {ntk_cond: {batch_size: 32}}")
     repeats: int = Field(1, ge=1, le=100, description="seeds per architecture: stored as mean and spread")
+    width: int | None = Field(None, ge=1, le=1024, description="channels of the network statistics are computed "
+                              "on (NB201 and cell spaces: its channels, 16; NB101: its stem, default "
+                              "cbred_ray.stats.networks.NB101_WIDTH); null: the space's default")
     num_actors: int | None = Field(None, ge=1, description="null: one per GPU, or one per CPU")
     num_gpus_per_actor: float | Literal["auto"] = "auto"
     torch_threads: int = Field(1, ge=1)
@@ -131,6 +146,10 @@ class ClusterConfig(_Strict):
     """
 
     method: Literal["kmeans", "spectral"] = "kmeans"
+    engine: Literal["auto", "driver", "distributed"] = Field("auto", description="driver: every clustering, "
+                                                             "features held on the driver; distributed: k-means "
+                                                             "or Nyström spectral over holder actors; auto: by "
+                                                             "the number of architectures")
     features: Literal["op_usage", "op_counts", "adjacency"] = "op_usage"
     distance: Literal["hellinger", "jensen_shannon", "symmetric_kl", "edit"] = "hellinger"
     edit_costs: EditCostsConfig = EditCostsConfig()
@@ -138,10 +157,10 @@ class ClusterConfig(_Strict):
     eta: float | tuple[float, ...] = 0.1
     criterion: Literal["silhouette", "eigengap", "stability"] = "silhouette"
     n_init: int = Field(10, ge=1)
-    max_iter: int = Field(100, ge=1, le=10_000, description="Lloyd iterations of distributed k-means (cell spaces)")
-    landmarks: int = Field(500, ge=2, le=20_000, description="Nyström landmarks of spectral clustering (cell spaces)")
+    max_iter: int = Field(100, ge=1, le=10_000, description="Lloyd iterations of distributed k-means")
+    landmarks: int = Field(500, ge=2, le=20_000, description="Nyström landmarks of distributed spectral clustering")
     fit_sample: int = Field(20_000, ge=2, le=10_000_000, description="rows the Nyström approximation is fitted "
-                            "on before every row is assigned (cell spaces)")
+                            "on before every row is assigned (distributed spectral clustering)")
 
     @field_validator("k")
     @classmethod
@@ -170,6 +189,13 @@ class ClusterConfig(_Strict):
         if self.method == "spectral" and self.distance != "edit" and self.features != "op_usage":
             raise ValueError(f"distance {self.distance!r} compares distributions: use features 'op_usage'")
         return self
+
+    def engine_for(self, architectures: int) -> str:
+        """The engine that clusters ``architectures`` architectures (``auto``: the driver up to
+        :data:`DRIVER_ENGINE_MAX`, holder actors beyond)."""
+        if self.engine != "auto":
+            return self.engine
+        return "driver" if architectures <= DRIVER_ENGINE_MAX else "distributed"
 
     @property
     def ks(self) -> tuple[int, ...]:
@@ -235,57 +261,52 @@ class SelectConfig(_Strict):
 
 
 class RunConfig(_Strict):
-    """A whole run. NB201 runs go from graphs to the selection (``stats`` and ``select`` default
-    to their sections' defaults); cell-space runs go from graphs to the clusters, with
-    distributed k-means or Nyström spectral clustering, and have neither section."""
+    """A whole run, for any space: graphs -> clusters -> statistics (every architecture, a seeded
+    sample per cluster, or successive halving within a budget) -> selection."""
 
     name: str = "run"
     seed: int = Field(0, ge=0, le=2**31 - 1)
     space: SpaceConfig = SpaceConfig()
     graphs: GraphsConfig = GraphsConfig()
-    stats: StatsConfig | None = None
+    stats: StatsConfig = StatsConfig()
     cluster: ClusterConfig = ClusterConfig()
-    select: SelectConfig | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _sections_of_the_space(cls, data: object) -> object:
-        if isinstance(data, dict):
-            space = data.get("space")
-            name = space.get("name", "nb201") if isinstance(space, dict) else getattr(space, "name", "nb201")
-            if name == "nb201":
-                data = {"stats": {}, "select": {}, **data}
-        return data
+    select: SelectConfig = SelectConfig()
 
     @field_validator("select")
     @classmethod
-    def _select_uses_quality_stats(cls, select: SelectConfig | None) -> SelectConfig | None:
+    def _select_uses_quality_stats(cls, select: SelectConfig) -> SelectConfig:
         from cbred_ray.stats.registry import STATISTICS
 
-        for name in select.statistics if select is not None else ():
+        for name in select.statistics:
             if name not in STATISTICS:
                 raise ValueError(f"unknown statistic {name!r} (known: {', '.join(STATISTICS)})")
         return select
 
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:
-        if self.space.name == "cell":
-            if self.stats is not None or self.select is not None:
-                raise ValueError("a cell space is clustered without statistics (only NB201 networks are built "
-                                 "for now): remove the stats and select sections")
-            cluster = self.cluster
-            if not isinstance(cluster.k, int) or not isinstance(cluster.eta, (int, float)):
-                raise ValueError(f"a cell space is clustered with one K (and one eta): got k {cluster.k!r}, "
-                                 f"eta {cluster.eta!r}")
-            if cluster.method == "spectral" and cluster.distance == "edit":
-                raise ValueError("spectral clustering of a cell space compares operation-usage distributions: "
-                                 "the edit distance is for NB201 only")
-            return self
-        if self.stats is None or self.select is None:
-            raise ValueError("an NB201 run needs its stats and select sections (leave them out for the defaults)")
+        from cbred_ray.stats.registry import STATISTICS
+
+        space, cluster = self.space.space(), self.cluster
         missing = [s for s in self.select.statistics if s not in self.stats.names]
         if missing:
             raise ValueError(f"select.statistics {missing[0]!r} is not computed: add it to stats.names")
+        unbuilt = [n for n in self.stats.names if STATISTICS[n].network not in space.network_kinds]
+        if unbuilt:
+            raise ValueError(f"statistic {unbuilt[0]!r} needs the {STATISTICS[unbuilt[0]].network} network, which "
+                             f"space {space.name!r} does not have")
+        if cluster.method == "spectral" and cluster.distance == "edit" and space.name != "nb201":
+            raise ValueError(f"the cell edit distance is defined on NB201 cells, not on space {space.name!r}")
+        if cluster.engine_for(self.space.sample or space.size) == "distributed":
+            if not isinstance(cluster.k, int) or not isinstance(cluster.eta, (int, float)):
+                raise ValueError(f"distributed clustering takes one K (and one eta): got k {cluster.k!r}, "
+                                 f"eta {cluster.eta!r}")
+            if cluster.method == "spectral" and cluster.distance == "edit":
+                raise ValueError("distributed spectral clustering compares operation-usage distributions, "
+                                 "not edit distances")
+            if self.select.constraints.apply == "before" and (self.select.constraints.max_params is not None
+                                                              or self.select.constraints.max_macs is not None):
+                raise ValueError("distributed clustering clusters every architecture: apply the hardware "
+                                 "budget after (select.constraints.apply: after)")
         return self
 
     def hash(self) -> str:

@@ -1,23 +1,42 @@
-"""Benchmark tables: one row per architecture, its ``arch_str`` and test accuracies.
+"""Benchmark tables: one row per architecture, its identifier and test accuracies.
 
-A benchmark table is a Parquet file such as ``nb201_test_accuracy.parquet`` with an
-``arch_str`` column (official NAS-Bench-201 strings) and one or more accuracy
+A benchmark table is a Parquet file such as ``nb201_test_accuracy.parquet`` with the space's
+identifier column (:attr:`~cbred_ray.spaces.base.Space.id_column`: ``arch_str``, the official
+NAS-Bench-201 strings; ``hash``, NAS-Bench-101's module hashes) and one or more accuracy
 columns. An accuracy column is a numeric column whose name ends in ``_acc``; its
 dataset is the name without the ``_test_acc`` (or, failing that, ``_acc``) suffix,
 so ``cifar100_test_acc`` measures ``cifar100``.
+
+The NB201 (CIFAR-10 and CIFAR-100) and NB101 (CIFAR-10) tables ship with the package
+(:data:`BUILTIN_TABLES`, provenance in ``tables/README.md``), so that ``cbred evaluate`` and
+``cbred report`` need no download; ``--benchmark FILE`` reads another.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from cbred_ray.errors import BadInput
 from cbred_ray.spaces import nb201
+from cbred_ray.spaces.base import Space
 
 ARCH_COLUMN = "arch_str"
+"""The identifier column of NB201 (and cell-space) tables."""
 _SUFFIXES = ("_test_acc", "_acc")
+_TABLES = Path(__file__).parent / "tables"
+BUILTIN_TABLES = {"nb201": _TABLES / "nb201_test_accuracy.parquet", "nb101": _TABLES / "nb101_test_accuracy.parquet"}
+"""The benchmark table of each space that has one, shipped with the package."""
+
+
+def builtin_table(space: Space) -> Path:
+    """The packaged benchmark table of ``space``; BadInput when it has none."""
+    if space.name not in BUILTIN_TABLES:
+        raise BadInput(f"no built-in benchmark table for space {space.name!r} (built in: "
+                       f"{', '.join(BUILTIN_TABLES)}): give --benchmark FILE")
+    return BUILTIN_TABLES[space.name]
 
 
 def dataset_of(column: str) -> str:
@@ -53,46 +72,52 @@ def _is_accuracy_dtype(series: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
 
 
-def validate_benchmark(df: pd.DataFrame, source: str = "benchmark table") -> pd.DataFrame:
-    """Check a benchmark frame and return its ``arch_str`` and accuracy columns.
+def validate_benchmark(df: pd.DataFrame, source: str = "benchmark table", space: Space = nb201.SPACE) -> pd.DataFrame:
+    """Check a benchmark frame and return its identifier and accuracy columns, for the rows of ``space``.
 
-    BadInput (naming ``source`` and the offending value) when ``arch_str`` is
-    missing, an arch string does not parse in the NB201 space, arch strings repeat,
-    there is no accuracy column, or an accuracy is missing.
+    BadInput (naming ``source`` and the offending value) when the identifier column is missing,
+    an identifier is malformed or repeats, no row is in the space, there is no accuracy column,
+    or an accuracy is missing. Rows of architectures outside the space (e.g. NB101 cells of more
+    vertices than a subspace has) are left out.
     """
-    if ARCH_COLUMN not in df.columns:
-        raise BadInput(f"{source}: no {ARCH_COLUMN!r} column (columns: {list(map(str, df.columns))})")
-    _check_arch_strings(df[ARCH_COLUMN], source)
+    key = space.id_column
+    if key not in df.columns:
+        raise BadInput(f"{source}: no {key!r} column (columns: {list(map(str, df.columns))})")
+    inside = _check_ids(df[key], source, space)
+    df = df[inside]
+    if df.empty:
+        raise BadInput(f"{source}: no row is an architecture of the {space.name} space")
     columns = accuracy_columns(df)
     for column in columns.values():
         missing = int(df[column].isna().sum())
         if missing:
             raise BadInput(f"{source}: accuracy column {column!r} has {missing} missing value(s)")
-    return df[[ARCH_COLUMN, *columns.values()]].reset_index(drop=True)
+    return df[[key, *columns.values()]].reset_index(drop=True)
 
 
-def _check_arch_strings(arch_strs: pd.Series, source: str) -> None:
-    errors: list[str] = []
-    for arch_str in arch_strs:
-        try:
-            nb201.parse(arch_str)
-        except BadInput as err:
-            errors.append(str(err))
-    if errors:
-        raise BadInput(
-            f"{source}: {len(errors)} of {len(arch_strs)} arch_str value(s) are not NB201 cells; first: {errors[0]}"
-        )
-    duplicated = arch_strs[arch_strs.duplicated()]
+def _check_ids(ids: pd.Series, source: str, space: Space) -> np.ndarray:
+    """Which rows are architectures of the space; BadInput for a malformed or repeated identifier."""
+    try:
+        inside = space.member_mask(ids.tolist())
+    except BadInput:
+        errors = []
+        for text in ids:
+            try:
+                space.member_mask([text])
+            except BadInput as err:
+                errors.append(str(err))
+        raise BadInput(f"{source}: {len(errors)} of {len(ids)} {ids.name} value(s) are not {space.name} "
+                       f"architectures; first: {errors[0]}") from None
+    duplicated = ids[ids.duplicated()]
     if len(duplicated):
-        raise BadInput(
-            f"{source}: arch_str {duplicated.iloc[0]!r} is duplicated ({len(duplicated)} repeated row(s))"
-        )
+        raise BadInput(f"{source}: {ids.name} {duplicated.iloc[0]!r} is duplicated ({len(duplicated)} repeated row(s))")
+    return inside
 
 
-def load_benchmark(path: str | Path) -> pd.DataFrame:
-    """Read and validate a Parquet benchmark table (see :func:`validate_benchmark`).
+def load_benchmark(path: str | Path, space: Space = nb201.SPACE) -> pd.DataFrame:
+    """Read and validate a Parquet benchmark table of ``space`` (see :func:`validate_benchmark`).
 
-    Returns a frame with ``arch_str`` and the accuracy columns, in file row order.
+    Returns a frame with the identifier and the accuracy columns, in file row order.
     BadInput when the file is missing or not readable Parquet.
     """
     path = Path(path)
@@ -103,4 +128,4 @@ def load_benchmark(path: str | Path) -> pd.DataFrame:
     except (OSError, pa.ArrowException) as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise BadInput(f"benchmark table {str(path)!r} is not readable Parquet: {reason}") from err
-    return validate_benchmark(df, source=f"benchmark table {str(path)!r}")
+    return validate_benchmark(df, source=f"benchmark table {str(path)!r}", space=space)

@@ -13,7 +13,7 @@ import pandas as pd
 from scipy.special import gammaln
 
 from cbred_ray.errors import BadInput
-from cbred_ray.evaluate.benchmark import ARCH_COLUMN, accuracy_columns, validate_benchmark
+from cbred_ray.evaluate.benchmark import ARCH_COLUMN, accuracy_columns
 
 RANDOM_SEARCH_SIZES: tuple[int, ...] = (10, 100)
 TOP_FRACTION = 0.01
@@ -82,12 +82,12 @@ def top_recall(space_acc: np.ndarray, selected: np.ndarray, q: float = TOP_FRACT
 
 
 def evaluate_subset(
-    selected_arch_strs: Sequence[str], table: pd.DataFrame, space_size: int | None = None
+    selected_arch_strs: Sequence[str], table: pd.DataFrame, space_size: int | None = None, key: str = ARCH_COLUMN,
 ) -> dict:
     """Measure a subset of architectures against a benchmark table.
 
-    ``table`` is a benchmark frame, checked by
-    :func:`cbred_ray.evaluate.benchmark.validate_benchmark`; the space is its rows.
+    ``table`` is a benchmark frame (as :func:`cbred_ray.evaluate.benchmark.load_benchmark` reads
+    it) keyed by the identifier column ``key``; the space is its rows.
     Repeated arch strings in the selection count once. ``subset_share`` divides the
     subset size by ``space_size`` (default: the number of table rows). For each
     dataset the result holds subset and space mean, median and max, the top-1 %
@@ -100,16 +100,31 @@ def evaluate_subset(
     BadInput when the table is not a valid benchmark, the selection is empty, a
     selected arch is not in the table, or ``space_size`` is smaller than the table.
     """
-    space = validate_benchmark(table).sort_values(ARCH_COLUMN, kind="stable").reset_index(drop=True)
+    space = _checked(table, key).sort_values(key, kind="stable").reset_index(drop=True)
     denominator = len(space) if space_size is None else int(space_size)
     if denominator < len(space):
         raise BadInput(f"space size {space_size} is smaller than the benchmark table ({len(space)} rows)")
-    mask = _selection_mask(selected_arch_strs, space[ARCH_COLUMN])
+    mask = _selection_mask(selected_arch_strs, space[key])
     datasets = {
         dataset: _dataset_report(space[column].to_numpy(dtype=np.float64), mask, denominator)
         for dataset, column in accuracy_columns(space).items()
     }
     return {"n_selected": int(mask.sum()), "datasets": datasets}
+
+
+def _checked(table: pd.DataFrame, key: str) -> pd.DataFrame:
+    """The identifier and accuracy columns of a benchmark frame (read with
+    :func:`~cbred_ray.evaluate.benchmark.load_benchmark`, which checks the identifiers against the space);
+    BadInput when the key is missing or repeats, or an accuracy is missing."""
+    if key not in table.columns:
+        raise BadInput(f"benchmark table has no {key!r} column (columns: {list(map(str, table.columns))})")
+    columns = accuracy_columns(table)
+    if table[key].duplicated().any():
+        raise BadInput(f"benchmark table: {key} {table[key][table[key].duplicated()].iloc[0]!r} is duplicated")
+    for column in columns.values():
+        if table[column].isna().any():
+            raise BadInput(f"benchmark table: accuracy column {column!r} has missing values")
+    return table[[key, *columns.values()]]
 
 
 def _selection_mask(selected_arch_strs: Sequence[str], arch_strs: pd.Series) -> np.ndarray:

@@ -11,13 +11,17 @@ only where a stage needs a real graph.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from cbred_ray.graphs.computational import KERNEL_TYPES
-from cbred_ray.spaces.cell import CellSpace
+from cbred_ray.spaces.base import FEATURES
 
-FEATURES: tuple[str, ...] = ("op_usage", "op_counts", "adjacency")
-"""Features a cell space can be clustered on."""
+if TYPE_CHECKING:
+    from cbred_ray.spaces.cell import CellSpace
+
+__all__ = ["FEATURES", "adjacency", "cell_features", "kernel_table", "op_counts", "op_usage"]
 
 _KERNELS_OF = {
     "none": (),
@@ -69,8 +73,8 @@ def adjacency(space: CellSpace, canonical: np.ndarray) -> np.ndarray:
 
 
 def cell_features(space: CellSpace, canonical: np.ndarray, name: str) -> np.ndarray:
-    """One of :data:`FEATURES` for an array of canonical cells, as float32 rows."""
+    """One of :data:`FEATURES` for an array of canonical cells, as float64 rows."""
     if name == "adjacency":
-        return adjacency(space, canonical).astype(np.float32)
+        return adjacency(space, canonical).astype(np.float64)
     counts = op_counts(space, canonical)
-    return (op_usage(counts) if name == "op_usage" else counts).astype(np.float32)
+    return (op_usage(counts) if name == "op_usage" else counts).astype(np.float64)

@@ -1,4 +1,4 @@
-"""The computational graph of an NB201 cell in program form, and its projections.
+"""The computational graph of a cell (NB201, or any N-node cell space) in program form, and its projections.
 
 Method doc, "Computational graphs": a program is a bipartite graph
 G = (V_M, V_K, E_R ∪ E_W) of memory nodes V_M (feature and parameter arrays)
@@ -32,12 +32,14 @@ already ``none``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import networkx as nx
 
 from cbred_ray.errors import BadInput
-from cbred_ray.spaces.nb201 import CONV1, CONV3, EDGES, NONE, NUM_EDGES, NUM_NODES, OPS, POOL, SKIP
+
+if TYPE_CHECKING:
+    from cbred_ray.spaces.cell import CellSpace
 
 MEMORY, KERNEL = "memory", "kernel"
 FEATURE, PARAMETER = "feature", "parameter"
@@ -46,7 +48,7 @@ KERNEL_TYPES: tuple[str, ...] = ("relu", "conv1x1", "conv3x3", "batchnorm", "avg
 
 Partition = Literal["memory", "kernel"]
 
-_CONV_KERNEL = {CONV1: "conv1x1", CONV3: "conv3x3"}
+_CONV_KERNEL = {"nor_conv_1x1": "conv1x1", "nor_conv_3x3": "conv3x3"}
 
 
 def cell_node(i: int) -> str:
@@ -54,31 +56,34 @@ def cell_node(i: int) -> str:
     return f"x{i}"
 
 
-def cell_graph(cell: Sequence[int]) -> nx.DiGraph:
-    """Bipartite memory/kernel computational graph of one NB201 cell.
+def cell_graph(cell: Sequence[int], space: CellSpace | None = None) -> nx.DiGraph:
+    """Bipartite memory/kernel computational graph of one cell of ``space`` (default NB201).
 
     Node attributes: ``partition`` ("memory" or "kernel") and ``kind``
     ("feature"/"parameter" for memory nodes, one of :data:`KERNEL_TYPES` for
     kernel nodes). Edges memory -> kernel are reads, kernel -> memory writes.
-    Nodes are inserted in a fixed order: ``x0..x3`` first, then each edge's
-    nodes in the order of :data:`~cbred_ray.spaces.nb201.EDGES`, then the
-    ``add`` kernels.
+    Nodes are inserted in a fixed order: ``x0`` to the last node first, then each edge's
+    nodes in the order of the space's edges, then the ``add`` kernels.
     """
-    ops = _validated(cell)
+    if space is None:
+        from cbred_ray.spaces.nb201 import SPACE as space
+    ops = _validated(cell, space)
+    edges, last = space.edges, space.nodes - 1
     g = nx.DiGraph()
-    incoming = {i: [k for k, (to, _) in enumerate(EDGES) if to == i and ops[k] != NONE] for i in range(NUM_NODES)}
-    touched = {i for k, edge in enumerate(EDGES) if ops[k] != NONE for i in edge}
-    for i in range(NUM_NODES):
-        if i in (0, NUM_NODES - 1) or i in touched:
+    incoming = {i: [k for k, (to, _) in enumerate(edges) if to == i and ops[k] != "none"]
+                for i in range(space.nodes)}
+    touched = {i for k, edge in enumerate(edges) if ops[k] != "none" for i in edge}
+    for i in range(space.nodes):
+        if i in (0, last) or i in touched:
             _memory(g, cell_node(i), FEATURE)
-    for k, (to, frm) in enumerate(EDGES):
-        if ops[k] != NONE:
+    for k, (to, frm) in enumerate(edges):
+        if ops[k] != "none":
             single = len(incoming[to]) == 1
             out = cell_node(to) if single else _memory(g, f"e{to}{frm}/out", FEATURE)
             _add_edge_op(g, f"e{to}{frm}", ops[k], cell_node(frm), out)
-    for i in range(NUM_NODES):
+    for i in range(space.nodes):
         if len(incoming[i]) > 1:
-            reads = [f"e{to}{frm}/out" for to, frm in (EDGES[k] for k in incoming[i])]
+            reads = [f"e{to}{frm}/out" for to, frm in (edges[k] for k in incoming[i])]
             _kernel(g, f"{cell_node(i)}/add", "add", reads, cell_node(i))
     return g
 
@@ -112,11 +117,13 @@ def nodes_of(graph: nx.DiGraph, partition: Partition) -> list[str]:
     return [n for n, part in graph.nodes(data="partition") if part == partition]
 
 
-def _validated(cell: Sequence[int]) -> tuple[int, ...]:
+def _validated(cell: Sequence[int], space: CellSpace) -> tuple[str, ...]:
+    """The operation names of ``cell``; BadInput unless it is ``space.num_edges`` indices of ``space.ops``."""
     ops = tuple(int(o) for o in cell)
-    if len(ops) != NUM_EDGES or not all(0 <= o < len(OPS) for o in ops):
-        raise BadInput(f"an NB201 cell is {NUM_EDGES} operation indices in [0, {len(OPS)}), got {tuple(cell)!r}")
-    return ops
+    if len(ops) != space.num_edges or not all(0 <= o < len(space.ops) for o in ops):
+        raise BadInput(f"a cell of the {space.name} space is {space.num_edges} operation indices in "
+                       f"[0, {len(space.ops)}), got {tuple(cell)!r}")
+    return space.op_names(ops)
 
 
 def _memory(g: nx.DiGraph, name: str, kind: str) -> str:
@@ -130,11 +137,11 @@ def _kernel(g: nx.DiGraph, name: str, kind: str, reads: Sequence[str], write: st
     g.add_edge(name, write)
 
 
-def _add_edge_op(g: nx.DiGraph, prefix: str, op: int, src: str, out: str) -> None:
+def _add_edge_op(g: nx.DiGraph, prefix: str, op: str, src: str, out: str) -> None:
     """Kernels and arrays of one cell edge, reading ``src`` and writing ``out``."""
-    if op == SKIP:
+    if op == "skip_connect":
         _kernel(g, f"{prefix}/identity", "identity", [src], out)
-    elif op == POOL:
+    elif op == "avg_pool_3x3":
         _kernel(g, f"{prefix}/avgpool", "avgpool", [src], out)
     else:  # nor_conv_kxk = ReLU -> Conv(kxk, no bias) -> BatchNorm
         conv = _CONV_KERNEL[op]

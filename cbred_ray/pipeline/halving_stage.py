@@ -17,10 +17,12 @@ from cbred_ray.pipeline.manifest import say
 from cbred_ray.pipeline.select_stage import clusters_to_select_from
 from cbred_ray.pipeline.stats_stage import StatsRun, read_stats, write_precomputed
 from cbred_ray.select.halving import halve_clusters
+from cbred_ray.spaces.base import Space
 from cbred_ray.store import Store
 
 
-def run_halving_stage(store: Store, config: RunConfig, precomputed: pa.Table | None, progress: bool) -> dict:
+def run_halving_stage(store: Store, space: Space, config: RunConfig, precomputed: pa.Table | None,
+                      progress: bool) -> dict:
     """Compute the statistics successive halving asks for, over the clusters the selection stage reads."""
     clusters = clusters_to_select_from(store, config.select)
     names = list(config.stats.names)
@@ -37,9 +39,10 @@ def run_halving_stage(store: Store, config: RunConfig, precomputed: pa.Table | N
     if precomputed is not None:
         table = precomputed.select(["arch_index", *names]).to_pandas().set_index("arch_index")
         halving = halve_clusters(clusters["cluster"], lambda new: table.loc[new], config.select, config.seed, report)
-        record = write_precomputed(store, precomputed, np.sort(halving.measured.to_numpy()), config.stats.precomputed)
+        record = write_precomputed(store, space, precomputed, np.sort(halving.measured.to_numpy()),
+                                   config.stats.precomputed)
     else:
-        run = StatsRun(store, config.stats, config.seed, progress)
+        run = StatsRun(store, space, config.stats, config.seed, progress)
         rounds = 0
 
         def measure(new: np.ndarray) -> pd.DataFrame:

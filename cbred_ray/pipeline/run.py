@@ -1,10 +1,10 @@
-"""The driver: runs the stages of a reduction in order over one store.
+"""The driver: runs the stages of a reduction in order over one store, for any space.
 
-graphs (Ray Data) -> clusters -> stats (Ray actors; every architecture, a seeded
-sample per cluster in quick mode, or round by round under successive halving) ->
-selection. Each stage reads what the stage before it wrote to the store; a stage
-already finished by the same config is skipped, and the shard stages skip finished
-shards.
+graphs (Ray Data) -> clusters (on the driver, or over holder actors for spaces of millions) ->
+stats (Ray actors; every architecture, a seeded sample per cluster in quick mode, or round by
+round under successive halving) -> selection. Each stage reads what the stage before it wrote to
+the store; a stage already finished by the same config is skipped, and the shard stages skip
+finished shards. The driver talks to the space only through :class:`~cbred_ray.spaces.base.Space`.
 """
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import time
 import numpy as np
 
 from cbred_ray.config import RunConfig, StatsConfig, config_hash
-from cbred_ray.pipeline.cell_run import run_cell_space, unique_cells
 from cbred_ray.pipeline.cluster_stage import run_cluster_stage
 from cbred_ray.pipeline.graphs_stage import run_graphs_stage
 from cbred_ray.pipeline.halving_stage import run_halving_stage
@@ -22,49 +21,77 @@ from cbred_ray.pipeline.manifest import Stages, claim, finish
 from cbred_ray.pipeline.runtime import init_ray
 from cbred_ray.pipeline.select_stage import run_select_stage
 from cbred_ray.pipeline.stats_stage import (
-    check_precomputed, read_precomputed, run_stats_stage, write_precomputed,
+    check_precomputed,
+    read_precomputed,
+    run_stats_stage,
+    write_precomputed,
 )
 from cbred_ray.select.constraints import arch_costs, within_budget
 from cbred_ray.select.halving import halving_budget
 from cbred_ray.select.scoring import sample_members
 from cbred_ray.spaces import nb201
-from cbred_ray.spaces.canonical import canonical_cells
+from cbred_ray.spaces.base import Space, distinct_sorted
 from cbred_ray.stats.data import load_batch
 from cbred_ray.store import Store
 
+COST_CHECK_MAX = 2_000_000
+"""A hardware budget is checked against every architecture before the run when the space has at most
+this many (larger spaces are checked on a seeded sample of this size)."""
+
+
+def _architectures(config: RunConfig, space: Space) -> np.ndarray | None:
+    """The sorted indices of a sampled run, or None for the whole space."""
+    return space.sample(config.space.sample, config.seed) if config.space.sample is not None else None
+
+
+def _preflight(config: RunConfig, space: Space, drawn: np.ndarray | None):
+    """Everything a run reads from outside (the batch or the precomputed statistics, the hardware
+    budget, the halving budget), checked before the store is touched; the precomputed statistics."""
+    budget = config.select.constraints
+    if budget.max_params is not None or budget.max_macs is not None:
+        checked = drawn if drawn is not None else (
+            np.arange(space.size) if space.size <= COST_CHECK_MAX else space.sample(COST_CHECK_MAX, config.seed))
+        inside = within_budget(arch_costs(space, checked, config.stats.num_classes), budget.max_params,
+                               budget.max_macs)
+        eligible = int(inside.sum() * ((len(drawn) if drawn is not None else space.size) / len(checked)))
+    else:
+        eligible = len(drawn) if drawn is not None else space.size
+    if config.select.halving.enabled:  # enough for K clusters, whichever K is chosen
+        halving_budget(config.select, eligible, max(config.cluster.ks))
+    if config.stats.precomputed:
+        precomputed = read_precomputed(space, config.stats)
+        check_precomputed(space, precomputed, drawn if drawn is not None else np.arange(space.size),
+                          config.stats.precomputed)
+        return precomputed
+    load_batch(config.stats.data.source, config.stats.data.batch_size, config.seed, config.stats.data.augment)
+    return None
+
+
+def unique_cells(store: Store) -> int:
+    """Distinct canonical architectures among those of the run (one column read, sorted once)."""
+    column = store.read("graphs", columns=["canonical_index"]).column("canonical_index").to_numpy()
+    return int(len(distinct_sorted(column)))
+
 
 def run_reduction(config: RunConfig, out: str, progress: bool = True) -> dict:
-    """Run a whole reduction into the store ``out``; returns the manifest.
-
-    Everything a run reads from outside (the input batch or the precomputed statistics,
-    the hardware budget) is checked before the store is touched. A cell space is
-    clustered without statistics (:func:`~cbred_ray.pipeline.cell_run.run_cell_space`).
-    """
-    if config.space.name == "cell":
-        return run_cell_space(config, out, progress)
+    """Run a whole reduction into the store ``out``; returns the manifest."""
+    space = config.space.space()
     store = Store(out)
     manifest = store.check_owner(config.hash())
-    budget = config.select.constraints
-    space = within_budget(arch_costs(np.arange(nb201.SPACE_SIZE), config.stats.num_classes), budget.max_params,
-                          budget.max_macs)
-    if config.select.halving.enabled:  # enough for K clusters, whichever K is chosen
-        halving_budget(config.select, int(space.sum()), max(config.cluster.ks))
-    precomputed = read_precomputed(config.stats) if config.stats.precomputed else None
-    if precomputed is not None:
-        check_precomputed(precomputed, np.arange(nb201.SPACE_SIZE), config.stats.precomputed)
-    else:
-        load_batch(config.stats.data.source, config.stats.data.batch_size, config.seed, config.stats.data.augment)
+    drawn = _architectures(config, space)
+    precomputed = _preflight(config, space, drawn)
     manifest = claim(store, manifest, "run", config.model_dump(mode="json"), config.hash(), config.seed)
     init_ray()
     started = time.perf_counter()
     stages = Stages(store, manifest, progress)
-    stages.run("graphs", lambda: run_graphs_stage(store, config.graphs.shard_size, progress))
-    stages.run("clusters", lambda: run_cluster_stage(store, config.cluster, budget, config.stats.num_classes,
-                                                     config.seed))
+    stages.run("graphs", lambda: run_graphs_stage(store, space, config.graphs.shard_size, config.cluster.features,
+                                                  drawn, progress))
+    stages.run("clusters", lambda: run_cluster_stage(store, space, config.cluster, config.select.constraints,
+                                                     config.stats.num_classes, config.seed, progress))
 
     def stats() -> dict:
         if config.select.halving.enabled:
-            return run_halving_stage(store, config, precomputed, progress)
+            return run_halving_stage(store, space, config, precomputed, progress)
         clusters = store.read("clusters", columns=["arch_index", "canonical_index", "cluster"]).to_pandas()
         clusters = clusters.set_index("arch_index")
         if config.select.quick.enabled:
@@ -72,23 +99,26 @@ def run_reduction(config: RunConfig, out: str, progress: bool = True) -> dict:
         else:
             requested = clusters.index.to_numpy()
         if precomputed is not None:
-            return write_precomputed(store, precomputed, np.sort(requested), config.stats.precomputed)
+            return write_precomputed(store, space, precomputed, np.sort(requested), config.stats.precomputed)
         canonical = clusters.loc[requested, "canonical_index"].to_numpy()
-        return run_stats_stage(store, config.stats, config.seed, requested, canonical, progress)
+        return run_stats_stage(store, space, config.stats, config.seed, requested, canonical, progress)
 
     stages.run("stats", stats)
-    stages.run("selection", lambda: run_select_stage(store, config.select, config.seed))
-    manifest["space"] = {"name": "nb201", "size": store.count_rows("graphs"), "unique_cells": unique_cells(store)}
+    stages.run("selection", lambda: run_select_stage(store, space, config.select, config.seed))
+    manifest["space"] = {**space.describe(), "architectures": store.count_rows("graphs"),
+                         "unique_cells": unique_cells(store)}
     return finish(store, manifest, ("graphs", "stats", "clusters", "selection"), started)
 
 
-def run_statistics(arch_strs: list[str], cfg: StatsConfig, out: str, seed: int = 0, progress: bool = True) -> dict:
-    """Score a list of architectures (``cbred stats``); returns the manifest."""
-    cells = np.asarray([nb201.parse(s) for s in arch_strs], dtype=np.int8).reshape(-1, nb201.NUM_EDGES)
-    arch_index = np.unique(nb201.indices_of(cells))
-    canonical = nb201.indices_of(canonical_cells(nb201.cells_of(arch_index)))
+def run_statistics(arch_strs: list[str], cfg: StatsConfig, out: str, seed: int = 0, progress: bool = True,
+                   space: Space = nb201.SPACE) -> dict:
+    """Score a list of architectures given by their identifiers (``cbred stats``); returns the manifest."""
+    arch_index = np.unique(space.parse_ids(arch_strs))
+    canonical = space.canonical_indices(arch_index)
     archs = {"count": int(len(arch_index)), "sha256": hashlib.sha256(arch_index.tobytes()).hexdigest()}
     config = {"command": "stats", "stats": cfg.model_dump(mode="json"), "seed": seed, "archs": archs}
+    if space.name != "nb201":
+        config["space"] = space.describe()
     digest_of_config = config_hash(config)
     store = Store(out)
     manifest = store.check_owner(digest_of_config)
@@ -96,5 +126,5 @@ def run_statistics(arch_strs: list[str], cfg: StatsConfig, out: str, seed: int =
     manifest = claim(store, manifest, "stats", config, digest_of_config, seed)
     init_ray()
     Stages(store, manifest, progress).run(
-        "stats", lambda: run_stats_stage(store, cfg, seed, arch_index, canonical, progress), redo=True)
+        "stats", lambda: run_stats_stage(store, space, cfg, seed, arch_index, canonical, progress), redo=True)
     return finish(store, manifest, ("stats",))

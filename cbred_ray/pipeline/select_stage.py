@@ -13,6 +13,7 @@ from cbred_ray.select.constraints import budget_mask
 from cbred_ray.select.halving import halve_clusters, halving_scores
 from cbred_ray.select.reduction import reduce_space
 from cbred_ray.select.scoring import oriented_ranks
+from cbred_ray.spaces.base import Space
 from cbred_ray.store import Store
 
 
@@ -20,10 +21,10 @@ def clusters_to_select_from(store: Store, cfg: SelectConfig) -> pd.DataFrame:
     """The stored clusters (by arch_index) of the architectures within the hardware budget (a no-op
     when the budget came before clustering)."""
     clusters = store.read("clusters").to_pandas().set_index("arch_index").sort_index()
-    return clusters[budget_mask(clusters, cfg.constraints)]
+    return clusters[budget_mask(clusters, cfg.constraints.max_params, cfg.constraints.max_macs)]
 
 
-def run_select_stage(store: Store, cfg: SelectConfig, seed: int) -> dict:
+def run_select_stage(store: Store, space: Space, cfg: SelectConfig, seed: int) -> dict:
     clusters = clusters_to_select_from(store, cfg)
     stats = store.read("stats", columns=["arch_index", *cfg.statistics]).to_pandas().set_index("arch_index")
     stats = stats.loc[stats.index.intersection(clusters.index)]
@@ -38,8 +39,11 @@ def run_select_stage(store: Store, cfg: SelectConfig, seed: int) -> dict:
         scores, best, selected, target = reduction.scores, reduction.cluster, reduction.selected, reduction.target
     store.write_stage("scores", pa.Table.from_pandas(scores, preserve_index=False))
     chosen = clusters.loc[selected].reset_index()
-    store.write_stage("selection", pa.Table.from_pandas(
-        chosen[["arch_str", "arch_index", "canonical_index", "cluster"]], preserve_index=False))
+    store.write_stage("selection", pa.table({
+        space.id_column: pa.array(space.format_ids(chosen["arch_index"].to_numpy()), pa.string()),
+        "arch_index": pa.array(chosen["arch_index"].to_numpy(), pa.int64()),
+        "canonical_index": pa.array(chosen["canonical_index"].to_numpy(), pa.int64()),
+        "cluster": pa.array(chosen["cluster"].to_numpy(), pa.int32())}))
     score = scores.loc[scores["selected"], "score"].iloc[0]
     return {"cluster": best, "rows": len(chosen), "cluster_size": int((clusters["cluster"] == best).sum()),
             "target": target, "space_size": len(clusters), "scored_archs": len(stats), "score": float(score),

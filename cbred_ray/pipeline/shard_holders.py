@@ -15,6 +15,7 @@ import pyarrow as pa
 import ray
 
 from cbred_ray.cluster import kmeans_parallel as kp
+from cbred_ray.spaces.base import Space
 from cbred_ray.store import Store
 
 SAMPLE_STREAM = 1_000_003
@@ -66,15 +67,18 @@ class ShardHolder:
             drawn.append((p.ids[picked], p.values[p.inverse[picked]]))
         return np.concatenate([d[0] for d in drawn]), np.vstack([d[1] for d in drawn])
 
-    def write(self, root: str, assign: Callable[[np.ndarray], np.ndarray], k: int) -> np.ndarray:
+    def write(self, root: str, assign: Callable[[np.ndarray], np.ndarray], k: int, space: Space,
+              num_classes: int) -> np.ndarray:
         """Write ``clusters/``: each row's cluster is ``assign`` of its features (computed once per distinct
-        row); returns the rows written per cluster (length ``k``)."""
+        row), with the costs of its network; returns the rows written per cluster (length ``k``)."""
         sizes = np.zeros(k, np.int64)
         for n, (canonical, points) in self.shards.items():
             cluster = np.asarray(assign(points.values))[points.inverse]
+            params, macs = space.costs(points.ids, num_classes)
             Store(root).write_shard("clusters", n, pa.table({
                 "arch_index": pa.array(points.ids, pa.int64()), "canonical_index": pa.array(canonical, pa.int64()),
-                "cluster": pa.array(cluster, pa.int32())}))
+                "cluster": pa.array(cluster, pa.int32()), "arch_params": pa.array(params, pa.float64()),
+                "arch_macs": pa.array(macs, pa.float64())}))
             sizes += np.bincount(cluster, minlength=k)
         return sizes
 
@@ -92,6 +96,8 @@ def hold_store_shards(store: Store, feature: str, holders: int | None = None) ->
     return actors
 
 
-def write_clusters(store: Store, holders: list, assign: Callable[[np.ndarray], np.ndarray], k: int) -> np.ndarray:
-    """Every row's cluster (of ``k``) into ``clusters/``, one shard per graphs shard; returns the cluster sizes."""
-    return sum(ray.get([h.write.remote(str(store.root), assign, k) for h in holders]))
+def write_clusters(store: Store, holders: list, assign: Callable[[np.ndarray], np.ndarray], k: int, space: Space,
+                   num_classes: int) -> np.ndarray:
+    """Every row's cluster (of ``k``) and network costs into ``clusters/``, one shard per graphs shard; returns
+    the cluster sizes."""
+    return sum(ray.get([h.write.remote(str(store.root), assign, k, space, num_classes) for h in holders]))

@@ -23,12 +23,11 @@ from cbred_ray.config import StatsConfig
 from cbred_ray.errors import BadInput
 from cbred_ray.pipeline.manifest import shard_log
 from cbred_ray.pipeline.runtime import plan_actors, shard_progress
-from cbred_ray.spaces import nb201
-from cbred_ray.spaces.canonical import canonical_cells
+from cbred_ray.spaces.base import Space
 from cbred_ray.stats.data import load_batch
 from cbred_ray.stats.engine import OOM_NOTE, compute_stats, effective_settings, summarise_repeats
+from cbred_ray.stats.networks import networks_of
 from cbred_ray.store import Store
-
 
 ACTOR_RESTARTS = 3
 """A statistics actor that dies (a lost node, a killed process) is restarted this many times and
@@ -37,14 +36,14 @@ retried shard is never counted twice."""
 
 
 def stats_table(
-    arch_index: np.ndarray, canonical_index: np.ndarray, results: dict[int, dict], names: tuple[str, ...],
-    with_spread: bool,
+    space: Space, arch_index: np.ndarray, canonical_index: np.ndarray, results: dict[int, dict],
+    names: tuple[str, ...], with_spread: bool,
 ) -> pa.Table:
     """Rows for the requested architectures from the (mean, spread, reason) of their canonical cells."""
     rows = [results[int(c)] for c in canonical_index]
     columns: dict[str, pa.Array] = {
         "arch_index": pa.array(arch_index, pa.int64()),
-        "arch_str": pa.array([nb201.format_cell(c) for c in nb201.cells_of(arch_index)]),
+        space.id_column: pa.array(space.format_ids(arch_index), pa.string()),
         "canonical_index": pa.array(canonical_index, pa.int64()),
     }
     for name in names:
@@ -64,11 +63,11 @@ class StatsWorker:
     the CPU and says so in ``describe()``, with the node and GPU ids Ray gave it.
     """
 
-    def __init__(self, cfg: StatsConfig, seed: int, store_root: str, use_gpu: bool):
+    def __init__(self, space: Space, cfg: StatsConfig, seed: int, store_root: str, use_gpu: bool):
         import torch
 
         torch.set_num_threads(cfg.torch_threads)
-        self.cfg, self.seed, self.store = cfg, seed, Store(store_root)
+        self.space, self.cfg, self.seed, self.store = space, cfg, seed, Store(store_root)
         context = ray.get_runtime_context()
         self.node_id, self.gpu_ids = context.get_node_id(), list(ray.get_gpu_ids())
         self.warning = None
@@ -93,14 +92,14 @@ class StatsWorker:
         started = time.perf_counter()
         results = {}
         for canon in np.unique(canonical_index):
-            ops = nb201.op_names(nb201.cells_of(np.array([canon]))[0])
+            networks = networks_of(self.space, int(canon), self.cfg.width)
             runs = [
-                compute_stats(ops, self.cfg.names, batch, self.seed + repeat, num_classes=self.cfg.num_classes,
+                compute_stats(networks, self.cfg.names, batch, self.seed + repeat, num_classes=self.cfg.num_classes,
                               device=self.device, options=self.cfg.options)
                 for repeat, batch in enumerate(self.batches)
             ]
             results[int(canon)] = summarise_repeats(runs, self.cfg.names)
-        table = stats_table(arch_index, canonical_index, results, self.cfg.names, self.cfg.repeats > 1)
+        table = stats_table(self.space, arch_index, canonical_index, results, self.cfg.names, self.cfg.repeats > 1)
         self.store.write_shard("stats", shard, table)
         short = sum(any(reason and OOM_NOTE in reason for _, _, reason in summary.values())
                     for summary in results.values())  # cells with a statistic that ran out of memory
@@ -138,8 +137,8 @@ class StatsRun:
     :meth:`close`, which stops them and returns the stage's record.
     """
 
-    def __init__(self, store: Store, cfg: StatsConfig, seed: int, progress: bool):
-        self.store, self.cfg, self.seed, self.progress = store, cfg, seed, progress
+    def __init__(self, store: Store, space: Space, cfg: StatsConfig, seed: int, progress: bool):
+        self.store, self.space, self.cfg, self.seed, self.progress = store, space, cfg, seed, progress
         self.partial = store.remove_partial("stats")
         self.done, self.broken = store.finished_shards("stats"), store.broken_shards("stats")
         self.log = shard_log(0, (), self.broken)
@@ -160,7 +159,7 @@ class StatsRun:
         remote = ray.remote(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus, max_restarts=ACTOR_RESTARTS,
                             max_task_retries=ACTOR_RESTARTS)(StatsWorker)
         self.num_gpus = plan.num_gpus
-        started = [remote.remote(self.cfg, self.seed, str(self.store.root), plan.num_gpus > 0)
+        started = [remote.remote(self.space, self.cfg, self.seed, str(self.store.root), plan.num_gpus > 0)
                    for _ in range(wanted - len(self.actors))]
         described = ray.get([actor.describe.remote() for actor in started])
         self.actors += started
@@ -212,8 +211,8 @@ class StatsRun:
         rows = stored.take(pa.array(order[np.searchsorted(cells[order], canonical_index)]))
         names = rows.column_names
         rows = rows.set_column(names.index("arch_index"), "arch_index", pa.array(arch_index, pa.int64()))
-        rows = rows.set_column(names.index("arch_str"), "arch_str",
-                               pa.array([nb201.format_cell(c) for c in nb201.cells_of(arch_index)]))
+        column = self.space.id_column
+        rows = rows.set_column(names.index(column), column, pa.array(self.space.format_ids(arch_index), pa.string()))
         self.store.write_shard("stats", shard, rows.sort_by("arch_index"))
         self.log.finished(shard)
 
@@ -243,12 +242,12 @@ class StatsRun:
 
 
 def run_stats_stage(
-    store: Store, cfg: StatsConfig, seed: int, arch_index: np.ndarray, canonical_index: np.ndarray,
+    store: Store, space: Space, cfg: StatsConfig, seed: int, arch_index: np.ndarray, canonical_index: np.ndarray,
     progress: bool,
 ) -> dict:
     """Score the requested architectures; returns counts, the status of each shard (kept up to date in
     the manifest as shards finish, see :func:`shard_log`) and the batch description."""
-    run = StatsRun(store, cfg, seed, progress)
+    run = StatsRun(store, space, cfg, seed, progress)
     try:
         run.score(arch_index, canonical_index)
     finally:
@@ -262,26 +261,25 @@ def read_stats(store: Store, arch_index: np.ndarray, names: tuple[str, ...]) -> 
     return stats.loc[arch_index]
 
 
-def read_precomputed(cfg: StatsConfig) -> pa.Table:
+def read_precomputed(space: Space, cfg: StatsConfig) -> pa.Table:
     """The statistics of ``cfg.precomputed`` (a ``cbred export --stage stats`` file), checked:
-    an ``arch_str`` column of valid NB201 strings, one row each, and a column per statistic."""
+    a column of the space's identifiers (``Space.id_column``), one row each, and a column per statistic."""
     import pyarrow.parquet as pq
 
-    path = cfg.precomputed
+    path, key = cfg.precomputed, space.id_column
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, OSError) as err:
         raise BadInput(f"stats.precomputed {path!r} is not a readable Parquet file: {str(err).splitlines()[0]}") from None
-    missing = [c for c in ("arch_str", *cfg.names) if c not in table.column_names]
+    missing = [c for c in (key, *cfg.names) if c not in table.column_names]
     if missing:
         raise BadInput(f"stats.precomputed {path!r} has no {missing[0]!r} column")
-    arch_strs = table.column("arch_str").to_pylist()
-    arch_index = nb201.indices_of(np.array([nb201.parse(a) for a in arch_strs], dtype=np.int64))
+    ids = [str(a) for a in table.column(key).to_pylist()]
+    arch_index = space.parse_ids(ids)
     if len(np.unique(arch_index)) != len(arch_index):
         raise BadInput(f"stats.precomputed {path!r} lists an architecture twice")
-    canonical = nb201.indices_of(canonical_cells(nb201.cells_of(arch_index)))
-    columns = {"arch_index": pa.array(arch_index, pa.int64()), "arch_str": pa.array(arch_strs, pa.string()),
-               "canonical_index": pa.array(canonical, pa.int64())}
+    columns = {"arch_index": pa.array(arch_index, pa.int64()), key: pa.array(ids, pa.string()),
+               "canonical_index": pa.array(space.canonical_indices(arch_index), pa.int64())}
     for name in cfg.names:
         columns[name] = table.column(name).cast(pa.float64())
     columns["error"] = table.column("error").cast(pa.string()) if "error" in table.column_names else \
@@ -289,7 +287,7 @@ def read_precomputed(cfg: StatsConfig) -> pa.Table:
     return pa.table(columns).sort_by("arch_index")
 
 
-def _positions(precomputed: pa.Table, arch_index: np.ndarray, source: str) -> np.ndarray:
+def _positions(space: Space, precomputed: pa.Table, arch_index: np.ndarray, source: str) -> np.ndarray:
     """Rows of ``precomputed`` holding ``arch_index``; BadInput naming the first one it lacks."""
     have = precomputed.column("arch_index").to_numpy()
     position = np.searchsorted(have, arch_index)
@@ -297,18 +295,19 @@ def _positions(precomputed: pa.Table, arch_index: np.ndarray, source: str) -> np
     if not found.all():
         lacking = arch_index[~found]
         raise BadInput(f"stats.precomputed {source!r} lacks {len(lacking)} architectures of the space "
-                       f"(first: {nb201.format_cell(nb201.cells_of(lacking[:1])[0])!r})")
+                       f"(first: {space.format_ids(lacking[:1])[0]!r})")
     return position
 
 
-def check_precomputed(precomputed: pa.Table, arch_index: np.ndarray, source: str) -> None:
+def check_precomputed(space: Space, precomputed: pa.Table, arch_index: np.ndarray, source: str) -> None:
     """Refuse, before anything is written, precomputed statistics that miss part of the space."""
-    _positions(precomputed, np.asarray(arch_index), source)
+    _positions(space, precomputed, np.asarray(arch_index), source)
 
 
-def write_precomputed(store: Store, precomputed: pa.Table, arch_index: np.ndarray, source: str) -> dict:
+def write_precomputed(store: Store, space: Space, precomputed: pa.Table, arch_index: np.ndarray,
+                      source: str) -> dict:
     """Store the precomputed statistics of the requested architectures as the stats stage."""
-    position = _positions(precomputed, np.asarray(arch_index), source)
+    position = _positions(space, precomputed, np.asarray(arch_index), source)
     store.write_shard("stats", 0, precomputed.take(pa.array(np.sort(position))))
     digest = hashlib.sha256(Path(source).read_bytes()).hexdigest()
     return {"precomputed": source, "precomputed_sha256": digest, "archs_requested": int(len(arch_index)),

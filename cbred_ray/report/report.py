@@ -24,7 +24,16 @@ from cbred_ray.evaluate.faithfulness import default_thresholds, tau_by_min_accur
 from cbred_ray.graphs.computational import KERNEL_TYPES
 from cbred_ray.report import figures
 from cbred_ray.report.comparison import (
-    BUDGETS, ORACLE, Choice, Space, budget_label, choose, distinct_points, measure, spread_of_choice, summarise,
+    BUDGETS,
+    ORACLE,
+    Choice,
+    Space,
+    budget_label,
+    choose,
+    distinct_points,
+    measure,
+    spread_of_choice,
+    summarise,
 )
 from cbred_ray.select.constraints import arch_costs
 from cbred_ray.select.methods import METHODS
@@ -37,16 +46,22 @@ MEASURES = (("size", "size", "{:.0f}"), ("mean", "mean acc. (%)", "{:.2f}"), ("t
 
 
 def load_space(store: Store, features: str | None = None) -> tuple[Space, RunConfig]:
-    """The store's graphs, statistics and config; refuses a store without statistics for every architecture.
+    """The store's architectures, statistics and config; refuses a store without statistics for every
+    architecture.
 
-    ``features``: the graph features to read (default: those the run's clustering used)."""
+    ``features``: the graph features to compute from the space (default: those the run's clustering used;
+    the graphs stage stores only that one)."""
     manifest = store.read_manifest()
     if manifest.get("kind") != "run":
         raise BadInput(f"store {str(store.root)!r} holds a {manifest.get('kind')!r} run, not a reduction (cbred run)")
     config = RunConfig.model_validate(manifest["config"])
     column = features or config.cluster.features
-    graphs = store.read("graphs", columns=["arch_index", "arch_str", "canonical_index", column]).to_pandas()
+    graphs = store.read("graphs", columns=["arch_index", "canonical_index"]).to_pandas()
     graphs = graphs.set_index("arch_index").sort_index()
+    space_of_run = config.space.space()
+    graphs["arch_str"] = space_of_run.format_ids(graphs.index.to_numpy())
+    distinct, inverse = np.unique(graphs["canonical_index"].to_numpy(), return_inverse=True)
+    graphs[column] = list(space_of_run.features(distinct, column)[inverse.ravel()])
     names = [n for n in STATISTICS if n in config.stats.names]
     stats = store.read("stats", columns=["arch_index", *names]).to_pandas().set_index("arch_index").sort_index()
     if len(stats) < len(graphs):
@@ -55,7 +70,7 @@ def load_space(store: Store, features: str | None = None) -> tuple[Space, RunCon
                        "applied before)")
     features = pd.DataFrame(np.stack(graphs[column].to_numpy()), index=graphs.index)
     space = Space(graphs["arch_str"], features, graphs["canonical_index"], stats.loc[graphs.index],
-                  arch_costs(graphs.index.to_numpy(), config.stats.num_classes))
+                  arch_costs(space_of_run, graphs.index.to_numpy(), config.stats.num_classes))
     return space, config
 
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cbred_ray.config import ConstraintsConfig
 from cbred_ray.errors import BadInput
-from cbred_ray.spaces import nb201
-from cbred_ray.stats.cost import nb201_costs
+from cbred_ray.spaces.base import Space
 
 
 def within_budget(costs: pd.DataFrame, max_params: float | None = None, max_macs: float | None = None) -> pd.Series:
@@ -32,13 +30,14 @@ def within_budget(costs: pd.DataFrame, max_params: float | None = None, max_macs
     return mask
 
 
-def arch_costs(arch_index: np.ndarray, num_classes: int) -> pd.DataFrame:
-    """Parameters and MACs of each architecture's network as NB201 builds it from the arch string."""
-    params, macs = nb201_costs(nb201.cells_of(np.asarray(arch_index)), num_classes)
+def arch_costs(space: Space, arch_index: np.ndarray, num_classes: int) -> pd.DataFrame:
+    """Parameters and MACs of each architecture's network as the space's benchmark builds it from its
+    identifier (``Space.costs``)."""
+    params, macs = space.costs(np.asarray(arch_index), num_classes)
     return pd.DataFrame({"params": params, "macs": macs}, index=pd.Index(arch_index, name="arch_index"))
 
 
-def budget_mask(clusters: pd.DataFrame, constraints: ConstraintsConfig) -> pd.Series:
+def budget_mask(clusters: pd.DataFrame, max_params: float | None, max_macs: float | None) -> pd.Series:
     """Within budget, from the ``arch_params`` / ``arch_macs`` columns of the clusters table."""
     costs = clusters[["arch_params", "arch_macs"]].rename(columns={"arch_params": "params", "arch_macs": "macs"})
-    return within_budget(costs, constraints.max_params, constraints.max_macs)
+    return within_budget(costs, max_params, max_macs)

@@ -1,4 +1,5 @@
-"""Reading lists of architectures: a text file (one arch string per line) or Parquet with ``arch_str``."""
+"""Reading lists of architectures: a text file (one identifier per line) or Parquet with the space's
+identifier column (``arch_str`` for NB201 and cell spaces, ``hash`` for NB101)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,15 +9,17 @@ import pyarrow.parquet as pq
 
 from cbred_ray.errors import BadInput
 from cbred_ray.spaces import nb201
+from cbred_ray.spaces.base import Space
 
 
-def read_arch_strings(path: str | Path) -> list[str]:
-    """The arch strings listed in ``path``, each checked with :func:`nb201.parse`.
+def read_arch_strings(path: str | Path, space: Space = nb201.SPACE) -> list[str]:
+    """The architecture identifiers listed in ``path``, each checked with ``space.parse_id``.
 
     Text files may hold blank lines and ``#`` comments. Raises BadInput naming the
     file or the first bad line.
     """
     path = Path(path)
+    column = space.id_column
     if not path.is_file():
         raise BadInput(f"architecture file not found: {str(path)!r}")
     if path.suffix == ".parquet":
@@ -24,9 +27,9 @@ def read_arch_strings(path: str | Path) -> list[str]:
             table = pq.read_table(path)
         except (pa.ArrowInvalid, OSError) as err:
             raise BadInput(f"{str(path)!r} is not a readable Parquet file: {str(err).splitlines()[0]}") from None
-        if "arch_str" not in table.column_names:
-            raise BadInput(f"{str(path)!r} has no 'arch_str' column (columns: {', '.join(table.column_names)})")
-        archs = [str(a) for a in table.column("arch_str").to_pylist()]
+        if column not in table.column_names:
+            raise BadInput(f"{str(path)!r} has no {column!r} column (columns: {', '.join(table.column_names)})")
+        archs = [str(a) for a in table.column(column).to_pylist()]
     else:
         try:
             lines = path.read_text().splitlines()
@@ -37,7 +40,7 @@ def read_arch_strings(path: str | Path) -> list[str]:
         raise BadInput(f"architecture file {str(path)!r} lists no architectures")
     for number, arch in enumerate(archs, start=1):
         try:
-            nb201.parse(arch)
+            space.parse_id(arch)
         except BadInput as err:
             raise BadInput(f"{path.name} entry {number}: {err}") from None
     return archs

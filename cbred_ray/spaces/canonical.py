@@ -10,6 +10,9 @@ matter. The canonical form
    edge between them (2<-1) is ``none``; the representative is the
    lexicographically smaller of the cell and its swap.
 
+This is the cell spaces' canonical form (:meth:`cbred_ray.spaces.cell.CellSpace.canonical_cells`)
+at 4 nodes; this module keeps its NB201 names.
+
 Cells whose output is disconnected from the input all map to the all-``none``
 cell (they output zeros). This form gives 8,765 classes on NB201.
 
@@ -28,47 +31,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cbred_ray.spaces.nb201 import EDGES, NONE, NUM_EDGES, NUM_NODES, OPS, Cell
-
-# Edge position of (to, from) in the cell tuple.
-_POS = {edge: k for k, edge in enumerate(EDGES)}
-# Renaming nodes 1 <-> 2 permutes edge positions; valid only when (2<-1) is none.
-_SWAP = np.array([_POS[(2, 0)], _POS[(1, 0)], _POS[(2, 1)], _POS[(3, 0)], _POS[(3, 2)], _POS[(3, 1)]])
+from cbred_ray.spaces.nb201 import EDGES, NUM_NODES, OPS, SPACE, Cell
 
 
 def live_edges(cells: np.ndarray) -> np.ndarray:
     """Boolean (n, 6): edges that carry information from the input to the output."""
-    cells = np.atleast_2d(np.asarray(cells))
-    on = cells != NONE
-    n = len(cells)
-    fwd = np.zeros((n, NUM_NODES), dtype=bool)  # reachable from node 0
-    fwd[:, 0] = True
-    for to in range(1, NUM_NODES):
-        for frm in range(to):
-            fwd[:, to] |= fwd[:, frm] & on[:, _POS[(to, frm)]]
-    bwd = np.zeros((n, NUM_NODES), dtype=bool)  # reaches node 3
-    bwd[:, NUM_NODES - 1] = True
-    for frm in range(NUM_NODES - 2, -1, -1):
-        for to in range(frm + 1, NUM_NODES):
-            bwd[:, frm] |= bwd[:, to] & on[:, _POS[(to, frm)]]
-    live = np.zeros((n, NUM_EDGES), dtype=bool)
-    for (to, frm), k in _POS.items():
-        live[:, k] = on[:, k] & fwd[:, frm] & bwd[:, to]
-    return live
+    return SPACE.live_edges(cells)
 
 
 def canonical_cells(cells: np.ndarray) -> np.ndarray:
-    """Vectorised canonical form of an (n, 6) array of cells."""
-    cells = np.atleast_2d(np.asarray(cells, dtype=np.int8))
-    pruned = np.where(live_edges(cells), cells, NONE).astype(np.int8)
-    swapped = pruned[:, _SWAP]
-    can_swap = pruned[:, _POS[(2, 1)]] == NONE
-    # Lexicographic comparison row by row: first differing position decides.
-    diff = swapped != pruned
-    first = np.argmax(diff, axis=1)
-    rows = np.arange(len(pruned))
-    smaller = diff.any(axis=1) & (swapped[rows, first] < pruned[rows, first])
-    return np.where((can_swap & smaller)[:, None], swapped, pruned)
+    """Vectorised canonical form of an (n, 6) array of cells (the cell space's, at 4 nodes)."""
+    return SPACE.canonical_cells(cells)
 
 
 def canonical(cell: Sequence[int]) -> Cell:

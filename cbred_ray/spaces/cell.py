@@ -18,36 +18,38 @@ Canonical form (one representative per computed function), for any node count:
    higher node; the representative is the renaming with the smallest index
    (equivalently, lexicographically smallest cell).
 Cells whose output is disconnected from the input map to the all-``none`` cell.
-For 4 nodes this is exactly :func:`cbred_ray.spaces.canonical.canonical_cells`.
+NAS-Bench-201 is ``CellSpace(4, name="nb201")`` (:data:`cbred_ray.spaces.nb201.SPACE`): one
+implementation, with NB201's arch strings, its 8,765 canonical classes and its networks.
 """
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
 from cbred_ray.errors import BadInput
+from cbred_ray.spaces.base import Space, distinct_sorted
 
 KNOWN_OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 """Operations a cell space may use (their kernels are defined in :mod:`cbred_ray.graphs.cell_features`)."""
 MAX_NODES = 8
 _CHUNK = 1 << 18  # rows per vectorised block, to bound temporary memory
 
-
-def distinct_sorted(values: np.ndarray) -> np.ndarray:
-    """The distinct values, sorted (a sort and one comparison: much faster than ``np.unique`` on
-    millions of integers)."""
-    ordered = np.sort(np.asarray(values))
-    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])] if len(ordered) else ordered
+__all__ = ["KNOWN_OPS", "MAX_NODES", "CellSpace", "distinct_sorted"]
 
 
 @dataclass(frozen=True)
-class CellSpace:
+class CellSpace(Space):
+    """The space of ``nodes``-node cells over ``ops``; ``name`` is "nb201" for NAS-Bench-201's."""
+
     nodes: int = 4
     ops: tuple[str, ...] = KNOWN_OPS
+    name: str = "cell"
+    id_column = "arch_str"
+    network_family = "cell"
 
     def __post_init__(self) -> None:
         if not 2 <= self.nodes <= MAX_NODES:
@@ -86,10 +88,7 @@ class CellSpace:
     # -- indices <-> cells --------------------------------------------------------------------
     def cells_of(self, indices: np.ndarray) -> np.ndarray:
         """Cells (n, edges) int8 for an array of indices; BadInput names one outside the space."""
-        idx = np.asarray(indices, dtype=np.int64).ravel()
-        if idx.size and (idx.min() < 0 or idx.max() >= self.size):
-            bad = idx[(idx < 0) | (idx >= self.size)][0]
-            raise BadInput(f"architecture index {int(bad)} outside the cell space [0, {self.size})")
+        idx = self.check_indices(indices)
         return ((idx[:, None] // self._places[None, :]) % len(self.ops)).astype(np.int8)
 
     def indices_of(self, cells: np.ndarray) -> np.ndarray:
@@ -103,28 +102,6 @@ class CellSpace:
             parts.append("|" + "|".join(f"{names[k + frm]}~{frm}" for frm in range(to)) + "|")
             k += to
         return "+".join(parts)
-
-    # -- enumeration and sampling -------------------------------------------------------------
-    def ranges(self, shard_size: int, size: int | None = None) -> Iterator[tuple[int, int]]:
-        """Index ranges [start, stop) covering [0, size or the whole space) in shards of ``shard_size``."""
-        if shard_size < 1:
-            raise BadInput(f"shard size must be positive, got {shard_size}")
-        size = self.size if size is None else size
-        for start in range(0, size, shard_size):
-            yield start, min(start + shard_size, size)
-
-    def sample(self, count: int, seed: int) -> np.ndarray:
-        """``count`` distinct indices drawn uniformly with ``seed``, sorted (the same for the same seed)."""
-        if not 1 <= count <= self.size:
-            raise BadInput(f"sample size {count} must be between 1 and the space size {self.size}")
-        rng = np.random.default_rng(seed)
-        if count * 4 >= self.size:
-            return np.sort(rng.permutation(self.size)[:count]).astype(np.int64)
-        picked = distinct_sorted(rng.integers(0, self.size, size=count, dtype=np.int64))
-        while len(picked) < count:  # top up the few draws lost to repeats, in the same seeded stream
-            more = rng.integers(0, self.size, size=count - len(picked), dtype=np.int64)
-            picked = distinct_sorted(np.concatenate([picked, more]))
-        return picked
 
     # -- canonical form -----------------------------------------------------------------------
     @cached_property
@@ -196,3 +173,66 @@ class CellSpace:
             best = np.where(better[:, None], renamed, best)
             best_index = np.where(better, index, best_index)
         return best
+
+    # -- identifiers: the official string form ------------------------------------------------
+    def parse_cell(self, arch_str: str) -> tuple[int, ...]:
+        """Parse ``|op~0|+|op~0|op~1|+...`` into a cell (operation indices in edge order);
+        BadInput names what is wrong."""
+        kind = "NB201 arch string" if self.name == "nb201" else f"{self.nodes}-node arch string"
+        if not isinstance(arch_str, str):
+            raise BadInput(f"arch string must be text, got {arch_str!r}")
+        parts = arch_str.strip().split("+")
+        if len(parts) != self.nodes - 1:
+            raise BadInput(f"malformed {kind} {arch_str!r}: expected {self.nodes - 1} nodes joined by '+'")
+        index = {op: i for i, op in enumerate(self.ops)}
+        cell: list[int] = []
+        for to, part in enumerate(parts, start=1):
+            if len(part) < 2 or not (part.startswith("|") and part.endswith("|")):
+                raise BadInput(f"malformed {kind} {arch_str!r}: node {part!r} must be wrapped in '|'")
+            edges = part[1:-1].split("|")
+            if len(edges) != to:
+                raise BadInput(f"malformed {kind} {arch_str!r}: node {to} needs {to} edges, got {part!r}")
+            for frm, edge in enumerate(edges):
+                op, sep, src = edge.partition("~")
+                if not sep or src != str(frm):
+                    raise BadInput(f"malformed {kind} {arch_str!r}: edge {edge!r} should read 'op~{frm}'")
+                if op not in index:
+                    raise BadInput(f"unknown operation {op!r} in arch string {arch_str!r} "
+                                   f"(known: {', '.join(self.ops)})")
+                cell.append(index[op])
+        return tuple(cell)
+
+    def parse_id(self, text: str) -> int:
+        return int(self.indices_of(np.asarray([self.parse_cell(text)]))[0])
+
+    def format_ids(self, indices: np.ndarray) -> list[str]:
+        return [self.format_cell(c) for c in self.cells_of(indices)]
+
+    def op_names(self, cell: Sequence[int]) -> tuple[str, ...]:
+        return tuple(self.ops[int(o)] for o in cell)
+
+    # -- features, graph, cost ----------------------------------------------------------------
+    @property
+    def kernel_types(self) -> tuple[str, ...]:
+        from cbred_ray.graphs.computational import KERNEL_TYPES
+
+        return KERNEL_TYPES
+
+    def features(self, canonical: np.ndarray, name: str) -> np.ndarray:
+        from cbred_ray.graphs.cell_features import cell_features
+
+        self.check_feature(name)
+        return cell_features(self, self.cells_of(canonical), name)
+
+    def computational_graph(self, index: int):
+        from cbred_ray.graphs.computational import cell_graph
+
+        return cell_graph(self.cells_of(np.asarray([index]))[0], self)
+
+    def costs(self, indices: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+        from cbred_ray.stats.cost import cell_costs
+
+        return cell_costs(self, self.cells_of(indices), num_classes)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "nodes": self.nodes, "ops": list(self.ops), "size": self.size}

@@ -1,10 +1,11 @@
-"""The input batch for data-dependent statistics: synthetic, an .npz sample, or CIFAR-100.
+"""The input batch for data-dependent statistics: synthetic, an .npz sample, CIFAR-100 or CIFAR-10.
 
-Sources: ``None`` (seeded standard-normal batch), the built-in sample ``"cifar100-sample25"``
-(25 real CIFAR-100 images shipped with the package, see ``samples/README.md``), a ``.npz``
-file with an ``images`` uint8 array (N, 32, 32, 3), or torchvision's ``cifar-100-python``
-folder (its ``test`` pickle, read without torchvision). Real images are scaled to [0, 1] and normalised with the
-CIFAR-100 channel means and standard deviations.
+Sources: ``None`` (seeded standard-normal batch), the built-in samples ``"cifar100-sample25"``
+(25 real CIFAR-100 test images) and ``"cifar10-sample20"`` (the first 20 CIFAR-10 test images),
+shipped with the package (see ``samples/README.md``), a ``.npz`` file with an ``images`` uint8
+array (N, 32, 32, 3), or torchvision's ``cifar-100-python`` or ``cifar-10-batches-py`` folder
+(its test pickle, read without torchvision). Real images are scaled to [0, 1] and normalised with
+the channel means and standard deviations of their dataset (CIFAR-100's for an ``.npz``).
 """
 
 from __future__ import annotations
@@ -20,10 +21,18 @@ from cbred_ray.errors import BadInput
 
 CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
 CIFAR100_STD = (0.2673, 0.2564, 0.2762)
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+NORMALISATION = {"cifar100": (CIFAR100_MEAN, CIFAR100_STD), "cifar10": (CIFAR10_MEAN, CIFAR10_STD)}
 IMAGE_SHAPE = (3, 32, 32)
 CROP_PADDING = 4
-BUILTIN_SOURCES = {"cifar100-sample25": Path(__file__).parent / "samples" / "cifar100_sample25.npz"}
+_SAMPLES = Path(__file__).parent / "samples"
+BUILTIN_SOURCES = {"cifar100-sample25": _SAMPLES / "cifar100_sample25.npz",
+                   "cifar10-sample20": _SAMPLES / "cifar10_sample20.npz"}
 """Named batch sources shipped with the package."""
+_BUILTIN_DATASET = {"cifar100-sample25": "cifar100", "cifar10-sample20": "cifar10"}
+_FOLDERS = {"cifar-100-python": ("test", "cifar100"), "cifar-10-batches-py": ("test_batch", "cifar10")}
+"""torchvision's folder layouts: the test pickle each holds and its dataset."""
 
 
 def _read_npz(path: Path) -> np.ndarray:
@@ -40,13 +49,13 @@ def _read_npz(path: Path) -> np.ndarray:
     return images.transpose(0, 3, 1, 2)
 
 
-def _read_cifar100_python(folder: Path) -> np.ndarray:
-    """The test split of a ``cifar-100-python`` folder, as (N, 3, 32, 32) uint8.
+def _read_cifar_python(folder: Path, pickle_name: str, kind: str) -> np.ndarray:
+    """The test split of a ``cifar-100-python`` or ``cifar-10-batches-py`` folder, as (N, 3, 32, 32) uint8.
 
     The official format is a pickle, so (as with torchvision) only point this at a
     folder you trust.
     """
-    path = folder / "test"
+    path = folder / pickle_name
     try:
         with path.open("rb") as handle:
             entries = pickle.load(handle, encoding="bytes")
@@ -55,24 +64,27 @@ def _read_cifar100_python(folder: Path) -> np.ndarray:
             raise ValueError(f"'data' must have shape (N, 3072), got {rows.shape}")
         images = rows.reshape(-1, *IMAGE_SHAPE)
     except Exception as err:  # a damaged pickle can raise almost anything
-        raise BadInput(f"{str(folder)!r} is not a cifar-100-python folder (reading 'test': {err})") from None
+        raise BadInput(f"{str(folder)!r} is not a {kind} folder (reading {pickle_name!r}: {err})") from None
     return images
 
 
-def _read_source(source: str) -> tuple[str, np.ndarray]:
-    """(kind, images as (N, 3, 32, 32) uint8) for a built-in or path source; BadInput if unusable."""
+def _read_source(source: str) -> tuple[str, str, np.ndarray]:
+    """(kind, dataset, images as (N, 3, 32, 32) uint8) for a built-in or path source; BadInput if unusable."""
     if source in BUILTIN_SOURCES:
-        return "builtin", _read_npz(BUILTIN_SOURCES[source])
+        return "builtin", _BUILTIN_DATASET[source], _read_npz(BUILTIN_SOURCES[source])
     path = Path(source)
     if path.is_dir():
-        kind, images = "cifar-100-python", _read_cifar100_python(path)
+        kind = next((k for k, (name, _) in _FOLDERS.items() if (path / name).is_file()), "cifar-100-python")
+        pickle_name, dataset = _FOLDERS[kind]
+        images = _read_cifar_python(path, pickle_name, kind)
     elif path.is_file() and path.suffix == ".npz":
-        kind, images = "npz", _read_npz(path)
+        kind, dataset, images = "npz", "cifar100", _read_npz(path)
     else:
-        raise BadInput(f"batch source {source!r} is neither an .npz file nor a cifar-100-python folder")
+        raise BadInput(f"batch source {source!r} is neither an .npz file nor a cifar-100-python or "
+                       "cifar-10-batches-py folder")
     if len(images) == 0:
         raise BadInput(f"batch source {source!r} holds no images")
-    return kind, images
+    return kind, dataset, images
 
 
 def _augment(images: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
@@ -100,8 +112,9 @@ def _augment(images: torch.Tensor, count: int, generator: torch.Generator) -> to
     return torch.stack(crops)
 
 
-def _real_batch(images: np.ndarray, batch_size: int, augment: bool, generator: torch.Generator) -> tuple[torch.Tensor, str]:
-    """A normalised batch from real images, and how it was formed."""
+def _real_batch(images: np.ndarray, batch_size: int, augment: bool, generator: torch.Generator,
+                dataset: str = "cifar100") -> tuple[torch.Tensor, str]:
+    """A normalised batch from real images (with ``dataset``'s channel statistics), and how it was formed."""
     pixels = torch.from_numpy(np.ascontiguousarray(images)).to(torch.float32) / 255.0
     if len(pixels) >= batch_size:
         chosen = torch.randperm(len(pixels), generator=generator)[:batch_size].sort().values
@@ -113,8 +126,7 @@ def _real_batch(images: np.ndarray, batch_size: int, augment: bool, generator: t
                "and flips")
     else:
         how = f"only {len(images)} images exist and augment is off: the batch is smaller than {batch_size}"
-    mean = torch.tensor(CIFAR100_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(CIFAR100_STD).view(1, 3, 1, 1)
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in NORMALISATION[dataset])
     return ((pixels - mean) / std).contiguous(), how
 
 
@@ -130,7 +142,8 @@ def load_batch(source: str | None, batch_size: int, seed: int, augment: bool = T
     the module docstring). With more real images than ``batch_size``, a seeded random
     subset is taken; with fewer, ``augment`` fills the batch with seeded random crops and
     flips, otherwise the batch holds just the real images (smaller than ``batch_size``).
-    The description has: kind, path, n_images_source, batch_size (requested), n_images
+    The description has: kind, path, normalised_as (the dataset whose channel statistics were used),
+    n_images_source, batch_size (requested), n_images
     (returned), augment, seed, how (a sentence) and sha256 (of the batch tensor's bytes).
     Raises BadInput for a bad batch size, path or file.
     """
@@ -138,16 +151,17 @@ def load_batch(source: str | None, batch_size: int, seed: int, augment: bool = T
         raise BadInput(f"batch_size must be at least 1, got {batch_size!r}")
     generator = torch.Generator().manual_seed(seed)
     if source is None:
-        kind, n_source = "synthetic", None
+        kind, n_source, dataset = "synthetic", None, None
         batch = torch.randn((batch_size, *IMAGE_SHAPE), generator=generator)
         how = f"{batch_size} seeded standard-normal images"
     else:
-        kind, images = _read_source(source)
+        kind, dataset, images = _read_source(source)
         n_source = len(images)
-        batch, how = _real_batch(images, batch_size, augment, generator)
+        batch, how = _real_batch(images, batch_size, augment, generator, dataset)
     description = {
         "kind": kind,
         "path": None if source is None else str(source),
+        "normalised_as": dataset,
         "n_images_source": n_source,
         "batch_size": batch_size,
         "n_images": len(batch),

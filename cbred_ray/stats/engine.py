@@ -9,8 +9,8 @@ from typing import Any, NamedTuple
 import torch
 
 from cbred_ray.errors import BadInput
-from cbred_ray.stats.linear_regions import build_thin_network, region_inputs
-from cbred_ray.stats.network import build_network
+from cbred_ray.stats.linear_regions import region_inputs
+from cbred_ray.stats.networks import KINDS, SMALL_NETWORK, Networks, as_networks
 from cbred_ray.stats.numerics import finite
 from cbred_ray.stats.registry import STATISTICS, SharedPass
 
@@ -28,8 +28,7 @@ the first ``batch_size`` images (default: ``Statistic.batch_size``, e.g. 128 for
 for the NTK). Anything not given keeps the function's published default."""
 
 _MIN_RETRY_BATCH = 2
-# TE-NAS computes the NTK on the NB201 network with C=3, N=1 (prune_tenas.py, `model_config`).
-SMALL_NETWORK = {"channels": 3, "cells_per_stage": 1}
+__all__ = ["SMALL_NETWORK", "compute_stats", "effective_settings", "summarise_repeats", "validate_options"]
 
 
 def validate_stat_names(names: Sequence[str]) -> None:
@@ -191,40 +190,35 @@ def _plan(names: Sequence[str], knobs: dict[str, dict[str, Any]]) -> dict[str, _
 
 def _networks(
     names: Sequence[str],
-    ops: Sequence[str],
+    networks: Networks,
     batch: torch.Tensor | None,
     seed: int,
     num_classes: int,
-    channels: int,
-    cells_per_stage: int,
     thin_inputs: Mapping[str, int] | None = None,
 ) -> dict[str, tuple[torch.nn.Module, torch.Tensor | None]]:
     """(network, its input batch) for each ``Statistic.network`` kind that ``names`` need.
 
     Each network is built on CPU right after ``torch.manual_seed(seed)``, so its weights do
-    not depend on which other statistics were asked for. "standard": the NB201 network and
-    ``batch``; "small": TE-NAS's NTK network (the NB201 network at 3 channels and one cell
-    per stage, ``SMALL_NETWORK``) and ``batch``; "thin": TE-NAS's thin network and
+    not depend on which other statistics were asked for (``cbred_ray.stats.networks`` says what
+    each kind is for each space). "standard" and "small" read ``batch``; "thin" reads
     ``region_inputs`` cropped from ``batch`` (seeded by ``seed``; ``thin_inputs``: its
     ``samples`` and ``resolution``), all with their published defaults.
     """
     kinds = {STATISTICS[name].network for name in names} or {"standard"}
     thin_inputs = thin_inputs or {}
     setups: dict[str, tuple[torch.nn.Module, torch.Tensor | None]] = {}
-    for kind in sorted(kinds, key=("standard", "small", "thin").index):
+    for kind in sorted(kinds, key=KINDS.index):
         torch.manual_seed(seed)
-        if kind == "standard":
-            setups[kind] = build_network(ops, num_classes, channels, cells_per_stage), batch
-        elif kind == "small":
-            setups[kind] = build_network(ops, num_classes, **SMALL_NETWORK), batch
-        else:
+        if kind == "thin":
             inputs = None if batch is None else region_inputs(seed=seed, source_batch=batch, **thin_inputs)
-            setups[kind] = build_thin_network(ops, num_classes), inputs
+        else:
+            inputs = batch
+        setups[kind] = networks.build(kind, num_classes), inputs
     return setups
 
 
 def compute_stats(
-    ops: Sequence[str],
+    arch: Sequence[str] | Networks,
     names: Sequence[str],
     batch: torch.Tensor | None,
     seed: int,
@@ -234,10 +228,12 @@ def compute_stats(
     channels: int = 16,
     cells_per_stage: int = 5,
 ) -> dict[str, StatResult]:
-    """Build the NB201 network for ``ops`` once (``torch.manual_seed(seed)``, on CPU, then
-    moved to ``device``) and compute each statistic in ``names`` on it; a statistic whose
-    ``Statistic.network`` is "thin" (linear regions) runs instead on TE-NAS's thin network,
-    also built once and seeded the same way, with inputs cropped from ``batch``.
+    """Build the network of ``arch`` once (``torch.manual_seed(seed)``, on CPU, then moved to
+    ``device``) and compute each statistic in ``names`` on it; a statistic whose
+    ``Statistic.network`` is "small" (the NTK) or "thin" (linear regions) runs instead on that
+    network, also built once and seeded the same way (for "thin", with inputs cropped from ``batch``).
+    ``arch`` is NB201 operation names in edge order, or the networks of any space's architecture
+    (:func:`cbred_ray.stats.networks.networks_of`).
 
     Same ops, seed and batch give identical values on a given device. A statistic that
     fails (exception, NaN, infinity, singular kernel) yields ``(None, reason)`` and the
@@ -245,16 +241,17 @@ def compute_stats(
     NASWOT v1, v2 and the NTK in train mode) unless ``options``
     (see ``Options``) says otherwise. Raises BadInput for an unknown statistic name or
     option, a bad cell, or a batch statistic requested without a batch.
-    ``channels`` and ``cells_per_stage`` shrink the standard network (tests); NB201 is 16
-    and 5. They do not change the thin network.
+    ``channels`` and ``cells_per_stage`` shrink the standard network of NB201 operation names
+    (tests); NB201 is 16 and 5. They do not change the thin network.
     """
+    networks = as_networks(arch, channels, cells_per_stage)
     validate_stat_names(names)
     knobs = validate_options(names, options)
     if batch is None and any(STATISTICS[name].needs_batch for name in names):
         raise BadInput(f"statistics {[n for n in names if STATISTICS[n].needs_batch]} need an input batch")
     setups = {
         kind: (net.to(device), None if inputs is None else inputs.to(device))
-        for kind, (net, inputs) in _networks(names, ops, batch, seed, num_classes, channels, cells_per_stage,
+        for kind, (net, inputs) in _networks(names, networks, batch, seed, num_classes,
                                              _input_options(knobs, "thin")).items()
     }
     results: dict[str, StatResult] = {}

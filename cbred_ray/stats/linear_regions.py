@@ -52,7 +52,7 @@ import torch
 from torch import nn
 
 from cbred_ray.errors import BadInput
-from cbred_ray.stats.network import NB201Network, validate_ops
+from cbred_ray.stats.network import EDGES, NB201Network, validate_ops
 from cbred_ray.stats.numerics import StatisticFailed, restored_state
 
 THIN_CHANNELS = 1
@@ -87,17 +87,19 @@ def build_thin_network(
     depth: int | None = THIN_DEPTH,
     use_stem: bool = False,
     init: Init = "default",
+    edges: Sequence[tuple[int, int]] = EDGES,
 ) -> nn.Module:
     """The thin NB201 network on which TE-NAS counts linear regions (C=1, N=1, depth 1, no stem).
 
     Without a stem the input must have ``channels`` channels. ``depth`` None keeps all
     blocks. ``init`` "default" keeps PyTorch's initialisation (what the reference code
-    effectively does); "kaiming_normal_fanin" re-initialises as TE-NAS intended. Seed
-    torch before calling for a reproducible network.
+    effectively does); "kaiming_normal_fanin" re-initialises as TE-NAS intended. ``edges``: the
+    cell's, for an N-node cell space. Seed torch before calling for a reproducible network.
     """
     if init not in ("default", "kaiming_normal_fanin"):
         raise BadInput(f"unknown init {init!r}; known: 'default', 'kaiming_normal_fanin'")
-    net = NB201Network(validate_ops(ops), num_classes, channels, cells_per_stage, use_stem=use_stem, depth=depth)
+    net = NB201Network(validate_ops(ops, edges), num_classes, channels, cells_per_stage, use_stem=use_stem,
+                       depth=depth, edges=edges)
     if init == "kaiming_normal_fanin":
         net.apply(_kaiming_normal_fanin)
     return net

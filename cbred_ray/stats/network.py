@@ -1,4 +1,4 @@
-"""The NAS-Bench-201 macro network for one cell, as in the official code.
+"""The NAS-Bench-201 macro network for one cell, as in the official code, for cells of any node count.
 
 Follows AutoDL-Projects (D-X-Y, NAS-Bench-201 authors): ``xautodl/models/cell_infers/
 tiny_network.py`` (``TinyNetwork``), ``cells.py`` (``InferCell``) and
@@ -8,6 +8,11 @@ Two deliberate simplifications, neither of which changes any value:
 - an edge whose op is ``none`` (``x.mul(0.)`` officially) is left out of its node's sum;
   a node whose incoming edges are all ``none`` is a zero tensor of the cell input's shape;
 - ``forward`` returns the logits only (``TinyNetwork`` returns ``(features, logits)``).
+
+The cell may have any number of nodes (``edges``: the (to, from) pairs of a
+:class:`~cbred_ray.spaces.cell.CellSpace`, NB201's by default): node i sums its incoming edges and
+the last node is the cell's output, so an N-node cell space gets NB201's macro network around its
+own cell.
 """
 
 from __future__ import annotations
@@ -67,22 +72,23 @@ def make_op(name: str, channels: int) -> nn.Module:
 
 
 class InferCell(nn.Module):
-    """A 4-node NB201 cell; node i is the sum of its non-``none`` incoming edges."""
+    """A cell (NB201's 4 nodes by default); node i is the sum of its non-``none`` incoming edges."""
 
-    def __init__(self, ops: Sequence[str], channels: int) -> None:
+    def __init__(self, ops: Sequence[str], channels: int, edges: Sequence[tuple[int, int]] = EDGES) -> None:
         super().__init__()
-        live = [(edge, op) for edge, op in zip(EDGES, ops) if op != "none"]
+        live = [(edge, op) for edge, op in zip(edges, ops) if op != "none"]
+        self.num_nodes = max(to for to, _ in edges) + 1
         self.edges = [edge for edge, _ in live]
         self.layers = nn.ModuleList(make_op(op, channels) for _, op in live)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        nodes: list[torch.Tensor | None] = [x, None, None, None]
+        nodes: list[torch.Tensor | None] = [x] + [None] * (self.num_nodes - 1)
         for (to, src), layer in zip(self.edges, self.layers):
             source = nodes[src] if nodes[src] is not None else torch.zeros_like(x)
             nodes[src] = source
             out = layer(source)
             nodes[to] = out if nodes[to] is None else nodes[to] + out
-        return nodes[3] if nodes[3] is not None else torch.zeros_like(x)
+        return nodes[-1] if nodes[-1] is not None else torch.zeros_like(x)
 
 
 class NB201Network(nn.Module):
@@ -102,6 +108,7 @@ class NB201Network(nn.Module):
         cells_per_stage: int,
         use_stem: bool = True,
         depth: int | None = None,
+        edges: Sequence[tuple[int, int]] = EDGES,
     ) -> None:
         super().__init__()
         self.stem = (
@@ -118,7 +125,8 @@ class NB201Network(nn.Module):
             widths.extend([(width, False)] * cells_per_stage)
         widths = widths[:depth]
         self.cells = nn.Sequential(
-            *(ResNetBasicblock(width // 2, width) if reduce else InferCell(ops, width) for width, reduce in widths)
+            *(ResNetBasicblock(width // 2, width) if reduce else InferCell(ops, width, edges)
+              for width, reduce in widths)
         )
         width = widths[-1][0]
         self.lastact = nn.Sequential(nn.BatchNorm2d(width), nn.ReLU(inplace=True))
@@ -130,11 +138,11 @@ class NB201Network(nn.Module):
         return self.classifier(features.flatten(1))
 
 
-def validate_ops(ops: Sequence[str]) -> tuple[str, ...]:
-    """Return ``ops`` as a tuple after checking it is 6 known NB201 op names; else BadInput."""
+def validate_ops(ops: Sequence[str], edges: Sequence[tuple[int, int]] = EDGES) -> tuple[str, ...]:
+    """Return ``ops`` as a tuple after checking it is one known NB201 op name per edge; else BadInput."""
     ops = tuple(ops)
-    if len(ops) != len(EDGES):
-        raise BadInput(f"an NB201 cell needs {len(EDGES)} ops, got {len(ops)}: {ops!r}")
+    if len(ops) != len(edges):
+        raise BadInput(f"a cell of {len(edges)} edges needs {len(edges)} ops, got {len(ops)}: {ops!r}")
     unknown = [op for op in ops if op not in OP_NAMES]
     if unknown:
         raise BadInput(f"unknown NB201 operation {unknown[0]!r} in {ops!r}")
@@ -142,15 +150,17 @@ def validate_ops(ops: Sequence[str]) -> tuple[str, ...]:
 
 
 def build_network(
-    ops: Sequence[str], num_classes: int = 100, channels: int = 16, cells_per_stage: int = 5
+    ops: Sequence[str], num_classes: int = 100, channels: int = 16, cells_per_stage: int = 5,
+    edges: Sequence[tuple[int, int]] = EDGES,
 ) -> nn.Module:
     """Build the NB201 network (``TinyNetwork``, C=16, N=5 by default) for a cell.
 
     ``ops`` are the 6 op names in edge order (1<-0),(2<-0),(2<-1),(3<-0),(3<-1),(3<-2),
-    i.e. the order of ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``. Weights use PyTorch's
+    i.e. the order of ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``; ``edges`` another cell space's
+    edges (:attr:`~cbred_ray.spaces.cell.CellSpace.edges`) for its N-node cell. Weights use PyTorch's
     default initialisation, so seed torch before calling for a reproducible network.
     Convolution weights are stored channels-last (NHWC), which with a channels-last input
     roughly halves CPU forward time (oneDNN); values and parameter names are unchanged.
     """
-    net = NB201Network(validate_ops(ops), num_classes, channels, cells_per_stage)
+    net = NB201Network(validate_ops(ops, edges), num_classes, channels, cells_per_stage, edges=edges)
     return net.to(memory_format=torch.channels_last)

@@ -160,9 +160,12 @@ def selection_store(tmp_path_factory):
     from cbred_ray.store import Store
     import pyarrow as pa
 
+    from cbred_ray.config import RunConfig
+
     root = tmp_path_factory.mktemp("ev") / "store"
     store = Store(root)
-    store.write_manifest({"config_hash": "x", "stages": {}})
+    store.write_manifest({"kind": "run", "config": RunConfig().model_dump(mode="json"), "config_hash": "x",
+                          "stages": {}})
     archs = [nb201.format_cell(c) for c in nb201.cell_range(0, 40)]
     store.write_stage("selection", pa.table({"arch_str": archs}))
     return root
@@ -173,6 +176,13 @@ def test_evaluate_prints_one_json_object(selection_store, nb201_table):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["datasets"]["cifar100"]["subset_size"] == 40
+
+
+def test_evaluate_reads_the_built_in_table_by_default(selection_store, nb201_table):
+    given = json.loads(cbred("evaluate", selection_store, "--benchmark", nb201_table).stdout)
+    built_in = cbred("evaluate", selection_store)
+    assert built_in.returncode == 0, built_in.stderr
+    assert json.loads(built_in.stdout) == given
 
 
 def test_evaluate_refuses_a_table_without_arch_str(selection_store, tmp_path):

@@ -26,10 +26,10 @@ def test_adjacency_is_one_hot_per_edge_and_lossless():
     np.testing.assert_array_equal(onehot.argmax(axis=2), canonical)
 
 
-def test_features_are_float32_rows_and_zero_for_the_empty_cell():
+def test_features_are_float64_rows_and_zero_for_the_empty_cell():
     space = CellSpace(5)
     cells = np.zeros((1, space.num_edges), dtype=np.int8)
     for name, width in (("op_usage", 7), ("op_counts", 7), ("adjacency", 50)):
         rows = cell_features(space, cells, name)
-        assert rows.dtype == np.float32 and rows.shape == (1, width)
+        assert rows.dtype == np.float64 and rows.shape == (1, width)
     assert not cell_features(space, cells, "op_usage").any()

@@ -39,7 +39,7 @@ def test_nan_and_infinite_values_are_null_with_a_reason_and_left_out_of_cluster_
         ops = nb201.op_names(nb201.cells_of(np.array([canon]))[0])
         run = compute_stats(ops, names, None, seed=0, channels=8, cells_per_stage=1)
         results[int(canon)] = summarise_repeats([run], names)
-    table = stats_table(arch_index, canonical, results, names, False)
+    table = stats_table(nb201.SPACE, arch_index, canonical, results, names, False)
     rows = table.to_pylist()
     for row, value in zip(rows, VALUES):
         if math.isfinite(value):
@@ -51,7 +51,7 @@ def test_nan_and_infinite_values_are_null_with_a_reason_and_left_out_of_cluster_
 
     store = Store(tmp_path / "s")
     store.write_shard("stats", 0, table)
-    costs = arch_costs(arch_index, 100)
+    costs = arch_costs(nb201.SPACE, arch_index, 100)
     store.write_stage("clusters", pa.table({
         "arch_index": pa.array(arch_index, pa.int64()),
         "arch_str": pa.array([nb201.format_cell(c) for c in nb201.cells_of(arch_index)]),
@@ -60,7 +60,7 @@ def test_nan_and_infinite_values_are_null_with_a_reason_and_left_out_of_cluster_
         "arch_params": pa.array(costs["params"].to_numpy(), pa.float64()),
         "arch_macs": pa.array(costs["macs"].to_numpy(), pa.float64()),
     }))
-    record = run_select_stage(store, SelectConfig(statistics=("overflowing",), bootstrap=0), seed=0)
+    record = run_select_stage(store, nb201.SPACE, SelectConfig(statistics=("overflowing",), bootstrap=0), seed=0)
     scores = store.read("scores").to_pandas().set_index("cluster")
     assert scores["n_scored"].to_dict() == {0: 2, 1: 1}  # NaN left out of cluster 0, both infinities of cluster 1
     # ranks of 1, 2, 3 among the three finite values: cluster 0 holds 1 and 2, cluster 1 holds 3

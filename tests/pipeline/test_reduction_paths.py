@@ -12,14 +12,14 @@ from cbred_ray.pipeline.run import run_reduction
 from cbred_ray.select.reduction import ensemble_rank
 from cbred_ray.select.scoring import oriented_ranks
 from cbred_ray.spaces import nb201
-from cbred_ray.stats.cost import nb201_costs
+from cbred_ray.stats.cost import cell_costs
 from cbred_ray.store import Store
 
 SCORED = ["naswot_v2", "logsynflow", "ntk_cond"]
 
 
 def _literal_params():
-    params, _ = nb201_costs(nb201.cell_range(0, nb201.SPACE_SIZE))
+    params, _ = cell_costs(nb201.SPACE, nb201.cell_range(0, nb201.SPACE_SIZE))
     return pd.Series(params, index=np.arange(nb201.SPACE_SIZE))
 
 

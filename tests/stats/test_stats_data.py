@@ -7,9 +7,12 @@ import torch
 
 from cbred_ray.errors import BadInput
 from cbred_ray.stats import load_batch
-from cbred_ray.stats.data import BUILTIN_SOURCES, CIFAR100_MEAN, CIFAR100_STD, batch_sha256
+from cbred_ray.stats.data import (
+    BUILTIN_SOURCES, CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, batch_sha256,
+)
 
 SAMPLE = BUILTIN_SOURCES["cifar100-sample25"]
+CIFAR10_SAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "cifar10" / "cifar10_sample20.npz"
 
 
 def normalise(images_nhwc: np.ndarray) -> torch.Tensor:
@@ -87,6 +90,32 @@ def test_cifar100_python_folder(tmp_path):
     assert desc["kind"] == "cifar-100-python" and desc["n_images_source"] == 10
     expected = normalise(rows.reshape(10, 3, 32, 32).transpose(0, 2, 3, 1))
     assert all(any(torch.allclose(img, ref) for ref in expected) for img in batch)
+
+
+def test_builtin_cifar10_sample_is_the_shared_file_normalised_as_cifar10():
+    shipped = np.load(BUILTIN_SOURCES["cifar10-sample20"])
+    if CIFAR10_SAMPLE.is_file():  # the packaged copy is the shared sample, byte for byte
+        assert BUILTIN_SOURCES["cifar10-sample20"].read_bytes() == CIFAR10_SAMPLE.read_bytes()
+    assert shipped["images"].shape == (20, 32, 32, 3) and shipped["labels"].tolist()[:4] == [3, 8, 8, 0]
+    batch, desc = load_batch("cifar10-sample20", 20, seed=0)
+    assert desc["normalised_as"] == "cifar10" and desc["n_images"] == 20
+    pixels = torch.from_numpy(shipped["images"].transpose(0, 3, 1, 2).copy()).float() / 255
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (CIFAR10_MEAN, CIFAR10_STD))
+    torch.testing.assert_close(batch, (pixels - mean) / std, rtol=0, atol=1e-6)
+    assert load_batch("cifar100-sample25", 8, seed=0)[1]["normalised_as"] == "cifar100"
+
+
+def test_cifar10_batches_folder(tmp_path):
+    rows = np.random.default_rng(1).integers(0, 256, size=(6, 3072), dtype=np.uint8)
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    with (folder / "test_batch").open("wb") as handle:
+        pickle.dump({b"data": rows, b"labels": list(range(6))}, handle)
+    batch, desc = load_batch(str(folder), 6, seed=0)
+    assert desc["kind"] == "cifar-10-batches-py" and desc["normalised_as"] == "cifar10"
+    pixels = torch.from_numpy(rows.reshape(6, 3, 32, 32)).float() / 255
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in (CIFAR10_MEAN, CIFAR10_STD))
+    assert all(any(torch.allclose(img, ref) for ref in (pixels - mean) / std) for img in batch)
 
 
 def test_bad_sources(tmp_path):

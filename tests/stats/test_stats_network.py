@@ -100,12 +100,12 @@ def test_bad_cell_is_bad_input(ops):
 def test_closed_form_costs_equal_the_built_networks():
     from cbred_ray.spaces import nb201
     from cbred_ray.spaces.canonical import canonical_cells
-    from cbred_ray.stats.cost import nb201_costs
+    from cbred_ray.stats.cost import cell_costs
 
     rng = np.random.default_rng(0)
     cells = canonical_cells(nb201.cells_of(rng.choice(nb201.SPACE_SIZE, 12, replace=False)))
-    p, m = nb201_costs(cells)
+    p, m = cell_costs(nb201.SPACE, cells)
     for cell, expected_p, expected_m in zip(cells, p, m):
         net = build_network(nb201.op_names(cell))
         assert (params(net), macs(net)) == (expected_p, expected_m)
-    assert nb201_costs(np.full((1, 6), nb201.CONV3))[0][0] == 1_537_396  # every edge counted as given
+    assert cell_costs(nb201.SPACE, np.full((1, 6), nb201.CONV3))[0][0] == 1_537_396  # every edge counted as given

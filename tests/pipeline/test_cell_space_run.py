@@ -1,4 +1,5 @@
-"""`cbred run` on a cell space: graphs and distributed k-means into clusters/, no statistics."""
+"""`cbred run` on a cell space: the one driver, with distributed k-means (or Nyström spectral
+clustering) over holder actors, statistics of N-node networks and a selection."""
 from __future__ import annotations
 
 import subprocess
@@ -12,10 +13,15 @@ from cbred_ray.config import config_from_dict
 from cbred_ray.errors import BadInput
 from cbred_ray.pipeline.run import run_reduction
 from cbred_ray.spaces.cell import CellSpace
+from cbred_ray.stats.engine import compute_stats
+from cbred_ray.stats.networks import networks_of
 from cbred_ray.store import Store
 
+STATS = {"names": ["logsynflow", "params"], "data": {"batch_size": 4}, "shard_size": 8}
+QUICK = {"statistics": ["logsynflow"], "bootstrap": 0, "quick": {"enabled": True, "sample_per_cluster": 2}}
 SAMPLE = {"name": "cell5_small", "seed": 4, "space": {"name": "cell", "nodes": 5, "sample": 6000},
-          "graphs": {"shard_size": 1700}, "cluster": {"method": "kmeans", "features": "op_usage", "k": 6, "n_init": 2}}
+          "graphs": {"shard_size": 1700}, "stats": STATS, "select": QUICK,
+          "cluster": {"method": "kmeans", "engine": "distributed", "features": "op_usage", "k": 6, "n_init": 2}}
 
 
 def test_sampled_space_is_clustered_row_per_architecture(ray_local, tmp_path):
@@ -27,13 +33,23 @@ def test_sampled_space_is_clustered_row_per_architecture(ray_local, tmp_path):
     np.testing.assert_array_equal(clusters["arch_index"].to_numpy(), expected)
     np.testing.assert_array_equal(clusters["canonical_index"].to_numpy(), space.canonical_indices(expected))
     assert set(clusters["cluster"]) == set(range(6))
-    assert manifest["status"] == "done" and manifest["rows"] == {"graphs": 6000, "clusters": 6000}
+    assert manifest["status"] == "done" and manifest["rows"]["graphs"] == manifest["rows"]["clusters"] == 6000
+    assert manifest["rows"]["stats"] == 12 and manifest["stages"]["clusters"]["engine"] == "distributed"
     assert manifest["space"]["unique_cells"] == len(np.unique(clusters["canonical_index"]))
     assert manifest["stages"]["graphs"]["shards_total"] == 4
     record = manifest["stages"]["clusters"]
     assert record["k"] == 6 and record["init"] == "k-means||" and sum(record["sizes"]) == 6000
     # equivalent architectures share features, so they share a cluster
     assert (clusters.groupby("canonical_index")["cluster"].nunique() == 1).all()
+    # the statistics are those of the 5-node networks of the canonical cells, as the engine computes them
+    stats = store.read("stats").to_pandas()
+    row = stats.iloc[0]
+    direct = compute_stats(networks_of(space, int(row["canonical_index"])), ["logsynflow", "params"], None, seed=4)
+    assert (row["logsynflow"], row["params"]) == (direct["logsynflow"][0], direct["params"][0])
+    assert row["arch_str"] == space.format_cell(space.cells_of(np.array([row["arch_index"]]))[0])
+    assert row["arch_str"].count("+") == 3  # a 5-node string
+    selection = store.read("selection").to_pandas()
+    assert set(selection["cluster"]) == {manifest["stages"]["selection"]["cluster"]}
     again = run_reduction(config_from_dict(SAMPLE), str(tmp_path / "s"), progress=False)
     assert again["stages"]["graphs"]["seconds"] == manifest["stages"]["graphs"]["seconds"]  # reused
 
@@ -51,7 +67,8 @@ def test_whole_small_space_with_a_different_shard_size_gives_the_same_clusters(r
 
 
 def test_spectral_clustering_of_a_sample_with_landmarks(ray_local, tmp_path):
-    config = {**SAMPLE, "cluster": {"method": "spectral", "features": "op_usage", "distance": "hellinger", "k": 5,
+    config = {**SAMPLE, "cluster": {"method": "spectral", "engine": "distributed", "features": "op_usage",
+                                    "distance": "hellinger", "k": 5,
                                     "eta": 0.05, "landmarks": 80, "fit_sample": 1500}}
     tables, manifests = [], []
     for shard_size in (1700, 6000):
@@ -67,13 +84,16 @@ def test_spectral_clustering_of_a_sample_with_landmarks(ray_local, tmp_path):
 
 
 @pytest.mark.parametrize("change, match", [
-    ({"stats": {}}, "clustered without statistics"),
-    ({"cluster": {"k": [4, 8]}}, "one K"),
-    ({"cluster": {"method": "spectral", "distance": "edit", "k": 4}}, "edit distance is for NB201 only"),
+    ({"cluster": {"engine": "distributed", "k": [4, 8]}}, "one K"),
+    ({"cluster": {"method": "spectral", "distance": "edit", "k": 4}}, "edit distance is defined on NB201"),
+    ({"select": {**QUICK, "constraints": {"max_params": 1e6}}, "cluster": {"engine": "distributed", "k": 4}},
+     "apply the hardware budget after"),
     ({"space": {"name": "cell", "nodes": 9}}, "less than or equal to 8"),
     ({"space": {"name": "cell", "nodes": 4, "sample": 20000}}, "sample 20000 exceeds the 15625"),
     ({"space": {"name": "cell", "ops": ["none", "conv7x7"]}}, "unknown operation 'conv7x7'"),
     ({"space": {"name": "nb201", "nodes": 5}}, "space 'nb201' is fixed"),
+    ({"space": {"name": "nb101", "max_vertices": 5}, "stats": {"names": ["linear_regions"]},
+      "select": {"statistics": ["linear_regions"]}}, "needs the thin network"),
 ])
 def test_bad_cell_configs_are_refused(change, match):
     with pytest.raises(BadInput, match=match):

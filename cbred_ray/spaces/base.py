@@ -1,0 +1,138 @@
+"""What every stage knows of a search space: the one interface NB201, N-node cell spaces and
+NAS-Bench-101 implement.
+
+An architecture is an integer *index* in ``[0, size)``; the stages pass indices (and arrays of
+them) and never hold a large space whole. Each space also has
+
+- an *identifier* per architecture, its own text form (NB201's arch strings, NB101's module
+  hashes), stored in the column ``id_column`` of every stage and used to join a benchmark table;
+- a *canonical index*, the deduplication key: architectures with the same canonical index
+  compute the same function, so every expensive computation runs once per canonical index;
+- clustering *features* of canonical architectures (:data:`FEATURES`), computed without
+  building a network, and the bipartite *computational graph* of an architecture;
+- the *cost model* (parameters and MACs of the network as the benchmark builds it) and the
+  *network family* by which ``cbred_ray.stats`` builds its untrained networks.
+
+Ray never appears here: the pipeline maps these pure methods over shards.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cbred_ray.errors import BadInput
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+FEATURES: tuple[str, ...] = ("op_usage", "op_counts", "adjacency")
+"""Clustering features every space provides: the share and the count of each kernel type of the
+computational graph, and a lossless one-hot encoding of the architecture."""
+
+
+def distinct_sorted(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted (a sort and one comparison: much faster than ``np.unique`` on
+    millions of integers)."""
+    ordered = np.sort(np.asarray(values))
+    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])] if len(ordered) else ordered
+
+
+class Space(ABC):
+    """A search space, enumerated by index. Subclasses are immutable value objects."""
+
+    name: str
+    """The name a config gives the space (``space.name``)."""
+    id_column: str
+    """The column holding each architecture's identifier in the store and in a benchmark table."""
+    network_family: str
+    """How ``cbred_ray.stats`` builds the networks of this space (see ``stats.networks``)."""
+    network_kinds: tuple[str, ...] = ("standard", "small", "thin")
+    """The networks its family has (a statistic names the one it runs on, ``Statistic.network``)."""
+
+    # -- size and enumeration -------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def size(self) -> int:
+        """Number of architectures."""
+
+    def check_indices(self, indices: np.ndarray) -> np.ndarray:
+        """``indices`` as int64; BadInput naming one outside the space."""
+        idx = np.asarray(indices, dtype=np.int64).ravel()
+        if idx.size and (idx.min() < 0 or idx.max() >= self.size):
+            bad = idx[(idx < 0) | (idx >= self.size)][0]
+            raise BadInput(f"architecture index {int(bad)} outside the {self.name} space [0, {self.size})")
+        return idx
+
+    def ranges(self, shard_size: int, size: int | None = None) -> Iterator[tuple[int, int]]:
+        """Index ranges [start, stop) covering [0, size or the whole space) in shards of ``shard_size``."""
+        if shard_size < 1:
+            raise BadInput(f"shard size must be positive, got {shard_size}")
+        size = self.size if size is None else size
+        for start in range(0, size, shard_size):
+            yield start, min(start + shard_size, size)
+
+    def sample(self, count: int, seed: int) -> np.ndarray:
+        """``count`` distinct indices drawn uniformly with ``seed``, sorted (the same for the same seed)."""
+        if not 1 <= count <= self.size:
+            raise BadInput(f"sample size {count} must be between 1 and the space size {self.size}")
+        rng = np.random.default_rng(seed)
+        if count * 4 >= self.size:
+            return np.sort(rng.permutation(self.size)[:count]).astype(np.int64)
+        picked = distinct_sorted(rng.integers(0, self.size, size=count, dtype=np.int64))
+        while len(picked) < count:  # top up the few draws lost to repeats, in the same seeded stream
+            more = rng.integers(0, self.size, size=count - len(picked), dtype=np.int64)
+            picked = distinct_sorted(np.concatenate([picked, more]))
+        return picked
+
+    # -- identifiers ----------------------------------------------------------------------------
+    @abstractmethod
+    def parse_id(self, text: str) -> int:
+        """The index of an architecture given by its identifier; BadInput names what is wrong."""
+
+    def parse_ids(self, texts: Sequence[str]) -> np.ndarray:
+        return np.asarray([self.parse_id(t) for t in texts], dtype=np.int64)
+
+    def member_mask(self, ids: Sequence[str]) -> np.ndarray:
+        """True for each identifier of an architecture of this space (False: well formed, but of an
+        architecture outside it); BadInput names a malformed one."""
+        for text in ids:
+            self.parse_id(text)
+        return np.ones(len(ids), dtype=bool)
+
+    @abstractmethod
+    def format_ids(self, indices: np.ndarray) -> list[str]:
+        """The identifier of each index (inverse of :meth:`parse_id`)."""
+
+    # -- equivalence, features, graph, cost -----------------------------------------------------
+    @abstractmethod
+    def canonical_indices(self, indices: np.ndarray) -> np.ndarray:
+        """The canonical index (deduplication key) of each index; a canonical index is its own."""
+
+    @abstractmethod
+    def features(self, canonical: np.ndarray, name: str) -> np.ndarray:
+        """One of :data:`FEATURES` for canonical indices, float64 rows of a fixed width."""
+
+    @property
+    @abstractmethod
+    def kernel_types(self) -> tuple[str, ...]:
+        """The kernel types of the computational graph, in the order of ``op_usage``/``op_counts``."""
+
+    @abstractmethod
+    def computational_graph(self, index: int) -> nx.DiGraph:
+        """The bipartite memory/kernel graph of one architecture (``cbred_ray.graphs``)."""
+
+    @abstractmethod
+    def costs(self, indices: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+        """(parameters, MACs per 32×32 image) of each architecture's network as the benchmark builds it
+        from its identifier."""
+
+    @abstractmethod
+    def describe(self) -> dict:
+        """What the manifest records of the space."""
+
+    def check_feature(self, name: str) -> None:
+        if name not in FEATURES:
+            raise BadInput(f"unknown feature {name!r} (known: {', '.join(FEATURES)})")

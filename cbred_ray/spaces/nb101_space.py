@@ -1,0 +1,148 @@
+"""NAS-Bench-101 as a :class:`~cbred_ray.spaces.base.Space`.
+
+The space is the benchmark's 423,624 cells (:mod:`cbred_ray.spaces.nb101` enumerates them the
+way the benchmark was made), or its cells of at most ``max_vertices`` vertices (a subspace for
+tests: 2,532 cells of at most 5). An architecture's index is its position in the hash-sorted list
+of the space's cells (the official file's order for the whole space); its identifier is the
+module hash, and a spec in the official JSON form parses to it too. Cells are already pruned and
+deduplicated by the hash (an isomorphism invariant), so every cell is its own canonical form.
+
+The list of cells ships with the package (``data/nb101_cells.parquet``: hash and code of every
+cell, no accuracy) so that a run does not spend minutes enumerating; ``benchmarks/nb101_space.py``
+enumerates the space in parallel and checks that it gives exactly this list and the 423,624 hashes
+of the benchmark, and a test re-enumerates the cells of up to 5 vertices against it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cbred_ray.errors import BadInput
+from cbred_ray.spaces import nb101
+from cbred_ray.spaces.base import Space
+
+CELLS_FILE = Path(__file__).parent / "data" / "nb101_cells.parquet"
+"""Every NB101 cell: ``hash`` (its module hash) and ``code`` (:func:`nb101.encode`), sorted by hash."""
+
+
+def read_cells(path: Path = CELLS_FILE) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted hashes, codes) of the packaged list of cells."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    return table.column("hash").to_numpy(zero_copy_only=False).astype("<U32"), table.column("code").to_numpy()
+
+
+def write_cells(hashes: np.ndarray, codes: np.ndarray, path: Path = CELLS_FILE) -> None:
+    """Write a list of cells as :func:`read_cells` reads it (``benchmarks/nb101_space.py --write``)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"hash": pa.array(np.asarray(hashes, dtype=str)), "code": pa.array(codes, pa.int64())}),
+                   path, compression="zstd")
+
+
+@dataclass(frozen=True, eq=False)
+class NB101Space(Space):
+    """The NB101 cells of at most ``max_vertices`` vertices, as ``hashes`` (sorted) and their ``codes``."""
+
+    max_vertices: int
+    hashes: np.ndarray = field(repr=False)
+    codes: np.ndarray = field(repr=False)
+    name = "nb101"
+    id_column = "hash"
+    network_family = "nb101"
+    network_kinds = ("standard", "small")
+
+    @property
+    def size(self) -> int:
+        return len(self.hashes)
+
+    def __reduce__(self):  # a Ray worker rebuilds it from the package file, not from pickled arrays
+        return nb101_space, (self.max_vertices,)
+
+    # -- identifiers ----------------------------------------------------------------------------
+    def parse_id(self, text: str) -> int:
+        """The index of a module hash, or of a spec given in the official JSON form."""
+        if isinstance(text, str) and text.lstrip().startswith("{"):
+            text = nb101.hash_spec(text)
+        return nb101.index_of(self.hashes, text)
+
+    def parse_ids(self, texts) -> np.ndarray:
+        texts = [nb101.hash_spec(t) if isinstance(t, str) and t.lstrip().startswith("{") else t for t in texts]
+        for text in texts:
+            nb101.parse_hash(text)
+        return nb101.indices_of(self.hashes, texts)
+
+    def member_mask(self, ids) -> np.ndarray:
+        wanted = np.asarray(list(ids), dtype=object)
+        malformed = ~pd.Series(wanted, dtype=object).astype(str).str.fullmatch("[0-9a-f]{32}").to_numpy()
+        if malformed.any():
+            nb101.parse_hash(wanted[malformed][0])
+        return np.isin(wanted.astype("<U32"), self.hashes)
+
+    def format_ids(self, indices: np.ndarray) -> list[str]:
+        return self.hashes[self.check_indices(indices)].tolist()
+
+    def spec(self, index: int) -> nb101.Spec:
+        """The pruned cell at ``index``."""
+        return nb101.decode(int(self.codes[self.check_indices([index])[0]]))
+
+    def decoded(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:func:`nb101.decode_many` of the cells at ``indices``."""
+        return nb101.decode_many(self.codes[self.check_indices(indices)])
+
+    # -- equivalence, features, graph, cost -----------------------------------------------------
+    def canonical_indices(self, indices: np.ndarray) -> np.ndarray:
+        return self.check_indices(indices).copy()
+
+    @property
+    def kernel_types(self) -> tuple[str, ...]:
+        from cbred_ray.graphs.nb101_graph import KERNEL_TYPES
+
+        return KERNEL_TYPES
+
+    def features(self, canonical: np.ndarray, name: str) -> np.ndarray:
+        from cbred_ray.graphs import nb101_graph
+
+        self.check_feature(name)
+        decoded = self.decoded(canonical)
+        if name == "adjacency":
+            return nb101_graph.adjacency(*decoded)
+        counts = nb101_graph.kernel_counts(*decoded)
+        return nb101_graph.op_usage(counts) if name == "op_usage" else counts.astype(np.float64)
+
+    def computational_graph(self, index: int):
+        from cbred_ray.graphs.nb101_graph import cell_graph
+
+        spec = self.spec(index)
+        return cell_graph(spec.array(), spec.ops)
+
+    def costs(self, indices: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+        """Parameters and MACs of the benchmark's network (stem 128, 3 stacks of 3 cells)."""
+        from cbred_ray.stats.nb101_network import nb101_costs
+
+        size, matrices, labels = self.decoded(indices)
+        names = np.array(["input", *nb101.OPS, "output"], dtype=object)
+        ops = [[*names[1 + labels[i, 1 : v - 1]], "output"] for i, v in enumerate(size.tolist())]
+        ops = [["input", *o] for o in ops]
+        cells = [matrices[i, :v, :v] for i, v in enumerate(size.tolist())]
+        return nb101_costs(cells, ops, num_classes)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "max_vertices": self.max_vertices, "size": self.size}
+
+
+@cache
+def nb101_space(max_vertices: int = nb101.MAX_VERTICES) -> NB101Space:
+    """The NB101 space of cells of at most ``max_vertices`` vertices (7: the whole benchmark)."""
+    if not 2 <= max_vertices <= nb101.MAX_VERTICES:
+        raise BadInput(f"NB101 cells have 2 to {nb101.MAX_VERTICES} vertices, got max_vertices {max_vertices}")
+    hashes, codes = read_cells()
+    keep = nb101.vertices_of(codes) <= max_vertices
+    return NB101Space(max_vertices, hashes[keep], codes[keep])

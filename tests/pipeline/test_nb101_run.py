@@ -1,0 +1,69 @@
+"""NAS-Bench-101 through the one driver: the cells of at most 5 vertices (2,532) reduced end to end,
+then measured with the built-in table."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cbred_ray.cli import main
+from cbred_ray.config import config_from_dict
+from cbred_ray.pipeline.run import run_reduction
+from cbred_ray.spaces.nb101_space import nb101_space
+from cbred_ray.stats.engine import compute_stats
+from cbred_ray.stats.networks import networks_of
+from cbred_ray.store import Store
+
+from conftest import NB101_TABLE
+
+CONFIG = {
+    "name": "nb101_small", "seed": 1, "space": {"name": "nb101", "max_vertices": 5},
+    "graphs": {"shard_size": 1000},
+    "stats": {"names": ["logsynflow", "params"], "num_classes": 10, "width": 8, "shard_size": 10,
+              "data": {"source": "cifar10-sample20", "batch_size": 4}},
+    "cluster": {"method": "kmeans", "features": "op_usage", "k": 4, "n_init": 2},
+    "select": {"statistics": ["logsynflow"], "bootstrap": 0, "quick": {"enabled": True, "sample_per_cluster": 3}},
+}
+
+
+@pytest.fixture(scope="module")
+def nb101_store(ray_local, tmp_path_factory):
+    out = tmp_path_factory.mktemp("nb101") / "store"
+    manifest = run_reduction(config_from_dict(CONFIG), str(out), progress=False)
+    return Store(out), manifest
+
+
+def test_every_stage_is_keyed_by_the_module_hash(nb101_store):
+    store, manifest = nb101_store
+    space = nb101_space(5)
+    assert manifest["space"]["name"] == "nb101" and manifest["rows"]["graphs"] == space.size == 2532
+    clusters = store.read("clusters").to_pandas().sort_values("arch_index")
+    np.testing.assert_array_equal(clusters["arch_index"], np.arange(space.size))
+    params, _ = space.costs(clusters["arch_index"].to_numpy(), 10)
+    np.testing.assert_array_equal(clusters["arch_params"], params)  # the benchmark's network, 128 channels
+    stats = store.read("stats").to_pandas()
+    assert len(stats) == 12 and stats["hash"].tolist() == space.format_ids(stats["arch_index"].to_numpy())
+    row = stats.iloc[0]
+    direct = compute_stats(networks_of(space, int(row["arch_index"]), width=8), ["logsynflow", "params"], None,
+                           seed=1, num_classes=10)
+    assert (row["logsynflow"], row["params"]) == (direct["logsynflow"][0], direct["params"][0])
+    assert row["params"] < params[int(row["arch_index"])]  # computed at width 8, not the benchmark's 128
+    selection = store.read("selection").to_pandas()
+    assert set(selection["cluster"]) == {manifest["stages"]["selection"]["cluster"]}
+    assert selection["hash"].tolist() == space.format_ids(selection["arch_index"].to_numpy())
+
+
+def test_evaluate_joins_the_built_in_table_on_the_hash(nb101_store, capsys):
+    store, manifest = nb101_store
+    assert main(["evaluate", str(store.root), "--compact"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    cifar10 = report["datasets"]["cifar10"]
+    assert cifar10["subset_size"] == manifest["rows"]["selection"]
+    if NB101_TABLE.is_file():  # the whole-space figures are those of the 2,532 cells of at most 5 vertices
+        table = pd.read_parquet(NB101_TABLE, columns=["hash", "num_vertices", "cifar10_test_acc"])
+        small = table[table["num_vertices"] <= 5]
+        assert cifar10["space_mean"] == pytest.approx(small["cifar10_test_acc"].mean())
+        chosen = small.set_index("hash").loc[store.read("selection").column("hash").to_pylist()]
+        assert cifar10["subset_mean"] == pytest.approx(chosen["cifar10_test_acc"].mean())
