@@ -36,6 +36,8 @@ from cbred_ray.pipeline.select_stage import clusters_to_select_from
 from cbred_ray.report.report import portable
 from cbred_ray.select.reduction import reduce_space
 from cbred_ray.select.scoring import oriented_ranks
+from cbred_ray.select.settings import Selection
+from cbred_ray.spaces import nb201
 from cbred_ray.store import Store
 
 from provenance import provenance
@@ -80,11 +82,12 @@ def exhaustive(store: Path, stats_file: str, benchmark: str) -> dict:
     clusters = clusters_to_select_from(Store(store), select)
     whole = pd.read_parquet(stats_file).set_index("arch_index")
     reduction = reduce_space(oriented_ranks(whole.loc[clusters.index], select.statistics), clusters["cluster"],
-                             select, len(clusters), config.seed)
+                             Selection.of(select), len(clusters), config.seed)
     measured = Store(store).read("stats").to_pandas().set_index("arch_index")[list(select.statistics)]
     difference = np.nanmax(np.abs(measured.to_numpy() - whole.loc[measured.index, measured.columns].to_numpy()))
     chosen = manifest["stages"]["selection"]["cluster"]
-    evaluation = evaluate_subset(list(clusters.loc[reduction.selected, "arch_str"]), load_benchmark(benchmark))
+    arch_strs = nb201.SPACE.format_ids(reduction.selected.to_numpy())
+    evaluation = evaluate_subset(arch_strs, load_benchmark(benchmark))
     return {"stats_file": stats_file, "cluster": reduction.cluster, "run_cluster": chosen,
             "agrees": reduction.cluster == chosen, "max_abs_difference_of_measured_stats": float(difference),
             "evaluation": evaluation["datasets"]}
@@ -98,6 +101,8 @@ def main() -> None:
     parser.add_argument("--store", default=None, help="store directory (default: a temporary one, removed)")
     parser.add_argument("--exhaustive-stats", default=None, help="statistics of every architecture, to set a "
                         "sampled run beside exhaustive scoring of its clusters")
+    parser.add_argument("--selection-out", default=None, help="also write the selection (the space's identifier "
+                        "column, one row per selected architecture) to this Parquet file")
     args = parser.parse_args()
 
     store = Path(args.store) if args.store else Path(tempfile.mkdtemp()) / "store"
@@ -127,6 +132,8 @@ def main() -> None:
         "peak_rss_mib_driver": round(peak_driver / 1024, 1),
         "run_output": {**json.loads(run_out.strip().splitlines()[-1]), "store": "STORE"},
         "stage_seconds": {k: v["seconds"] for k, v in manifest["stages"].items()},
+        "measured_architectures": manifest["rows"]["stats"],
+        "space": manifest["space"],
         "stats_stage": portable({k: manifest["stages"]["stats"][k] for k in
                                  ("archs_requested", "cells_computed", "actors", "device", "batch", "precomputed",
                                   "halving")
@@ -137,8 +144,13 @@ def main() -> None:
         result["exhaustive"] = exhaustive(store, args.exhaustive_stats, args.benchmark)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({k: result[k] for k in ("wall_seconds", "peak_rss_mib_all_processes")}))
-    print(json.dumps(result["evaluation"]["datasets"]["cifar100"], indent=1))
+    if args.selection_out:
+        space = RunConfig.model_validate(manifest["config"]).space.space()
+        Store(store).read("selection", columns=[space.id_column]).sort_by(space.id_column).to_pandas().to_parquet(
+            args.selection_out, index=False)
+    print(json.dumps({k: result[k] for k in ("wall_seconds", "peak_rss_mib_all_processes", "measured_architectures")}))
+    for dataset, figures in result["evaluation"]["datasets"].items():
+        print(dataset, json.dumps(figures, indent=1))
     if args.exhaustive_stats:
         print(json.dumps({k: v for k, v in result["exhaustive"].items() if k != "evaluation"}))
     if not args.store:

@@ -27,11 +27,12 @@ import numpy as np
 import pandas as pd
 
 from cbred_ray.evaluate.benchmark import load_benchmark
-from cbred_ray.evaluate.metrics import top_count, top_recall
+from cbred_ray.evaluate.metrics import top_recall
 from cbred_ray.report.report import load_space, portable
 from cbred_ray.select.halving import successive_halving
 from cbred_ray.select.reduction import ensemble_rank, reduce_space, top_by_rank
 from cbred_ray.select.scoring import oriented_ranks
+from cbred_ray.select.settings import Selection, top_count
 from cbred_ray.select.surrogate import predicted_rank
 from cbred_ray.store import Store
 
@@ -69,8 +70,8 @@ def main() -> None:
                 "top1_recall": round(top_recall(accuracy.to_numpy(), accuracy.index.isin(subset)), 4)}
 
     rules = {
-        "C-BRED (Q + C): clusters of >= 5 % of the space": config.select,
-        "C-BRED (C): clusters of >= min_cluster_size": config.select.model_copy(update={"top_fraction": None}),
+        "C-BRED (Q + C): clusters of >= 5 % of the space": Selection.of(config.select),
+        "C-BRED (C): clusters of >= min_cluster_size": Selection.of(config.select.model_copy(update={"top_fraction": None})),
     }
     results = []
     for (rule, select), fraction in itertools.product(rules.items(), BUDGET_FRACTIONS):

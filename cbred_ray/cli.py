@@ -98,7 +98,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     if args.seeds < 1:
         raise BadInput(f"--seeds must be at least 1, got {args.seeds}")
-    path = write_report(args.store, args.benchmark, args.out, seeds=args.seeds, progress=not args.quiet)
+    path = write_report(args.store, args.benchmark, args.out, seeds=args.seeds, progress=not args.quiet,
+                        sample_stats=args.sample_stats)
     print(json.dumps({"report": str(path)}))
     return 0
 
@@ -154,7 +155,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("report", help="the paper's comparison of ways of choosing, with figures (report.md)")
     rp.add_argument("store")
-    rp.add_argument("--benchmark", required=True, help="Parquet table with arch_str and *_acc columns")
+    rp.add_argument("--benchmark", default=None, help="Parquet table with the space's identifier column and *_acc "
+                    "columns (default: the table built in for the store's space)")
+    rp.add_argument("--sample-stats", default=None, help="a run on a statistics budget: statistics of a uniform "
+                    "sample of as many architectures (cbred export --stage stats), for the Quantiled baseline")
     rp.add_argument("--out", default=None, help="folder for report.md, results.json and the figures "
                     "(default STORE/report)")
     rp.add_argument("--seeds", type=int, default=5, help="seeds of the clustering and the random baseline (default 5)")

@@ -241,6 +241,9 @@ class SelectConfig(_Strict):
                                                       "cluster's score: mean; median or min are robust to one "
                                                       "misleading statistic")
     min_cluster_size: int = Field(1, ge=1)
+    max_cluster_fraction: float | None = Field(None, gt=0.0, le=1.0, description="clusters of more than this "
+                                               "fraction of the space cannot be chosen (the reduced space stays "
+                                               "within it); null: any size")
     bootstrap: int = Field(200, ge=0, le=100_000, description="resamplings of each cluster's members for the "
                            "95 % interval of its score (0: none)")
     top_fraction: float | None = Field(None, gt=0.0, le=1.0, description="C-BRED (Q + C): keep this fraction of "

@@ -18,7 +18,6 @@ from cbred_ray.cluster.distances import pairwise
 from cbred_ray.cluster.edit_distance import EditCosts, pairwise_edit_distance
 from cbred_ray.cluster.kmeans import kmeans
 from cbred_ray.cluster.spectral import relabel_by_size, select_best_parameter, spectral
-from cbred_ray.config import ClusterConfig
 from cbred_ray.errors import BadInput
 
 MAX_SPECTRAL_POINTS = 12_000
@@ -36,6 +35,27 @@ def serial_blocks(fn: Callable[[np.ndarray], np.ndarray], rows: np.ndarray, bloc
 
 
 @dataclass(frozen=True)
+class Clustering:
+    """How to cluster, as plain data (the config's ``cluster`` section becomes one in the pipeline):
+    the algorithm, its grid of K (and η) and the criterion that searches it, the distance of spectral
+    clustering and the edit distance's costs (overrides of :class:`EditCosts`)."""
+
+    method: str = "kmeans"
+    ks: tuple[int, ...] = (16,)
+    etas: tuple[float, ...] = (0.1,)
+    criterion: str = "silhouette"
+    distance: str = "hellinger"
+    n_init: int = 10
+    edit_costs: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, section) -> Clustering:
+        """The clustering a config's ``cluster`` section describes."""
+        return cls(section.method, section.ks, section.etas, section.criterion, section.distance, section.n_init,
+                   section.edit_costs.model_dump(exclude_none=True))
+
+
+@dataclass(frozen=True)
 class SpaceClustering:
     labels: np.ndarray  # cluster of each architecture (row of the input)
     k: int
@@ -50,9 +70,9 @@ class SpaceClustering:
                 "search": self.search, "sizes": np.bincount(self.labels, minlength=self.k).tolist()}
 
 
-def cluster_space(features: np.ndarray, cells: np.ndarray, cfg: ClusterConfig, seed: int,
+def cluster_space(features: np.ndarray, cells: np.ndarray, cfg: Clustering, seed: int,
                   blocks: BlockMap = serial_blocks) -> SpaceClustering:
-    """Cluster ``n`` architectures: ``features`` (n, d) their graph features (``cfg.features``),
+    """Cluster ``n`` architectures: ``features`` (n, d) their graph features,
     ``cells`` (n, edges) their canonical cells (read by the edit distance). ``blocks`` computes
     the rows of a distance matrix block by block (the pipeline passes one that runs Ray tasks)."""
     features = np.asarray(features, dtype=np.float64)
@@ -63,7 +83,7 @@ def cluster_space(features: np.ndarray, cells: np.ndarray, cfg: ClusterConfig, s
     return _spectral(features, np.asarray(cells), cfg, seed, blocks)
 
 
-def _kmeans(features: np.ndarray, cfg: ClusterConfig, seed: int) -> SpaceClustering:
+def _kmeans(features: np.ndarray, cfg: Clustering, seed: int) -> SpaceClustering:
     distinct = len(np.unique(features, axis=0))
     too_many = [k for k in cfg.ks if k > distinct]
     if too_many:
@@ -79,7 +99,7 @@ def _kmeans(features: np.ndarray, cfg: ClusterConfig, seed: int) -> SpaceCluster
     return SpaceClustering(labels, k, None, distinct, criterion, search)
 
 
-def _kmeans_criterion(features: np.ndarray, k: int, cfg: ClusterConfig, seed: int) -> float:
+def _kmeans_criterion(features: np.ndarray, k: int, cfg: Clustering, seed: int) -> float:
     if cfg.criterion == "silhouette":
         labels = kmeans(features, k, seed, n_init=cfg.n_init).labels
         sample = min(len(features), SILHOUETTE_SAMPLE)
@@ -105,7 +125,7 @@ def _probabilistic(points: np.ndarray, metric: str, blocks: BlockMap) -> np.ndar
     return distances
 
 
-def _spectral(features: np.ndarray, cells: np.ndarray, cfg: ClusterConfig, seed: int,
+def _spectral(features: np.ndarray, cells: np.ndarray, cfg: Clustering, seed: int,
               blocks: BlockMap) -> SpaceClustering:
     points = cells if cfg.distance == "edit" else features
     distinct, inverse = np.unique(points, axis=0, return_inverse=True)
@@ -113,7 +133,7 @@ def _spectral(features: np.ndarray, cells: np.ndarray, cfg: ClusterConfig, seed:
         raise BadInput(f"spectral clustering of {len(distinct)} distinct points exceeds {MAX_SPECTRAL_POINTS}: "
                        "use cluster.method kmeans")
     if cfg.distance == "edit":
-        costs = EditCosts.from_config(cfg.edit_costs.model_dump(exclude_none=True))
+        costs = EditCosts.from_config(dict(cfg.edit_costs))
         distances = blocks(lambda rows: pairwise_edit_distance(rows, distinct, costs=costs), distinct, BLOCK)
     else:
         distances = _probabilistic(distinct, cfg.distance, blocks)

@@ -14,6 +14,7 @@ from scipy.special import gammaln
 
 from cbred_ray.errors import BadInput
 from cbred_ray.evaluate.benchmark import ARCH_COLUMN, accuracy_columns
+from cbred_ray.select.settings import top_count
 
 RANDOM_SEARCH_SIZES: tuple[int, ...] = (10, 100)
 TOP_FRACTION = 0.01
@@ -53,14 +54,6 @@ def expected_best_of_random(acc: np.ndarray, n: int) -> float:
 
 def _log_binom(a: np.ndarray | np.float64, b: int) -> np.ndarray:
     return gammaln(a + 1) - gammaln(b + 1) - gammaln(a - b + 1)
-
-
-def top_count(size: int, q: float) -> int:
-    """How many architectures make up the best ``q`` fraction of ``size``: ceil(q * size)."""
-    if not 0 < q <= 1:
-        raise BadInput(f"top fraction must be in (0, 1], got {q!r}")
-    # The epsilon keeps float noise (0.07 * 100 == 7.000000000000001) from adding one.
-    return max(1, math.ceil(q * size - 1e-9))
 
 
 def top_recall(space_acc: np.ndarray, selected: np.ndarray, q: float = TOP_FRACTION) -> float:

@@ -18,7 +18,7 @@ import pyarrow as pa
 import ray
 
 from cbred_ray.cluster.nystrom import fit_nystrom
-from cbred_ray.cluster.space import cluster_space, serial_blocks
+from cbred_ray.cluster.space import Clustering, cluster_space, serial_blocks
 from cbred_ray.config import ClusterConfig, ConstraintsConfig
 from cbred_ray.pipeline.kmeans_stage import distributed_kmeans
 from cbred_ray.pipeline.shard_holders import hold_store_shards, write_clusters
@@ -60,7 +60,7 @@ def _driver(store: Store, space: Space, cfg: ClusterConfig, constraints: Constra
     cells = space.cells_of(canonical) if cfg.distance == "edit" else canonical[:, None]
     points = len(np.unique(cells if cfg.distance == "edit" else features, axis=0))
     blocks = ray_blocks if cfg.method == "spectral" and points >= RAY_BLOCKS_FROM else serial_blocks
-    result = cluster_space(features, cells, cfg, seed, blocks)
+    result = cluster_space(features, cells, Clustering.of(cfg), seed, blocks)
     table = pa.table({
         "arch_index": pa.array(graphs["arch_index"].to_numpy(), pa.int64()),
         "canonical_index": pa.array(canonical, pa.int64()),

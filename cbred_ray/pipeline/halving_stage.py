@@ -17,6 +17,7 @@ from cbred_ray.pipeline.manifest import say
 from cbred_ray.pipeline.select_stage import clusters_to_select_from
 from cbred_ray.pipeline.stats_stage import StatsRun, read_stats, write_precomputed
 from cbred_ray.select.halving import halve_clusters
+from cbred_ray.select.settings import Selection
 from cbred_ray.spaces.base import Space
 from cbred_ray.store import Store
 
@@ -26,6 +27,7 @@ def run_halving_stage(store: Store, space: Space, config: RunConfig, precomputed
     """Compute the statistics successive halving asks for, over the clusters the selection stage reads."""
     clusters = clusters_to_select_from(store, config.select)
     names = list(config.stats.names)
+    selection, budget = Selection.of(config.select), config.select.halving.budget
 
     def report(number: int, rnd: dict) -> None:
         leader = rnd["contenders"].index(rnd["leader"])
@@ -38,7 +40,8 @@ def run_halving_stage(store: Store, space: Space, config: RunConfig, precomputed
 
     if precomputed is not None:
         table = precomputed.select(["arch_index", *names]).to_pandas().set_index("arch_index")
-        halving = halve_clusters(clusters["cluster"], lambda new: table.loc[new], config.select, config.seed, report)
+        halving = halve_clusters(clusters["cluster"], lambda new: table.loc[new], selection, budget, config.seed,
+                                 report)
         record = write_precomputed(store, space, precomputed, np.sort(halving.measured.to_numpy()),
                                    config.stats.precomputed)
     else:
@@ -52,7 +55,7 @@ def run_halving_stage(store: Store, space: Space, config: RunConfig, precomputed
             return read_stats(store, new, names)
 
         try:
-            halving = halve_clusters(clusters["cluster"], measure, config.select, config.seed, report)
+            halving = halve_clusters(clusters["cluster"], measure, selection, budget, config.seed, report)
         finally:
             record = run.close()
     record["halving"] = {**halving.record(), "budget": config.select.halving.budget,

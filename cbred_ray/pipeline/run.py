@@ -57,7 +57,7 @@ def _preflight(config: RunConfig, space: Space, drawn: np.ndarray | None):
     else:
         eligible = len(drawn) if drawn is not None else space.size
     if config.select.halving.enabled:  # enough for K clusters, whichever K is chosen
-        halving_budget(config.select, eligible, max(config.cluster.ks))
+        halving_budget(config.select.halving.budget, eligible, max(config.cluster.ks))
     if config.stats.precomputed:
         precomputed = read_precomputed(space, config.stats)
         check_precomputed(space, precomputed, drawn if drawn is not None else np.arange(space.size),

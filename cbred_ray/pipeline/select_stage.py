@@ -13,6 +13,7 @@ from cbred_ray.select.constraints import budget_mask
 from cbred_ray.select.halving import halve_clusters, halving_scores
 from cbred_ray.select.reduction import reduce_space
 from cbred_ray.select.scoring import oriented_ranks
+from cbred_ray.select.settings import Selection
 from cbred_ray.spaces.base import Space
 from cbred_ray.store import Store
 
@@ -29,13 +30,15 @@ def run_select_stage(store: Store, space: Space, cfg: SelectConfig, seed: int) -
     stats = store.read("stats", columns=["arch_index", *cfg.statistics]).to_pandas().set_index("arch_index")
     stats = stats.loc[stats.index.intersection(clusters.index)]
     record = {}
+    selection = Selection.of(cfg)
     if cfg.halving.enabled:
-        halving = halve_clusters(clusters["cluster"], lambda new: stats.loc[new], cfg, seed)
+        halving = halve_clusters(clusters["cluster"], lambda new: stats.loc[new], selection, cfg.halving.budget, seed)
         scores, best, target = halving_scores(halving, clusters["cluster"]), halving.cluster, None
         selected = clusters.index[clusters["cluster"].to_numpy() == best]
         record["rounds"] = len(halving.rounds)
     else:
-        reduction = reduce_space(oriented_ranks(stats, cfg.statistics), clusters["cluster"], cfg, len(clusters), seed)
+        reduction = reduce_space(oriented_ranks(stats, cfg.statistics), clusters["cluster"], selection, len(clusters),
+                                 seed)
         scores, best, selected, target = reduction.scores, reduction.cluster, reduction.selected, reduction.target
     store.write_stage("scores", pa.Table.from_pandas(scores, preserve_index=False))
     chosen = clusters.loc[selected].reset_index()

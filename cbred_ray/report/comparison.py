@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cbred_ray.cluster.space import SpaceClustering, cluster_space
+from cbred_ray.cluster.space import Clustering, SpaceClustering, cluster_space
 from cbred_ray.config import RunConfig
 from cbred_ray.evaluate.benchmark import ARCH_COLUMN, accuracy_columns
 from cbred_ray.evaluate.metrics import evaluate_subset
@@ -20,6 +20,7 @@ from cbred_ray.select.constraints import within_budget
 from cbred_ray.select.methods import choose_subsets, first_by_statistics
 from cbred_ray.select.reduction import Reduction, reduce_space, top_by_rank
 from cbred_ray.select.scoring import oriented_ranks
+from cbred_ray.select.settings import Selection
 from cbred_ray.spaces import nb201
 
 BUDGETS: tuple[float | None, ...] = (None, 500_000, 300_000)
@@ -66,10 +67,10 @@ def choose(space: Space, config: RunConfig, budget: float | None, seed: int) -> 
     clustered = index[inside.to_numpy()] if select.constraints.apply == "before" else index
     features = space.features.loc[clustered].to_numpy()
     cells = nb201.cells_of(space.canonical.loc[clustered].to_numpy())
-    clustering = cluster_space(features, cells, config.cluster, seed)
+    clustering = cluster_space(features, cells, Clustering.of(config.cluster), seed)
     clusters = pd.Series(clustering.labels, index=clustered).loc[index[inside.to_numpy()]]
     ranks = oriented_ranks(space.stats.loc[clusters.index], select.statistics)
-    reduction = reduce_space(ranks, clusters, select, len(clusters), seed)
+    reduction = reduce_space(ranks, clusters, Selection.of(select), len(clusters), seed)
     subsets = choose_subsets(ranks, space.costs.loc[clusters.index, "macs"], reduction, seed)
     for name in select.statistics:  # each statistic alone, for reference
         subsets[f"Quantiled [{name}]"] = top_by_rank(ranks[name], reduction.target).sort_values()

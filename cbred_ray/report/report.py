@@ -19,7 +19,7 @@ import pandas as pd
 
 from cbred_ray.config import RunConfig
 from cbred_ray.errors import BadInput
-from cbred_ray.evaluate.benchmark import ARCH_COLUMN, accuracy_columns, load_benchmark
+from cbred_ray.evaluate.benchmark import ARCH_COLUMN, accuracy_columns, builtin_table, load_benchmark
 from cbred_ray.evaluate.faithfulness import default_thresholds, tau_by_min_accuracy
 from cbred_ray.graphs.computational import KERNEL_TYPES
 from cbred_ray.report import figures
@@ -35,7 +35,9 @@ from cbred_ray.report.comparison import (
     spread_of_choice,
     summarise,
 )
-from cbred_ray.select.constraints import arch_costs
+from cbred_ray.report.budgeted import AT_BUDGET_SHARE, AT_CLUSTER_SIZE, BudgetRun, choose_on_budget, measure_on_budget
+from cbred_ray.report.budgeted import ORACLE as BUDGET_ORACLE
+from cbred_ray.select.constraints import arch_costs, budget_mask
 from cbred_ray.select.methods import METHODS
 from cbred_ray.stats.registry import STATISTICS
 from cbred_ray.store import Store
@@ -51,10 +53,7 @@ def load_space(store: Store, features: str | None = None) -> tuple[Space, RunCon
 
     ``features``: the graph features to compute from the space (default: those the run's clustering used;
     the graphs stage stores only that one)."""
-    manifest = store.read_manifest()
-    if manifest.get("kind") != "run":
-        raise BadInput(f"store {str(store.root)!r} holds a {manifest.get('kind')!r} run, not a reduction (cbred run)")
-    config = RunConfig.model_validate(manifest["config"])
+    config = _run_config(store)
     column = features or config.cluster.features
     graphs = store.read("graphs", columns=["arch_index", "canonical_index"]).to_pandas()
     graphs = graphs.set_index("arch_index").sort_index()
@@ -74,18 +73,41 @@ def load_space(store: Store, features: str | None = None) -> tuple[Space, RunCon
     return space, config
 
 
-def write_report(store_root: str | Path, benchmark: str | Path, out: str | Path | None = None, seeds: int = 5,
-                 budgets: Sequence[float | None] = BUDGETS, progress: bool = True) -> Path:
-    """Write ``report.md``, ``results.json`` and the figures into ``out`` (default STORE/report)."""
+def _run_config(store: Store) -> RunConfig:
+    manifest = store.read_manifest()
+    if manifest.get("kind") != "run":
+        raise BadInput(f"store {str(store.root)!r} holds a {manifest.get('kind')!r} run, not a reduction (cbred run)")
+    return RunConfig.model_validate(manifest["config"])
+
+
+def write_report(store_root: str | Path, benchmark: str | Path | None = None, out: str | Path | None = None,
+                 seeds: int = 5, budgets: Sequence[float | None] = BUDGETS, progress: bool = True,
+                 sample_stats: str | Path | None = None) -> Path:
+    """Write ``report.md``, ``results.json`` and the figures into ``out`` (default STORE/report).
+
+    ``benchmark``: the table to measure against (default: the one built in for the store's space). A store
+    whose statistics cover only part of its space (quick mode, successive halving) gets the comparison at
+    its statistics budget (:mod:`cbred_ray.report.budgeted`; ``sample_stats``: statistics of a uniform
+    sample of as many architectures, for the Quantiled baseline at that budget)."""
     store = Store(store_root)
+    config = _run_config(store)
+    space_of_run = config.space.space()
+    table = load_benchmark(benchmark or builtin_table(space_of_run), space_of_run)
+    if store.count_rows("stats") < store.count_rows("clusters"):
+        return _budget_report(store, config, table, Path(out) if out is not None else store.root / "report", seeds,
+                              sample_stats, f"cbred report STORE --seeds {seeds}"
+                              + (f" --benchmark {benchmark}" if benchmark else "")
+                              + (" --sample-stats SAMPLE" if sample_stats else ""))
     space, config = load_space(store)
-    table = load_benchmark(benchmark)
     missing = set(space.arch_str) - set(table[ARCH_COLUMN])
     if missing:
         raise BadInput(f"benchmark table {str(benchmark)!r} lacks {len(missing)} architectures of the store "
                        f"(first: {sorted(missing)[0]!r})")
     out = Path(out) if out is not None else store.root / "report"
     out.mkdir(parents=True, exist_ok=True)
+    if space_of_run.name != "nb201":
+        raise BadInput(f"the full comparison re-clusters NB201 under parameter budgets; a {space_of_run.name} store "
+                       "gets the comparison of runs on a statistics budget (quick mode or halving)")
 
     choices: list[Choice] = []
     for budget in budgets:  # choosing first, for every budget and seed; no accuracy read
@@ -104,7 +126,7 @@ def write_report(store_root: str | Path, benchmark: str | Path, out: str | Path 
     first = choices[0]
     figure_paths = _figures(out, summary, main, first, space, accuracy)
     results = {
-        "command": f"cbred report STORE --benchmark {benchmark} --seeds {seeds}",
+        "command": f"cbred report STORE --seeds {seeds}" + (f" --benchmark {benchmark}" if benchmark else ""),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
         "config": portable(config.model_dump(mode="json")), "seeds": list(range(config.seed, config.seed + seeds)),
@@ -114,6 +136,59 @@ def write_report(store_root: str | Path, benchmark: str | Path, out: str | Path 
     }
     (out / "results.json").write_text(json.dumps(results, indent=1, default=_json_default))
     (out / "report.md").write_text(_markdown(summary, choice_table, datasets, main, config, seeds, figure_paths, out))
+    return out / "report.md"
+
+
+def _budget_report(store: Store, config: RunConfig, table: pd.DataFrame, out: Path, seeds: int,
+                   sample_stats: str | Path | None, command: str) -> Path:
+    """The comparison of a run on a statistics budget, as Markdown and JSON (no figures)."""
+    space = config.space.space()
+    key, select = space.id_column, config.select
+    clusters = store.read("clusters").to_pandas().set_index("arch_index").sort_index()
+    clusters = clusters[budget_mask(clusters, select.constraints.max_params, select.constraints.max_macs)]
+    index = clusters.index.to_numpy()
+    distinct, inverse = np.unique(clusters["canonical_index"].to_numpy(), return_inverse=True)
+    features = pd.DataFrame(space.features(distinct, config.cluster.features)[inverse.ravel()], index=clusters.index)
+    measured = store.read("stats", columns=["arch_index", *select.statistics]).to_pandas().set_index("arch_index")
+    sample = None
+    if sample_stats is not None:
+        frame = pd.read_parquet(sample_stats, columns=[key, *select.statistics])
+        sample = frame.set_index(pd.Index(space.parse_ids(frame[key].tolist()), name="arch_index"))[
+            list(select.statistics)]
+    chosen = int(store.read_manifest()["stages"]["selection"]["cluster"])
+    run = BudgetRun(pd.Series(space.format_ids(index), index=clusters.index), clusters["cluster"],
+                    clusters[["arch_params", "arch_macs"]].set_axis(["params", "macs"], axis=1), features,
+                    measured.loc[measured.index.intersection(clusters.index)], chosen, tuple(select.statistics))
+    rows = []
+    for seed in range(config.seed, config.seed + seeds):  # choosing first: no accuracy read
+        rows += measure_on_budget(choose_on_budget(run, seed, sample), run, table, key, seed)
+    frame = pd.DataFrame(rows)
+    summary = summarise(frame)
+    out.mkdir(parents=True, exist_ok=True)
+    results = {"command": command, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                           "cpus": os.cpu_count()},
+               "config": portable(config.model_dump(mode="json")), "seeds": list(range(config.seed, config.seed + seeds)),
+               "space": space.describe(), "measured_architectures": int(len(run.measured)),
+               "sample_statistics": None if sample is None else int(len(sample)),
+               "summary": summary.to_dict(orient="records"), "rows": frame.to_dict(orient="records")}
+    (out / "results.json").write_text(json.dumps(results, indent=1, default=_json_default))
+    lines = ["# C-BRED on a statistics budget", "",
+             f"Config `{config.name}` on the {space.name} space ({space.size:,} architectures): statistics of "
+             f"{len(run.measured):,} architectures ({len(run.measured) / space.size:.2%} of the space), cluster "
+             f"{chosen} kept ({len(run.clusters[run.clusters == chosen]):,} architectures). Seeds "
+             f"{config.seed}..{config.seed + seeds - 1} (they change the random baselines and the regressor).", "",
+             "Every subset is chosen without accuracies; the benchmark is joined afterwards. The first block keeps "
+             "as many architectures as C-BRED (C); the second the same share of the measured architectures: "
+             "C-BRED (Q + C) ranks the chosen cluster's measured members, Quantiled (random sample) a uniform "
+             "sample of as many architectures as the run measured."
+             + ("" if sample is not None else " That sample's statistics were not given (--sample-stats): its row "
+                "is left out."), ""]
+    for dataset in summary["dataset"].unique():
+        part = summary[summary["dataset"] == dataset]
+        lines += [f"## {dataset}", "", _table(part[part["method"].isin([*AT_CLUSTER_SIZE, BUDGET_ORACLE])]), "",
+                  _table(part[part["method"].isin(AT_BUDGET_SHARE)]), ""]
+    (out / "report.md").write_text("\n".join(lines))
     return out / "report.md"
 
 

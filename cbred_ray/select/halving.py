@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cbred_ray.config import SelectConfig
 from cbred_ray.errors import BadInput
 from cbred_ray.select.scoring import oriented_ranks, score_clusters
+from cbred_ray.select.settings import Selection
 
 
 @dataclass(frozen=True)
@@ -102,27 +102,30 @@ def successive_halving(clusters: pd.Series, eligible: Sequence[int], measure: Ca
     return Halving(int(order[0]), stats.index, history)
 
 
-def halving_budget(cfg: SelectConfig, space_size: int, clusters: int) -> int:
-    """The architectures whose statistics ``cfg.halving.budget`` allows in a space of ``space_size``;
+def halving_budget(fraction: float, space_size: int, clusters: int) -> int:
+    """The architectures whose statistics a budget of ``fraction`` of a space of ``space_size`` allows;
     BadInput naming the budget when they are too few to score ``clusters`` clusters from two members each."""
-    budget = int(cfg.halving.budget * space_size)
+    budget = int(fraction * space_size)
     if budget < 2 * clusters:
-        raise BadInput(f"select.halving.budget {cfg.halving.budget} is {budget} of {space_size} architectures: "
+        raise BadInput(f"select.halving.budget {fraction} is {budget} of {space_size} architectures: "
                        f"too few to score {clusters} clusters from two members each")
     return budget
 
 
-def halve_clusters(clusters: pd.Series, measure: Callable[[np.ndarray], pd.DataFrame], cfg: SelectConfig,
-                   seed: int, report: Callable[[int, dict], None] | None = None) -> Halving:
-    """Successive halving as ``cfg`` asks: over the clusters of at least ``min_cluster_size`` (and 2)
-    members, within ``halving.budget`` x the size of the space."""
+def halve_clusters(clusters: pd.Series, measure: Callable[[np.ndarray], pd.DataFrame], cfg: Selection,
+                   budget: float, seed: int, report: Callable[[int, dict], None] | None = None) -> Halving:
+    """Successive halving over the clusters of at least ``cfg.min_cluster_size`` (and 2) members and at most
+    ``cfg.max_cluster_fraction`` of the space, within ``budget`` x the size of the space."""
     sizes = clusters.value_counts().sort_index()
-    eligible = sizes.index[sizes >= max(2, cfg.min_cluster_size)].to_list()
+    fewest, most = cfg.size_limits(len(clusters))
+    fewest = max(2, fewest)
+    eligible = sizes.index[(sizes >= fewest) & (sizes <= (most if most is not None else len(clusters)))].to_list()
     if not eligible:
-        raise BadInput(f"no cluster has {max(2, cfg.min_cluster_size)} members: lower select.min_cluster_size "
-                       "or cluster.k")
-    budget = halving_budget(cfg, len(clusters), len(eligible))
-    return successive_halving(clusters, eligible, measure, cfg.statistics, budget, seed, cfg.scoring, cfg.combine,
+        within = "" if most is None else f" and at most {most}"
+        raise BadInput(f"no cluster has at least {fewest} members{within}: change select.min_cluster_size, "
+                       "select.max_cluster_fraction or cluster.k")
+    allowed = halving_budget(budget, len(clusters), len(eligible))
+    return successive_halving(clusters, eligible, measure, cfg.statistics, allowed, seed, cfg.scoring, cfg.combine,
                               cfg.bootstrap, cfg.quantile, report)
 
 

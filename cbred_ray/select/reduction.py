@@ -2,7 +2,8 @@
 
 C-BRED (C) keeps the best cluster; C-BRED (Q + C) keeps the best members of the best
 cluster, ranked by the mean of the statistics' oriented ranks, up to a fraction of the
-space. Pure functions of (ranks, clusters, config): no accuracy ever enters.
+space. Pure functions of (ranks, clusters, :class:`~cbred_ray.select.settings.Selection`): no accuracy
+ever enters.
 """
 from __future__ import annotations
 
@@ -11,10 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cbred_ray.config import SelectConfig
 from cbred_ray.errors import BadInput
-from cbred_ray.evaluate.metrics import top_count
 from cbred_ray.select.scoring import best_cluster, score_clusters
+from cbred_ray.select.settings import Selection, top_count
 
 
 def ensemble_rank(ranks: pd.DataFrame) -> pd.Series:
@@ -38,25 +38,30 @@ class Reduction:
     target: int | None  # the Q + C subset size, None for C-BRED (C)
 
 
-def reduce_space(ranks: pd.DataFrame, clusters: pd.Series, cfg: SelectConfig, space_size: int, seed: int) -> Reduction:
+def reduce_space(ranks: pd.DataFrame, clusters: pd.Series, cfg: Selection, space_size: int, seed: int) -> Reduction:
     """Score every cluster from its members' ranks and keep the best.
 
     ``clusters``: the cluster of every architecture of the space (after any hardware budget);
     ``ranks``: oriented ranks of the scored architectures (a subset of its index in quick mode).
     With ``cfg.top_fraction`` the target is ceil(top_fraction x ``space_size``) architectures, and
-    clusters with fewer scored members than that cannot be chosen.
+    clusters with fewer scored members than that cannot be chosen; nor can clusters of more than
+    ``cfg.max_cluster_fraction`` of the space.
     """
     target = top_count(space_size, cfg.top_fraction) if cfg.top_fraction is not None else None
-    min_size = max(cfg.min_cluster_size, target or 0)
+    min_size, max_size = cfg.size_limits(space_size, target)
     scores = score_clusters(ranks, clusters, cfg.scoring, cfg.quantile, min_size, bootstrap=cfg.bootstrap, seed=seed,
                             combine=cfg.combine)
     sizes = clusters.value_counts()
     scores["size"] = scores["cluster"].map(sizes).astype("int64")
+    if max_size is not None:  # too large to be the reduced space
+        scored = [c for c in ("score", "score_low", "score_high") if c in scores]
+        scores.loc[scores["size"] > max_size, scored] = np.nan
     try:
         best = best_cluster(scores)
     except ValueError:
-        raise BadInput(f"no cluster has {min_size} scored members: lower select.min_cluster_size, "
-                       "select.top_fraction or cluster.k") from None
+        within = "" if max_size is None else f" and at most {max_size} members"
+        raise BadInput(f"no cluster has {min_size} scored members{within}: change select.min_cluster_size, "
+                       "select.max_cluster_fraction, select.top_fraction or cluster.k") from None
     scores["selected"] = scores["cluster"] == best
     members = clusters.index[clusters.to_numpy() == best].sort_values()
     selected = members

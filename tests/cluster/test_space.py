@@ -5,7 +5,13 @@ from sklearn.metrics import silhouette_score
 
 from cbred_ray.cluster.kmeans import kmeans
 from cbred_ray.cluster.space import SILHOUETTE_SAMPLE, cluster_space
+from cbred_ray.cluster.space import Clustering
 from cbred_ray.config import ClusterConfig
+
+
+def _plain(**section) -> Clustering:
+    """The plain clustering a config section describes, as the pipeline makes it."""
+    return Clustering.of(ClusterConfig(**section))
 from cbred_ray.errors import BadInput
 from cbred_ray.spaces import nb201
 
@@ -20,7 +26,7 @@ def _blobs(seed=0, centers=4, per=40):
 def test_kmeans_grid_takes_the_k_with_the_best_silhouette():
     features, _ = _blobs()
     cells = np.zeros((len(features), nb201.NUM_EDGES), dtype=np.int64)
-    cfg = ClusterConfig(k=(2, 3, 4, 6), criterion="silhouette", n_init=3)
+    cfg = _plain(k=(2, 3, 4, 6), criterion="silhouette", n_init=3)
     result = cluster_space(features, cells, cfg, seed=1)
     values = {row["k"]: row["value"] for row in result.search}
     assert set(values) == {2, 3, 4, 6}
@@ -34,14 +40,14 @@ def test_kmeans_grid_takes_the_k_with_the_best_silhouette():
 
 def test_a_single_k_is_used_as_given_without_search():
     features, _ = _blobs()
-    result = cluster_space(features, np.zeros((len(features), 6)), ClusterConfig(k=3, n_init=2), seed=0)
+    result = cluster_space(features, np.zeros((len(features), 6)), _plain(k=3, n_init=2), seed=0)
     assert result.k == 3 and result.search == [] and result.criterion is None
 
 
 def test_spectral_labels_equal_points_alike_and_ids_follow_size():
     features, truth = _blobs(centers=3)
     features = np.concatenate([features, features[:30]])  # duplicates stand for equivalent architectures
-    cfg = ClusterConfig(method="spectral", distance="hellinger", k=3, eta=0.05)
+    cfg = _plain(method="spectral", distance="hellinger", k=3, eta=0.05)
     result = cluster_space(features, np.zeros((len(features), 6)), cfg, seed=0)
     assert (result.labels[-30:] == result.labels[:30]).all()
     sizes = np.bincount(result.labels)
@@ -52,7 +58,7 @@ def test_spectral_labels_equal_points_alike_and_ids_follow_size():
 def test_spectral_grid_records_every_candidate_and_the_edit_distance_reads_cells():
     rng = np.random.default_rng(0)
     cells = nb201.cells_of(rng.choice(nb201.SPACE_SIZE, size=60, replace=False))
-    cfg = ClusterConfig(method="spectral", distance="edit", k=(2, 3), eta=(1.0, 4.0), criterion="eigengap")
+    cfg = _plain(method="spectral", distance="edit", k=(2, 3), eta=(1.0, 4.0), criterion="eigengap")
     result = cluster_space(np.zeros((60, 7)), cells, cfg, seed=0)
     assert {(row["k"], row["eta"]) for row in result.search} == {(2, 1.0), (2, 4.0), (3, 1.0), (3, 4.0)}
     best = max(result.search, key=lambda row: (row["value"], -row["k"], -row["eta"]))
@@ -63,7 +69,7 @@ def test_spectral_grid_records_every_candidate_and_the_edit_distance_reads_cells
 def test_more_clusters_than_distinct_points_is_bad_input():
     features = np.repeat(np.eye(3), 5, axis=0)
     with pytest.raises(BadInput, match="cluster.k = 4 exceeds the 3 distinct"):
-        cluster_space(features, np.zeros((15, 6)), ClusterConfig(k=(2, 4)), seed=0)
+        cluster_space(features, np.zeros((15, 6)), _plain(k=(2, 4)), seed=0)
 
 
 def test_distances_computed_as_ray_tasks_give_the_same_clustering(ray_local):
@@ -73,8 +79,8 @@ def test_distances_computed_as_ray_tasks_give_the_same_clustering(ray_local):
     cells = nb201.cells_of(rng.choice(nb201.SPACE_SIZE, size=90, replace=False))
     features, _ = _blobs(centers=3, per=30)
     features[5] = 0.0  # a graph without kernels: no distribution
-    for cfg, feats in ((ClusterConfig(method="spectral", distance="edit", k=3, eta=2.0), np.zeros((90, 7))),
-                       (ClusterConfig(method="spectral", distance="jensen_shannon", k=3, eta=0.05), features)):
+    for cfg, feats in ((_plain(method="spectral", distance="edit", k=3, eta=2.0), np.zeros((90, 7))),
+                       (_plain(method="spectral", distance="jensen_shannon", k=3, eta=0.05), features)):
         n = len(feats)
         serial = cluster_space(feats, cells[:n], cfg, seed=0)
         parallel = cluster_space(feats, cells[:n], cfg, seed=0, blocks=lambda fn, rows, _: ray_blocks(fn, rows, 7))

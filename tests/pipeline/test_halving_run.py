@@ -12,6 +12,7 @@ from cbred_ray.config import config_from_dict
 from cbred_ray.errors import BadInput
 from cbred_ray.pipeline.run import run_reduction
 from cbred_ray.select.halving import halve_clusters
+from cbred_ray.select.settings import Selection
 from cbred_ray.spaces import nb201
 from cbred_ray.store import Store
 
@@ -77,8 +78,9 @@ def test_the_selection_is_the_whole_cluster_the_halving_chose(halving_run):
     # replaying the halving over the stored statistics asks for nothing that was not computed
     stats = store.read("stats").to_pandas().set_index("arch_index")
     asked = []
-    replay = halve_clusters(clusters, lambda new: asked.append(new) or stats.loc[new],
-                            config_from_dict(HALVING).select, seed=3)
+    select = config_from_dict(HALVING).select
+    replay = halve_clusters(clusters, lambda new: asked.append(new) or stats.loc[new], Selection.of(select),
+                            select.halving.budget, seed=3)
     assert replay.cluster == chosen and sorted(np.concatenate(asked)) == sorted(stats.index)
 
 

@@ -67,3 +67,36 @@ def test_evaluate_joins_the_built_in_table_on_the_hash(nb101_store, capsys):
         assert cifar10["space_mean"] == pytest.approx(small["cifar10_test_acc"].mean())
         chosen = small.set_index("hash").loc[store.read("selection").column("hash").to_pylist()]
         assert cifar10["subset_mean"] == pytest.approx(chosen["cifar10_test_acc"].mean())
+
+
+def test_report_on_a_statistics_budget_sets_cbred_beside_equal_budget_baselines(nb101_store, tmp_path):
+    from cbred_ray.config import StatsConfig
+    from cbred_ray.pipeline.run import run_statistics
+    from cbred_ray.report.report import write_report
+
+    store, manifest = nb101_store
+    space = nb101_space(5)
+    measured = manifest["rows"]["stats"]
+    sample = space.format_ids(space.sample(measured, seed=9))
+    stats_cfg = config_from_dict(CONFIG).stats
+    run_statistics(sample, StatsConfig(**stats_cfg.model_dump()), str(tmp_path / "sample"), seed=1, space=space)
+    Store(tmp_path / "sample").export("stats", str(tmp_path / "sample.parquet"))
+    path = write_report(store.root, out=tmp_path / "report", seeds=2, progress=False,
+                        sample_stats=tmp_path / "sample.parquet")
+    results = json.loads((path.parent / "results.json").read_text())
+    rows = pd.DataFrame(results["rows"])
+    assert results["measured_architectures"] == measured and results["sample_statistics"] == measured
+    sizes = rows[rows["seed"] == 1].set_index("method")["size"]
+    chosen = manifest["rows"]["selection"]
+    for method in ("C-BRED (C)", "Random", "Regressor", "Params-Quantiled", "MACs-Quantiled"):
+        assert sizes[method] == chosen  # equal size
+    share = max(1, int(np.ceil(chosen / space.size * measured - 1e-9)))
+    in_cluster = int(store.read("stats").to_pandas()["arch_index"].isin(
+        store.read("selection").column("arch_index").to_numpy()).sum())
+    assert sizes["Quantiled (random sample)"] == share
+    assert sizes["C-BRED (Q + C)"] == min(share, in_cluster)  # only the cluster's measured members are ranked
+    assert sizes["Whole space"] == space.size
+    text = path.read_text()
+    assert "C-BRED (C)" in text and "Regressor" in text and "not given" not in text
+    without = write_report(store.root, out=tmp_path / "report2", seeds=1, progress=False)
+    assert "not given (--sample-stats)" in without.read_text()

@@ -5,7 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cbred_ray.select.halving import successive_halving
+from cbred_ray.errors import BadInput
+from cbred_ray.select.halving import halve_clusters, successive_halving
+from cbred_ray.select.settings import Selection
 from cbred_ray.select.scoring import oriented_ranks, score_clusters
 
 STATS = ("naswot_v2", "logsynflow")
@@ -60,6 +62,23 @@ def test_only_eligible_clusters_are_measured():
     result = successive_halving(clusters, [0, 3, 5], measure, STATS, budget=90, seed=0, bootstrap=20)
     assert result.cluster in (0, 3, 5)
     assert set(clusters.loc[np.concatenate(measure.calls)]) <= {0, 3, 5}
+
+
+def test_clusters_outside_the_size_limits_are_not_contenders():
+    sizes = [40, 300, 300, 900]  # the largest cluster is also the best
+    clusters = pd.Series(np.repeat(np.arange(4), sizes), index=np.arange(sum(sizes)))
+    level = np.array([0.0, 0.5, 1.0, 2.0])[clusters.to_numpy()]
+    stats = pd.DataFrame({s: level for s in STATS}, index=clusters.index)
+    free = halve_clusters(clusters, Counter(stats), Selection(STATS, bootstrap=0), 0.2, seed=0)
+    assert free.cluster == 3
+    measure = Counter(stats)
+    capped = halve_clusters(clusters, measure, Selection(STATS, bootstrap=0, min_cluster_size=50,
+                                                         max_cluster_fraction=0.5), 0.2, seed=0)
+    assert capped.cluster == 2 and set(clusters.loc[np.concatenate(measure.calls)]) == {1, 2}
+    with pytest.raises(BadInput, match="at least 50 members and at most 15"):
+        halve_clusters(clusters, measure, Selection(STATS, min_cluster_size=50, max_cluster_fraction=0.01), 0.2, 0)
+    with pytest.raises(BadInput, match="too few to score 4 clusters"):
+        halve_clusters(clusters, measure, Selection(STATS), 0.001, seed=0)
 
 
 def test_budget_too_small_is_refused():

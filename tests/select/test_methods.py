@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from cbred_ray.config import SelectConfig
+from cbred_ray.select.settings import Selection
 from cbred_ray.select.methods import METHODS, choose_subsets, first_by_statistics
 from cbred_ray.select.reduction import ensemble_rank, reduce_space
 from cbred_ray.select.scoring import oriented_ranks
@@ -18,7 +19,7 @@ def space():
                           "logsynflow": rng.normal(size=len(index))}, index=index)
     ranks = oriented_ranks(stats, ("naswot_v2", "logsynflow"))
     macs = pd.Series(rng.uniform(1e6, 1e8, size=len(index)), index=index)
-    cfg = SelectConfig(statistics=("naswot_v2", "logsynflow"), top_fraction=0.05, bootstrap=0)
+    cfg = Selection.of(SelectConfig(statistics=("naswot_v2", "logsynflow"), top_fraction=0.05, bootstrap=0))
     return ranks, clusters, macs, reduce_space(ranks, clusters, cfg, len(index), seed=0)
 
 

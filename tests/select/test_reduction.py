@@ -1,4 +1,5 @@
 """The reduction: C-BRED (C) keeps the best cluster, (Q + C) the best-ranked members of it."""
+import dataclasses
 import math
 
 import numpy as np
@@ -6,6 +7,7 @@ import pandas as pd
 import pytest
 
 from cbred_ray.config import SelectConfig
+from cbred_ray.select.settings import Selection
 from cbred_ray.errors import BadInput
 from cbred_ray.select.reduction import ensemble_rank, reduce_space, top_by_rank
 from cbred_ray.select.scoring import oriented_ranks
@@ -23,7 +25,7 @@ def _space(n=400, seed=0):
 
 def test_c_keeps_the_whole_best_cluster():
     ranks, clusters = _space()
-    cfg = SelectConfig(statistics=("naswot_v2", "ntk_cond"), bootstrap=0)
+    cfg = Selection.of(SelectConfig(statistics=("naswot_v2", "ntk_cond"), bootstrap=0))
     result = reduce_space(ranks, clusters, cfg, len(clusters), seed=0)
     assert result.cluster == 4 and result.target is None
     assert list(result.selected) == sorted(clusters.index[clusters == 4])
@@ -31,7 +33,7 @@ def test_c_keeps_the_whole_best_cluster():
 
 def test_q_plus_c_keeps_the_target_share_of_the_space_best_ranked_inside_the_cluster():
     ranks, clusters = _space()
-    cfg = SelectConfig(statistics=("naswot_v2", "ntk_cond"), top_fraction=0.05, bootstrap=0)
+    cfg = Selection.of(SelectConfig(statistics=("naswot_v2", "ntk_cond"), top_fraction=0.05, bootstrap=0))
     result = reduce_space(ranks, clusters, cfg, space_size=len(clusters), seed=0)
     assert result.target == math.ceil(0.05 * len(clusters)) == len(result.selected)
     assert set(result.selected) <= set(result.members)
@@ -44,11 +46,24 @@ def test_clusters_smaller_than_the_target_cannot_be_chosen():
     best = clusters == 4
     small = clusters.copy()
     small[best] = np.where(np.arange(best.sum()) < 10, 4, 3)  # cluster 4 shrinks to 10 members
-    cfg = SelectConfig(statistics=("naswot_v2", "ntk_cond"), top_fraction=0.1, bootstrap=0)
+    cfg = Selection.of(SelectConfig(statistics=("naswot_v2", "ntk_cond"), top_fraction=0.1, bootstrap=0))
     result = reduce_space(ranks, small, cfg, len(small), seed=0)
     assert result.cluster != 4 and (small == result.cluster).sum() >= result.target
     with pytest.raises(BadInput, match="no cluster has 400 scored members"):
-        reduce_space(ranks, small, cfg.model_copy(update={"top_fraction": 1.0}), len(small), seed=0)
+        reduce_space(ranks, small, dataclasses.replace(cfg, top_fraction=1.0), len(small), seed=0)
+
+
+def test_clusters_larger_than_the_largest_share_cannot_be_chosen():
+    ranks, clusters = _space()
+    cfg = Selection.of(SelectConfig(statistics=("naswot_v2", "ntk_cond"), bootstrap=0))
+    free = reduce_space(ranks, clusters, cfg, len(clusters), seed=0)
+    limit = (clusters == free.cluster).sum() - 1  # the best cluster is one member too large
+    capped = reduce_space(ranks, clusters, dataclasses.replace(cfg, max_cluster_fraction=limit / len(clusters)),
+                          len(clusters), seed=0)
+    assert capped.cluster != free.cluster and len(capped.members) <= limit
+    assert np.isnan(capped.scores.set_index("cluster").loc[free.cluster, "score"])
+    with pytest.raises(BadInput, match="at most 4 members"):
+        reduce_space(ranks, clusters, dataclasses.replace(cfg, max_cluster_fraction=0.01), len(clusters), seed=0)
 
 
 def test_top_by_rank_skips_missing_and_breaks_ties_by_label():

@@ -1,0 +1,87 @@
+"""The whole 5-node cell space reduced end to end, on a statistics budget, for several seeds.
+
+    python benchmarks/cell5_end_to_end.py --config configs/cell5_full.yaml --seeds 0,1,2 \
+        --work WORK --out benchmarks/results/cell5_end_to_end.json
+
+Each seed is one `cbred run` of the config with that seed, in a fresh process on a fresh store under
+WORK: enumeration of the 9,765,625 architectures, canonical dedupe, features (Ray Data), distributed
+k-means, statistics of the 5-node networks by successive halving within the budget, the selection.
+Recorded per seed: wall time, the peak resident memory of the whole process tree (driver, Ray
+services, workers; sampled every 0.2 s) and of the driver, the seconds of each stage, the halving
+rounds (contenders, members measured, leader) and the cluster chosen. Seeds already in the result
+file are not run again (a long benchmark resumes).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+from provenance import provenance
+from run_reduction import _rss_kib, _tree_rss_kib
+
+
+def run_seed(config: dict, seed: int, work: Path) -> dict:
+    path, store = work / f"seed{seed}.yaml", work / f"seed{seed}"
+    path.write_text(yaml.safe_dump({**config, "seed": seed}))
+    if store.exists():
+        shutil.rmtree(store)
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "cbred_ray.cli", "run", str(path), "--out", str(store)],
+                            stdout=subprocess.PIPE, text=True)
+    peak_tree = peak_driver = 0
+    while proc.poll() is None:
+        peak_tree = max(peak_tree, _tree_rss_kib(proc.pid))
+        peak_driver = max(peak_driver, _rss_kib(proc.pid))
+        time.sleep(0.2)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        sys.exit(f"cbred run failed for seed {seed} with exit code {proc.returncode}")
+    manifest = json.loads((store / "manifest.json").read_text())
+    halving = manifest["stages"]["stats"]["halving"]
+    return {
+        "seed": seed, "wall_seconds": round(wall, 1),
+        "peak_rss_gib_all_processes": round(peak_tree / 2**20, 2), "peak_rss_gib_driver": round(peak_driver / 2**20, 2),
+        "stage_seconds": {k: v["seconds"] for k, v in manifest["stages"].items()},
+        "space": manifest["space"], "rows": manifest["rows"],
+        "measured_architectures": halving["measured"], "budget": halving["budget"],
+        "rounds": [{"contenders": len(r["contenders"]), "measured_per_contender": r["measured_per_cluster"],
+                    "leader": r["leader"], "separated": r["separated"]} for r in halving["rounds"]],
+        "cells_computed": manifest["stages"]["stats"]["cells_computed"],
+        "cluster": manifest["stages"]["selection"]["cluster"], "selected": manifest["rows"]["selection"],
+        "kmeans": {k: manifest["stages"]["clusters"][k] for k in ("k", "inertia", "iterations", "converged")},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="configs/cell5_full.yaml")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--work", required=True, help="folder for the configs and stores of the seeds")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    config = yaml.safe_load(Path(args.config).read_text())
+    out = Path(args.out)
+    previous = json.loads(out.read_text()) if out.is_file() else {}
+    runs = {r["seed"]: r for r in previous.get("runs", []) if previous.get("config") == config}
+    for seed in (int(s) for s in args.seeds.split(",")):
+        if seed in runs:
+            continue
+        runs[seed] = run_seed(config, seed, work)
+        print(json.dumps(runs[seed]), file=sys.stderr, flush=True)
+        out.write_text(json.dumps({
+            "command": f"python benchmarks/cell5_end_to_end.py --config {args.config} --seeds {args.seeds} "
+                       f"--work WORK --out {args.out}",
+            **provenance(), "config": config, "runs": [runs[s] for s in sorted(runs)],
+        }, indent=1))
+
+
+if __name__ == "__main__":
+    main()
