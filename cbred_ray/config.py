@@ -14,11 +14,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from cbred_ray.catalog import BUILTIN_SOURCES, NETWORK_OF
 from cbred_ray.errors import BadInput
 from cbred_ray.spaces import space_of
 from cbred_ray.spaces.base import Space
 from cbred_ray.spaces.cell import KNOWN_OPS, MAX_NODES
-from cbred_ray.stats.data import BUILTIN_SOURCES
 
 DRIVER_ENGINE_MAX = 2_000_000
 """``cluster.engine: auto`` clusters at most this many architectures on the driver, more on holder actors."""
@@ -101,20 +101,19 @@ class StatsConfig(_Strict):
     @field_validator("names")
     @classmethod
     def _known(cls, names: tuple[str, ...]) -> tuple[str, ...]:
-        from cbred_ray.stats.registry import STATISTICS
-
         for name in names:
-            if name not in STATISTICS:
-                raise ValueError(f"unknown statistic {name!r} (known: {', '.join(STATISTICS)})")
+            if name not in NETWORK_OF:
+                raise ValueError(f"unknown statistic {name!r} (known: {', '.join(NETWORK_OF)})")
         if not names:
             raise ValueError("at least one statistic is needed")
         return names
 
     @model_validator(mode="after")
     def _options_match_statistics(self) -> StatsConfig:
-        from cbred_ray.stats.engine import validate_options
+        if self.options:  # checked against the functions' signatures (this loads torch)
+            from cbred_ray.stats.engine import validate_options
 
-        validate_options(self.names, self.options)
+            validate_options(self.names, self.options)
         return self
 
     @field_validator("num_gpus_per_actor")
@@ -278,24 +277,20 @@ class RunConfig(_Strict):
     @field_validator("select")
     @classmethod
     def _select_uses_quality_stats(cls, select: SelectConfig) -> SelectConfig:
-        from cbred_ray.stats.registry import STATISTICS
-
         for name in select.statistics:
-            if name not in STATISTICS:
-                raise ValueError(f"unknown statistic {name!r} (known: {', '.join(STATISTICS)})")
+            if name not in NETWORK_OF:
+                raise ValueError(f"unknown statistic {name!r} (known: {', '.join(NETWORK_OF)})")
         return select
 
     @model_validator(mode="after")
     def _consistent(self) -> RunConfig:
-        from cbred_ray.stats.registry import STATISTICS
-
         space, cluster = self.space.space(), self.cluster
         missing = [s for s in self.select.statistics if s not in self.stats.names]
         if missing:
             raise ValueError(f"select.statistics {missing[0]!r} is not computed: add it to stats.names")
-        unbuilt = [n for n in self.stats.names if STATISTICS[n].network not in space.network_kinds]
+        unbuilt = [n for n in self.stats.names if NETWORK_OF[n] not in space.network_kinds]
         if unbuilt:
-            raise ValueError(f"statistic {unbuilt[0]!r} needs the {STATISTICS[unbuilt[0]].network} network, which "
+            raise ValueError(f"statistic {unbuilt[0]!r} needs the {NETWORK_OF[unbuilt[0]]} network, which "
                              f"space {space.name!r} does not have")
         if cluster.method == "spectral" and cluster.distance == "edit" and space.name != "nb201":
             raise ValueError(f"the cell edit distance is defined on NB201 cells, not on space {space.name!r}")

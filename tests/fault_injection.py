@@ -151,9 +151,9 @@ def log_shard_starts() -> None:
     """In a Ray worker (its setup hook): append the id of every statistics shard an actor starts
     to ``<store>.starts``, beside the store, so that a shard started twice (retried after its
     actor died) can be counted."""
-    from cbred_ray.pipeline import stats_stage
+    from cbred_ray.pipeline import stats_actor
 
-    original = stats_stage.StatsWorker.score_shard
+    original = stats_actor.StatsWorker.score_shard
     if getattr(original, "logs_starts", False):
         return
 
@@ -164,7 +164,7 @@ def log_shard_starts() -> None:
         return original(self, shard, *args, **kwargs)
 
     score_shard.logs_starts = True
-    stats_stage.StatsWorker.score_shard = score_shard
+    stats_actor.StatsWorker.score_shard = score_shard
 
 
 def shard_starts(store: Path) -> list[int]:

@@ -5,7 +5,6 @@ subset is measured against the whole table (the space), joined on ``arch_str``.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np

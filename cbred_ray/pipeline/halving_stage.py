@@ -14,8 +14,9 @@ import pyarrow as pa
 
 from cbred_ray.config import RunConfig
 from cbred_ray.pipeline.manifest import say
+from cbred_ray.pipeline.precomputed import write_precomputed
 from cbred_ray.pipeline.select_stage import clusters_to_select_from
-from cbred_ray.pipeline.stats_stage import StatsRun, read_stats, write_precomputed
+from cbred_ray.pipeline.stats_stage import StatsRun, read_stats
 from cbred_ray.select.halving import halve_clusters
 from cbred_ray.select.settings import Selection
 from cbred_ray.spaces.base import Space

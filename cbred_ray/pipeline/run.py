@@ -18,14 +18,10 @@ from cbred_ray.pipeline.cluster_stage import run_cluster_stage
 from cbred_ray.pipeline.graphs_stage import run_graphs_stage
 from cbred_ray.pipeline.halving_stage import run_halving_stage
 from cbred_ray.pipeline.manifest import Stages, claim, finish
+from cbred_ray.pipeline.precomputed import check_precomputed, read_precomputed, write_precomputed
 from cbred_ray.pipeline.runtime import init_ray
 from cbred_ray.pipeline.select_stage import run_select_stage
-from cbred_ray.pipeline.stats_stage import (
-    check_precomputed,
-    read_precomputed,
-    run_stats_stage,
-    write_precomputed,
-)
+from cbred_ray.pipeline.stats_stage import run_stats_stage
 from cbred_ray.select.constraints import arch_costs, within_budget
 from cbred_ray.select.halving import halving_budget
 from cbred_ray.select.scoring import sample_members

@@ -1,17 +1,14 @@
-"""Statistics stage: a pool of stateful Ray actors, one per GPU (or CPU).
+"""Statistics stage: the run loop over a pool of statistics actors (one per GPU, or CPU).
 
-Each actor builds its input batch once and then scores shards of architectures:
-one computation per canonical cell, fanned out to every requested architecture
-equivalent to it. Finished shards are written to the store as they arrive, so an
-interrupted run resumes where it stopped.
+The requested architectures are grouped by canonical architecture and cut into shards; the actors
+(:class:`~cbred_ray.pipeline.stats_actor.StatsWorker`) score the shards not already whole in the
+store, and finished shards are written as they arrive, so an interrupted run resumes where it
+stopped. Precomputed statistics are read and stored by :mod:`~cbred_ray.pipeline.precomputed`.
 """
 from __future__ import annotations
 
-import hashlib
-import time
 import warnings
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,98 +17,17 @@ import ray
 from ray.util import ActorPool
 
 from cbred_ray.config import StatsConfig
-from cbred_ray.errors import BadInput
 from cbred_ray.pipeline.manifest import shard_log
 from cbred_ray.pipeline.runtime import plan_actors, shard_progress
+from cbred_ray.pipeline.stats_actor import StatsWorker
 from cbred_ray.spaces.base import Space
-from cbred_ray.stats.data import load_batch
-from cbred_ray.stats.engine import OOM_NOTE, compute_stats, effective_settings, summarise_repeats
-from cbred_ray.stats.networks import networks_of
+from cbred_ray.stats.engine import effective_settings
 from cbred_ray.store import Store
 
 ACTOR_RESTARTS = 3
 """A statistics actor that dies (a lost node, a killed process) is restarted this many times and
 its shard retried; shards are written whole and their content depends only on the shard, so a
 retried shard is never counted twice."""
-
-
-def stats_table(
-    space: Space, arch_index: np.ndarray, canonical_index: np.ndarray, results: dict[int, dict],
-    names: tuple[str, ...], with_spread: bool,
-) -> pa.Table:
-    """Rows for the requested architectures from the (mean, spread, reason) of their canonical cells."""
-    rows = [results[int(c)] for c in canonical_index]
-    columns: dict[str, pa.Array] = {
-        "arch_index": pa.array(arch_index, pa.int64()),
-        space.id_column: pa.array(space.format_ids(arch_index), pa.string()),
-        "canonical_index": pa.array(canonical_index, pa.int64()),
-    }
-    for name in names:
-        columns[name] = pa.array([row[name][0] for row in rows], pa.float64())
-        if with_spread:
-            columns[f"{name}_std"] = pa.array([row[name][1] for row in rows], pa.float64())
-    reasons = [[f"{n}: {row[n][2]}" for n in names if row[n][2]] for row in rows]
-    columns["error"] = pa.array(["; ".join(r) or None for r in reasons], pa.string())
-    return pa.table(columns)
-
-
-class StatsWorker:
-    """Holds the input batches (one per repeat) and scores shards of architectures with them.
-
-    Repeat ``r`` uses seed ``seed + r`` for both the network's initialisation and the batch.
-    An actor assigned a GPU that torch cannot see (a CPU build of torch, no driver) computes on
-    the CPU and says so in ``describe()``, with the node and GPU ids Ray gave it.
-    """
-
-    def __init__(self, space: Space, cfg: StatsConfig, seed: int, store_root: str, use_gpu: bool):
-        import torch
-
-        torch.set_num_threads(cfg.torch_threads)
-        self.space, self.cfg, self.seed, self.store = space, cfg, seed, Store(store_root)
-        context = ray.get_runtime_context()
-        self.node_id, self.gpu_ids = context.get_node_id(), list(ray.get_gpu_ids())
-        self.warning = None
-        if use_gpu and not torch.cuda.is_available():
-            # a node that advertises GPUs to Ray but whose torch sees none (a CPU build, no driver)
-            self.warning = (f"assigned a GPU by Ray, but torch {torch.__version__} where they run sees no CUDA device "
-                            "(torch.cuda.is_available() is False): computing on the CPU instead")
-            use_gpu = False
-        self.device = "cuda" if use_gpu else "cpu"  # Ray pins the actor's GPU via CUDA_VISIBLE_DEVICES
-        self.batches, self.batch_descriptions = [], []
-        for repeat in range(cfg.repeats):
-            batch, description = load_batch(cfg.data.source, cfg.data.batch_size, seed + repeat, cfg.data.augment)
-            self.batches.append(batch.to(self.device))
-            self.batch_descriptions.append(description)
-
-    def describe(self) -> dict:
-        batch = self.batch_descriptions[0] if self.cfg.repeats == 1 else self.batch_descriptions
-        return {"device": self.device, "batch": batch, "node_id": self.node_id, "gpu_ids": self.gpu_ids,
-                "warning": self.warning}
-
-    def score_shard(self, shard: int, arch_index: np.ndarray, canonical_index: np.ndarray) -> dict:
-        started = time.perf_counter()
-        results = {}
-        for canon in np.unique(canonical_index):
-            networks = networks_of(self.space, int(canon), self.cfg.width)
-            runs = [
-                compute_stats(networks, self.cfg.names, batch, self.seed + repeat, num_classes=self.cfg.num_classes,
-                              device=self.device, options=self.cfg.options)
-                for repeat, batch in enumerate(self.batches)
-            ]
-            results[int(canon)] = summarise_repeats(runs, self.cfg.names)
-        table = stats_table(self.space, arch_index, canonical_index, results, self.cfg.names, self.cfg.repeats > 1)
-        self.store.write_shard("stats", shard, table)
-        short = sum(any(reason and OOM_NOTE in reason for _, _, reason in summary.values())
-                    for summary in results.values())  # cells with a statistic that ran out of memory
-        return {"shard": shard, "rows": table.num_rows, "computed": len(results), "out_of_memory": short,
-                "seconds": time.perf_counter() - started, "gpu_peak_bytes": self._gpu_peak_bytes(),
-                "node_id": self.node_id}
-
-    def _gpu_peak_bytes(self) -> int | None:
-        """The most GPU memory this actor's tensors have held so far (None on CPU)."""
-        import torch
-
-        return int(torch.cuda.max_memory_allocated()) if self.device == "cuda" else None
 
 
 def plan_shards(arch_index: np.ndarray, canonical_index: np.ndarray, shard_size: int,
@@ -259,56 +175,3 @@ def read_stats(store: Store, arch_index: np.ndarray, names: tuple[str, ...]) -> 
     """The stored statistics ``names`` of ``arch_index`` (indexed by arch_index, in that order)."""
     stats = store.read("stats", columns=["arch_index", *names]).to_pandas().set_index("arch_index")
     return stats.loc[arch_index]
-
-
-def read_precomputed(space: Space, cfg: StatsConfig) -> pa.Table:
-    """The statistics of ``cfg.precomputed`` (a ``cbred export --stage stats`` file), checked:
-    a column of the space's identifiers (``Space.id_column``), one row each, and a column per statistic."""
-    import pyarrow.parquet as pq
-
-    path, key = cfg.precomputed, space.id_column
-    try:
-        table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as err:
-        raise BadInput(f"stats.precomputed {path!r} is not a readable Parquet file: {str(err).splitlines()[0]}") from None
-    missing = [c for c in (key, *cfg.names) if c not in table.column_names]
-    if missing:
-        raise BadInput(f"stats.precomputed {path!r} has no {missing[0]!r} column")
-    ids = [str(a) for a in table.column(key).to_pylist()]
-    arch_index = space.parse_ids(ids)
-    if len(np.unique(arch_index)) != len(arch_index):
-        raise BadInput(f"stats.precomputed {path!r} lists an architecture twice")
-    columns = {"arch_index": pa.array(arch_index, pa.int64()), key: pa.array(ids, pa.string()),
-               "canonical_index": pa.array(space.canonical_indices(arch_index), pa.int64())}
-    for name in cfg.names:
-        columns[name] = table.column(name).cast(pa.float64())
-    columns["error"] = table.column("error").cast(pa.string()) if "error" in table.column_names else \
-        pa.nulls(table.num_rows, pa.string())
-    return pa.table(columns).sort_by("arch_index")
-
-
-def _positions(space: Space, precomputed: pa.Table, arch_index: np.ndarray, source: str) -> np.ndarray:
-    """Rows of ``precomputed`` holding ``arch_index``; BadInput naming the first one it lacks."""
-    have = precomputed.column("arch_index").to_numpy()
-    position = np.searchsorted(have, arch_index)
-    found = (position < len(have)) & (have[np.minimum(position, len(have) - 1)] == arch_index)
-    if not found.all():
-        lacking = arch_index[~found]
-        raise BadInput(f"stats.precomputed {source!r} lacks {len(lacking)} architectures of the space "
-                       f"(first: {space.format_ids(lacking[:1])[0]!r})")
-    return position
-
-
-def check_precomputed(space: Space, precomputed: pa.Table, arch_index: np.ndarray, source: str) -> None:
-    """Refuse, before anything is written, precomputed statistics that miss part of the space."""
-    _positions(space, precomputed, np.asarray(arch_index), source)
-
-
-def write_precomputed(store: Store, space: Space, precomputed: pa.Table, arch_index: np.ndarray,
-                      source: str) -> dict:
-    """Store the precomputed statistics of the requested architectures as the stats stage."""
-    position = _positions(space, precomputed, np.asarray(arch_index), source)
-    store.write_shard("stats", 0, precomputed.take(pa.array(np.sort(position))))
-    digest = hashlib.sha256(Path(source).read_bytes()).hexdigest()
-    return {"precomputed": source, "precomputed_sha256": digest, "archs_requested": int(len(arch_index)),
-            "shards_total": 1, "cells_computed": 0}

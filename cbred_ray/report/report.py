@@ -23,6 +23,8 @@ from cbred_ray.evaluate.benchmark import ARCH_COLUMN, accuracy_columns, builtin_
 from cbred_ray.evaluate.faithfulness import default_thresholds, tau_by_min_accuracy
 from cbred_ray.graphs.computational import KERNEL_TYPES
 from cbred_ray.report import figures
+from cbred_ray.report.budgeted import AT_BUDGET_SHARE, AT_CLUSTER_SIZE, BudgetRun, choose_on_budget, measure_on_budget
+from cbred_ray.report.budgeted import ORACLE as BUDGET_ORACLE
 from cbred_ray.report.comparison import (
     BUDGETS,
     ORACLE,
@@ -35,8 +37,6 @@ from cbred_ray.report.comparison import (
     spread_of_choice,
     summarise,
 )
-from cbred_ray.report.budgeted import AT_BUDGET_SHARE, AT_CLUSTER_SIZE, BudgetRun, choose_on_budget, measure_on_budget
-from cbred_ray.report.budgeted import ORACLE as BUDGET_ORACLE
 from cbred_ray.select.constraints import arch_costs, budget_mask
 from cbred_ray.select.methods import METHODS
 from cbred_ray.stats.registry import STATISTICS

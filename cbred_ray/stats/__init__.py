@@ -5,8 +5,8 @@ from cbred_ray.stats.data import load_batch
 from cbred_ray.stats.engine import compute_stats, validate_stat_names
 from cbred_ray.stats.linear_regions import build_thin_network, linear_regions, region_inputs
 from cbred_ray.stats.naswot import naswot_v1, naswot_v2
-from cbred_ray.stats.ntk import ntk_cond
 from cbred_ray.stats.network import build_network
+from cbred_ray.stats.ntk import ntk_cond
 from cbred_ray.stats.numerics import StatisticFailed
 from cbred_ray.stats.registry import STATISTICS, Statistic
 from cbred_ray.stats.synflow import logsynflow, synflow

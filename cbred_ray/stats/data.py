@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from cbred_ray.catalog import BUILTIN_DATASET, BUILTIN_SOURCES
 from cbred_ray.errors import BadInput
 
 CIFAR100_MEAN = (0.5071, 0.4865, 0.4409)
@@ -26,11 +27,6 @@ CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 NORMALISATION = {"cifar100": (CIFAR100_MEAN, CIFAR100_STD), "cifar10": (CIFAR10_MEAN, CIFAR10_STD)}
 IMAGE_SHAPE = (3, 32, 32)
 CROP_PADDING = 4
-_SAMPLES = Path(__file__).parent / "samples"
-BUILTIN_SOURCES = {"cifar100-sample25": _SAMPLES / "cifar100_sample25.npz",
-                   "cifar10-sample20": _SAMPLES / "cifar10_sample20.npz"}
-"""Named batch sources shipped with the package."""
-_BUILTIN_DATASET = {"cifar100-sample25": "cifar100", "cifar10-sample20": "cifar10"}
 _FOLDERS = {"cifar-100-python": ("test", "cifar100"), "cifar-10-batches-py": ("test_batch", "cifar10")}
 """torchvision's folder layouts: the test pickle each holds and its dataset."""
 
@@ -71,7 +67,7 @@ def _read_cifar_python(folder: Path, pickle_name: str, kind: str) -> np.ndarray:
 def _read_source(source: str) -> tuple[str, str, np.ndarray]:
     """(kind, dataset, images as (N, 3, 32, 32) uint8) for a built-in or path source; BadInput if unusable."""
     if source in BUILTIN_SOURCES:
-        return "builtin", _BUILTIN_DATASET[source], _read_npz(BUILTIN_SOURCES[source])
+        return "builtin", BUILTIN_DATASET[source], _read_npz(BUILTIN_SOURCES[source])
     path = Path(source)
     if path.is_dir():
         kind = next((k for k, (name, _) in _FOLDERS.items() if (path / name).is_file()), "cifar-100-python")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from cbred_ray.catalog import NETWORK_OF
 from cbred_ray.stats.cost import macs, params
 from cbred_ray.stats.linear_regions import linear_regions
 from cbred_ray.stats.naswot import NaswotPass, naswot_pass, naswot_v1, naswot_v2, v1_score, v2_score
@@ -113,3 +114,5 @@ _ALL = (
 )
 
 STATISTICS: dict[str, Statistic] = {stat.name: stat for stat in _ALL}
+if {name: stat.network for name, stat in STATISTICS.items()} != NETWORK_OF:  # the catalog config validation reads
+    raise ImportError("cbred_ray.catalog.NETWORK_OF does not list the registry's statistics and networks")

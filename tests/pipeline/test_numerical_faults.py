@@ -11,7 +11,7 @@ import pytest
 
 from cbred_ray.config import SelectConfig
 from cbred_ray.pipeline.select_stage import run_select_stage
-from cbred_ray.pipeline.stats_stage import stats_table
+from cbred_ray.pipeline.stats_actor import stats_table
 from cbred_ray.select.constraints import arch_costs
 from cbred_ray.spaces import nb201
 from cbred_ray.spaces.canonical import canonical_cells

@@ -29,7 +29,7 @@ install_memory_hungry_naswot()
 batch = batch16()
 results = compute_stats(MIXED, ["naswot_v2", "params"], batch, seed=0, **SMALL)
 
-from cbred_ray.pipeline.stats_stage import stats_table
+from cbred_ray.pipeline.stats_actor import stats_table
 from cbred_ray.spaces import nb201
 from cbred_ray.stats.engine import summarise_repeats
 row = stats_table(nb201.SPACE, np.array([7]), np.array([7]), {{7: summarise_repeats([results], ["naswot_v2", "params"])}},
