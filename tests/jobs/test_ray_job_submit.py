@@ -88,8 +88,9 @@ def test_the_job_wrote_a_finished_store(job):
     assert rows["selection"] > 0
     selection = pq.read_table(job.store / "selection").to_pandas()
     clusters = pq.read_table(job.store / "clusters").to_pandas()
-    chosen = clusters.loc[clusters["cluster"] == described["selected_cluster"], "arch_str"]
-    assert sorted(selection["arch_str"]) == sorted(chosen)
+    chosen = clusters.loc[clusters["cluster"] == described["selected_cluster"], "arch_index"]
+    assert sorted(selection["arch_index"]) == sorted(chosen)
+    assert selection["arch_str"].tolist() == nb201.SPACE.format_ids(selection["arch_index"].to_numpy())
 
 
 @needs_ray_cli
@@ -107,7 +108,7 @@ def test_the_job_selects_what_an_in_process_run_selects(job, ray_local, tmp_path
 
     local = tmp_path / "local"
     run_reduction(load_config(REPO / TINY), str(local), progress=False)
-    for stage, key in (("clusters", "arch_str"), ("stats", "arch_str"), ("selection", "arch_str")):
+    for stage, key in (("clusters", "arch_index"), ("stats", "arch_index"), ("selection", "arch_index")):
         ours = pq.read_table(job.store / stage).to_pandas().sort_values(key).reset_index(drop=True)
         theirs = pq.read_table(local / stage).to_pandas().sort_values(key).reset_index(drop=True)
         assert list(ours.columns) == list(theirs.columns), stage

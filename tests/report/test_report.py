@@ -66,15 +66,20 @@ def test_shuffled_accuracies_change_the_measures_not_the_choices(reports):
     assert not np.allclose(*means)
 
 
-def test_a_store_without_every_statistic_is_refused(ray_local, nb201_table, tmp_path):
+def test_a_store_without_every_statistic_gets_the_comparison_at_its_budget(ray_local, nb201_table, tmp_path):
     from cbred_ray.config import config_from_dict
     from cbred_ray.pipeline.run import run_reduction
 
-    config = config_from_dict({"stats": {"names": ["params", "macs"]}, "select": {
-        "statistics": ["params"], "quick": {"enabled": True, "sample_per_cluster": 2}}, "cluster": {"k": 3}})
-    run_reduction(config, str(tmp_path / "quick"), progress=False)
-    with pytest.raises(BadInput, match="statistics for .* of 15625 architectures"):
-        write_report(tmp_path / "quick", nb201_table, tmp_path / "r", seeds=1, progress=False)
+    config = config_from_dict({"stats": {"names": ["logsynflow", "params", "macs"]}, "select": {
+        "statistics": ["logsynflow"], "quick": {"enabled": True, "sample_per_cluster": 2}}, "cluster": {"k": 3}})
+    manifest = run_reduction(config, str(tmp_path / "quick"), progress=False)
+    path = write_report(tmp_path / "quick", nb201_table, tmp_path / "r", seeds=1, progress=False)
+    assert path.read_text().startswith("# C-BRED on a statistics budget")
+    results = json.loads((tmp_path / "r" / "results.json").read_text())
+    assert results["measured_architectures"] == 6 and {r["dataset"] for r in results["rows"]} == {"cifar10",
+                                                                                                  "cifar100"}
+    sizes = {r["method"]: r["size"] for r in results["rows"] if r["dataset"] == "cifar100"}
+    assert sizes["C-BRED (C)"] == sizes["Regressor"] == sizes["Random"] == manifest["rows"]["selection"]
 
 
 def test_result_files_name_paths_relative_to_the_working_directory(tmp_path):
