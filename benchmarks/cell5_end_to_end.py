@@ -16,14 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import yaml
 from provenance import provenance
-from run_reduction import _rss_kib, _tree_rss_kib
+from run_reduction import measured_run
 
 
 def run_seed(config: dict, seed: int, work: Path) -> dict:
@@ -31,15 +29,8 @@ def run_seed(config: dict, seed: int, work: Path) -> dict:
     path.write_text(yaml.safe_dump({**config, "seed": seed}))
     if store.exists():
         shutil.rmtree(store)
-    started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "cbred_ray.cli", "run", str(path), "--out", str(store)],
-                            stdout=subprocess.PIPE, text=True)
-    peak_tree = peak_driver = 0
-    while proc.poll() is None:
-        peak_tree = max(peak_tree, _tree_rss_kib(proc.pid))
-        peak_driver = max(peak_driver, _rss_kib(proc.pid))
-        time.sleep(0.2)
-    wall = time.perf_counter() - started
+    proc, wall, peak_tree, peak_driver, _ = measured_run([sys.executable, "-m", "cbred_ray.cli", "run", str(path),
+                                                          "--out", str(store)])
     if proc.returncode != 0:
         sys.exit(f"cbred run failed for seed {seed} with exit code {proc.returncode}")
     manifest = json.loads((store / "manifest.json").read_text())

@@ -1,10 +1,13 @@
 """Statistics on one GPU: throughput with 1, 2 and 4 actors per GPU, memory, and GPU = CPU.
 
     python benchmarks/gpu_stats.py --n 2000 --check 50 --out benchmarks/results/gpu_stats.json
+    python benchmarks/gpu_stats.py --config configs/nb101_cifar10.yaml --n 2000 --check 50 \
+        --out benchmarks/results/gpu_stats_nb101.json
 
 For each packing (1, 2, 4 actors per GPU, i.e. ``num_gpus_per_actor`` 1, 0.5, 0.25), scores
-the same seeded random sample of ``--n`` NB201 architectures with every statistic (the
-full config's stats section: the default input batch, published image counts) into a
+the same seeded random sample of ``--n`` architectures of the config's space (NB201 by default,
+NB101 with its config) with every statistic of the config's stats section (its input batch,
+published image counts, width) into a
 fresh store, and reports architectures per second (distinct cells per second too), the
 wall time, and the peak GPU memory per actor (``torch.cuda.max_memory_allocated`` in each
 actor). Then recomputes ``--check`` of those architectures on the CPU in this process
@@ -33,9 +36,8 @@ import torch
 
 from cbred_ray.config import load_config
 from cbred_ray.pipeline.run import run_statistics
-from cbred_ray.spaces import nb201
-from cbred_ray.spaces.canonical import canonical_cells
 from cbred_ray.stats import compute_stats, load_batch
+from cbred_ray.stats.networks import networks_of
 
 from provenance import provenance
 
@@ -63,10 +65,10 @@ def main() -> None:
     if not args.cpu and not torch.cuda.is_available():
         sys.exit("gpu_stats: no CUDA GPU visible (--cpu rehearses the script on CPUs)")
     config = load_config(args.config)
-    rng = np.random.default_rng(args.seed)
-    archs = [nb201.format_cell(c) for c in nb201.cells_of(np.sort(rng.choice(nb201.SPACE_SIZE, args.n, replace=False)))]
-    distinct = len(np.unique(nb201.indices_of(canonical_cells(np.array([nb201.parse(a) for a in archs])))))
-    all_distinct = len(np.unique(nb201.indices_of(canonical_cells(nb201.cell_range(0, nb201.SPACE_SIZE)))))
+    space = config.space.space()
+    archs = space.format_ids(space.sample(args.n, args.seed))
+    distinct = len(np.unique(space.canonical_indices(space.parse_ids(archs))))
+    all_distinct = len(np.unique(space.canonical_indices(np.arange(space.size))))
     runs, stats_of_first = [], None
     work = Path(tempfile.mkdtemp(prefix="gpu-stats-"))
     for per_gpu in args.packings:
@@ -74,14 +76,14 @@ def main() -> None:
                                               "num_actors": per_gpu})
         store = work / f"packing{per_gpu}"
         start = time.perf_counter()
-        manifest = run_statistics(archs, cfg, str(store), seed=config.seed, progress=True)
+        manifest = run_statistics(archs, cfg, str(store), seed=config.seed, progress=True, space=space)
         seconds = time.perf_counter() - start
         stage = manifest["stages"]["stats"]
         runs.append({"actors_per_gpu": per_gpu, "wall_s": seconds, "archs_per_s": len(archs) / seconds,
                      "cells_per_s": stage["cells_computed"] / seconds, "gpu_peak_bytes_per_actor":
                      stage["gpu_peak_bytes_per_actor"], "device": stage["device"]})
         print(json.dumps(runs[-1]), flush=True)
-        table = pd.read_parquet(store / "stats").set_index("arch_str").sort_index()
+        table = pd.read_parquet(store / "stats").set_index(space.id_column).sort_index()
         if stats_of_first is None:
             stats_of_first = table
         else:  # same config and seed: the packing must not change any value
@@ -93,9 +95,9 @@ def main() -> None:
     worst = {name: 0.0 for name in names}
     mismatched = {name: [] for name in names}
     for arch in archs[: args.check]:
-        canonical = canonical_cells(np.array([nb201.parse(arch)]))[0]
-        cpu = compute_stats(nb201.op_names(canonical), names, batch, config.seed, num_classes=config.stats.num_classes,
-                            options=config.stats.options)
+        canonical = int(space.canonical_indices([space.parse_id(arch)])[0])
+        cpu = compute_stats(networks_of(space, canonical, config.stats.width), names, batch, config.seed,
+                            num_classes=config.stats.num_classes, options=config.stats.options)
         for name in names:
             gpu_value, cpu_value = stats_of_first.loc[arch, name], cpu[name][0]
             if cpu_value is None or gpu_value is None or (isinstance(gpu_value, float) and math.isnan(gpu_value)):
@@ -110,7 +112,7 @@ def main() -> None:
     result = {
         "command": ["python", *sys.argv],
         **provenance(gpu=None if args.cpu else torch.cuda.get_device_name(0), torch=torch.__version__),
-        "config": args.config, "n_archs": len(archs), "distinct_cells": distinct,
+        "config": args.config, "space": space.describe(), "n_archs": len(archs), "distinct_cells": distinct,
         "runs": runs,
         "gpu_vs_cpu": {"n_archs": min(args.check, len(archs)), "tolerance": TOLERANCE, "max_rel_diff": worst,
                        "outside_tolerance": mismatched,

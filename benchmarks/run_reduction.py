@@ -74,6 +74,19 @@ def _tree_rss_kib(root: int) -> int:
     return total
 
 
+def measured_run(command: list[str]) -> tuple[subprocess.Popen, float, int, int, str]:
+    """Run ``command`` to its end, sampling every 0.2 s the resident memory of its whole process tree and
+    of its first process: (the finished process, wall seconds, peak tree KiB, peak KiB, its stdout)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    peak_tree = peak_driver = 0
+    while proc.poll() is None:
+        peak_tree = max(peak_tree, _tree_rss_kib(proc.pid))
+        peak_driver = max(peak_driver, _rss_kib(proc.pid))
+        time.sleep(0.2)
+    return proc, time.perf_counter() - started, peak_tree, peak_driver, proc.stdout.read()
+
+
 def exhaustive(store: Path, stats_file: str, benchmark: str) -> dict:
     """Exhaustive scoring of the store's clusters from ``stats_file``, beside the run's own choice."""
     manifest = json.loads((store / "manifest.json").read_text())
@@ -109,15 +122,7 @@ def main() -> None:
     if store.exists():
         shutil.rmtree(store)
     cbred = [sys.executable, "-m", "cbred_ray.cli"]
-    started = time.perf_counter()
-    proc = subprocess.Popen([*cbred, "run", args.config, "--out", str(store)], stdout=subprocess.PIPE, text=True)
-    peak_tree = peak_driver = 0
-    while proc.poll() is None:
-        peak_tree = max(peak_tree, _tree_rss_kib(proc.pid))
-        peak_driver = max(peak_driver, _rss_kib(proc.pid))
-        time.sleep(0.2)
-    wall = time.perf_counter() - started
-    run_out = proc.stdout.read()
+    proc, wall, peak_tree, peak_driver, run_out = measured_run([*cbred, "run", args.config, "--out", str(store)])
     if proc.returncode != 0:
         sys.exit(f"cbred run failed with exit code {proc.returncode}")
     evaluation = subprocess.run([*cbred, "evaluate", str(store), "--benchmark", args.benchmark],

@@ -128,9 +128,8 @@ class NB101Space(Space):
         from cbred_ray.stats.nb101_network import nb101_costs
 
         size, matrices, labels = self.decoded(indices)
-        names = np.array(["input", *nb101.OPS, "output"], dtype=object)
-        ops = [[*names[1 + labels[i, 1 : v - 1]], "output"] for i, v in enumerate(size.tolist())]
-        ops = [["input", *o] for o in ops]
+        names = np.array(nb101.OPS, dtype=object)
+        ops = [[nb101.INPUT, *names[labels[i, 1 : v - 1]], nb101.OUTPUT] for i, v in enumerate(size.tolist())]
         cells = [matrices[i, :v, :v] for i, v in enumerate(size.tolist())]
         return nb101_costs(cells, ops, num_classes)
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from cbred_ray.graphs.computational import KERNEL_TYPES, cell_graph, nodes_of, project
-from cbred_ray.graphs.features import CELL_ADJACENCY_SHAPE, adjacency_tensor, cell_adjacency, op_counts, op_usage
-from cbred_ray.spaces.nb201 import EDGES, NUM_EDGES, OPS, SPACE_SIZE, cell_range, parse
+from cbred_ray.graphs.features import adjacency_tensor, op_counts, op_usage
+from cbred_ray.spaces.nb201 import SPACE_SIZE, cell_range, parse
 
 ALL_NONE = parse("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
 CONV3_PATH = parse("|none~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|")
@@ -59,13 +59,3 @@ def test_isomorphic_cells_have_equal_features():
         assert np.array_equal(op_counts(a), op_counts(b))
         assert (a.number_of_nodes(), a.number_of_edges()) == (b.number_of_nodes(), b.number_of_edges())
         assert adjacency_tensor(a).sum() == adjacency_tensor(b).sum()
-
-
-@pytest.mark.parametrize("cell", SAMPLE)
-def test_cell_adjacency_is_a_lossless_one_hot(cell):
-    a = cell_adjacency(cell)
-    assert a.shape == CELL_ADJACENCY_SHAPE == (4, 4, len(OPS)) and a.dtype == np.int8
-    assert a.sum() == NUM_EDGES
-    assert tuple(int(np.argmax(a[frm, to])) for to, frm in EDGES) == cell
-    lower = np.tril(np.ones((4, 4), dtype=bool))  # j >= i is never an edge j -> i
-    assert not a[lower].any()

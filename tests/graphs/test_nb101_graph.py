@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from cbred_ray.errors import BadInput
-from cbred_ray.graphs.computational import KERNEL, MEMORY, nodes_of, project
+from cbred_ray.graphs.computational import MEMORY, nodes_of, project
+from cbred_ray.graphs.features import adjacency_tensor, op_counts
 from cbred_ray.graphs.nb101_graph import ADJACENCY_WIDTH, KERNEL_TYPES, cell_graph
 from cbred_ray.spaces.nb101_space import nb101_space
 
@@ -14,10 +15,7 @@ SMALL = nb101_space(5)  # 2,532 cells
 
 
 def _counted(graph: nx.DiGraph) -> np.ndarray:
-    counts = np.zeros(len(KERNEL_TYPES), dtype=np.int64)
-    for k in nodes_of(graph, KERNEL):
-        counts[KERNEL_TYPES.index(graph.nodes[k]["kind"])] += 1
-    return counts
+    return op_counts(graph, KERNEL_TYPES)
 
 
 def test_vectorised_kernel_counts_equal_the_graphs_on_every_small_cell():
@@ -49,6 +47,7 @@ def test_graph_is_bipartite_and_every_array_has_one_writer():
             assert g.nodes[a]["partition"] != g.nodes[b]["partition"]
         for m in nodes_of(g, MEMORY):
             assert g.in_degree(m) <= 1
+        assert adjacency_tensor(g, KERNEL_TYPES).sum() == project(g, MEMORY).number_of_edges()
         memory = project(g, MEMORY)
         sources = [n for n in memory if memory.in_degree(n) == 0 and g.nodes[n]["kind"] == "feature"]
         assert sources == ["v0"]  # the cell input is the only feature array nothing writes
