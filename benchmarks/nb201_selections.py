@@ -1,0 +1,64 @@
+"""The subsets the NB201 configs choose, as digests, to hold them fixed across changes of the code.
+
+    python benchmarks/nb201_selections.py --work WORK --out benchmarks/results/nb201_selections.json \
+        [--reference OLD.json]
+
+Runs `cbred run` of the quick, halving and paper configs into fresh stores under WORK and records, per
+config, the selection's size, its cluster and the sha256 of its sorted arch strings (and of the
+statistics it computed). With ``--reference`` (a result file of an earlier commit), says for each config
+whether the subset is exactly the one chosen then. ``--stores NAME=STORE`` digests existing stores
+instead of running (an earlier commit's, for the reference).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+from provenance import provenance
+
+CONFIGS = {"quick": "configs/nb201_cifar100.yaml", "halving": "configs/nb201_cifar100_halving.yaml",
+           "paper": "configs/nb201_cifar100_paper.yaml"}
+
+
+def digest(store: Path) -> dict:
+    selection = pd.read_parquet(store / "selection")
+    stats = pd.read_parquet(store / "stats").sort_values("arch_index")
+    names = [c for c in ("naswot_v2", "logsynflow", "ntk_cond", "params", "macs") if c in stats.columns]
+    return {"size": int(len(selection)), "cluster": int(selection["cluster"].iloc[0]),
+            "selection_sha256": hashlib.sha256("\n".join(sorted(selection["arch_str"])).encode()).hexdigest(),
+            "stats_rows": int(len(stats)),
+            "stats_sha256": hashlib.sha256(stats[["arch_str", *names]].to_csv(index=False).encode()).hexdigest()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", default=None)
+    parser.add_argument("--stores", nargs="*", default=[], help="NAME=STORE pairs to digest instead of running")
+    parser.add_argument("--reference", default=None)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    stores = dict(pair.split("=", 1) for pair in args.stores)
+    results = {}
+    for name, config in CONFIGS.items():
+        store = Path(stores[name]) if name in stores else Path(args.work) / name
+        if name not in stores:
+            subprocess.run([sys.executable, "-m", "cbred_ray.cli", "run", config, "--out", str(store), "--quiet"],
+                           check=True, stdout=subprocess.DEVNULL)
+        results[name] = {"config": config, **digest(store)}
+    out = {"command": "python benchmarks/nb201_selections.py " + " ".join(
+        a if not a.startswith("/") else "PATH" for a in sys.argv[1:]), **provenance(), "configs": results}
+    if args.reference:
+        reference = json.loads(Path(args.reference).read_text())
+        out["reference_commit"] = reference["git_commit"]
+        out["same_as_reference"] = {name: results[name] == reference["configs"][name] for name in results}
+    Path(args.out).write_text(json.dumps(out, indent=1))
+    print(json.dumps(out.get("same_as_reference", results), indent=1))
+
+
+if __name__ == "__main__":
+    main()
