@@ -57,6 +57,7 @@ def _driver(store: Store, space: Space, cfg: ClusterConfig, constraints: Constra
         graphs = graphs[budget_mask(graphs, constraints.max_params, constraints.max_macs).to_numpy()]
     features = np.stack(graphs[cfg.features].to_numpy()).astype(np.float64)
     canonical = graphs["canonical_index"].to_numpy()
+    # the edit distance reads the cells themselves; every other clustering reads only the features
     cells = space.cells_of(canonical) if cfg.distance == "edit" else canonical[:, None]
     points = len(np.unique(cells if cfg.distance == "edit" else features, axis=0))
     blocks = ray_blocks if cfg.method == "spectral" and points >= RAY_BLOCKS_FROM else serial_blocks

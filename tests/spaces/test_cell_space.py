@@ -119,3 +119,14 @@ def test_ranges_cover_the_space_once():
 def test_bad_input(make, match):
     with pytest.raises(BadInput, match=match):
         make()
+
+
+def test_identifiers_of_an_n_node_space_round_trip_and_name_the_node_count():
+    index = FIVE.sample(300, seed=2)
+    ids = FIVE.format_ids(index)
+    assert all(text.count("+") == 3 for text in ids)
+    np.testing.assert_array_equal(FIVE.parse_ids(ids), index)
+    with pytest.raises(BadInput, match="malformed 5-node arch string.*expected 4 nodes"):
+        FIVE.parse_id(nb201.format_cell((1, 2, 3, 4, 0, 1)))
+    with pytest.raises(BadInput, match="outside the cell space"):
+        FIVE.format_ids([FIVE.size])
