@@ -97,11 +97,6 @@ def networks_of(space, canonical_index: int, width: int | None = None) -> Networ
     raise BadInput(f"no networks for space family {space.network_family!r}")
 
 
-def kinds_available(space) -> tuple[str, ...]:
-    """The network kinds a space's family can build (NB101 has no thin network)."""
-    return KINDS if space.network_family == "cell" else ("standard", "small")
-
-
 def as_networks(arch: Sequence[str] | Networks, channels: int = 16, cells_per_stage: int = 5) -> Networks:
     """``arch`` as networks: NB201 operation names (with the standard network's size), or as given."""
     if isinstance(arch, (CellNetworks, NB101Networks)):
