@@ -5,7 +5,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cbred_ray.errors import BadInput
 from cbred_ray.evaluate.benchmark import load_benchmark
 from cbred_ray.report.report import write_report
 from cbred_ray.select.methods import METHODS
