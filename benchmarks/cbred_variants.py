@@ -19,14 +19,13 @@ import time
 from pathlib import Path
 
 import pandas as pd
+from provenance import provenance
 
 from cbred_ray.config import ClusterConfig
 from cbred_ray.evaluate.benchmark import load_benchmark
 from cbred_ray.report.comparison import choose, measure
 from cbred_ray.report.report import load_space, portable
 from cbred_ray.store import Store
-
-from provenance import provenance
 
 GRID = [4, 6, 8, 12, 16, 24, 32]
 PAPER = {"method": "kmeans", "features": "op_usage", "k": GRID, "criterion": "silhouette"}

@@ -40,7 +40,6 @@ from cbred_ray.stats.network import OP_NAMES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baseline_stats import NAMES, baseline_calls  # noqa: E402
-
 from provenance import provenance
 
 

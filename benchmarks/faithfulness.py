@@ -19,12 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from provenance import provenance
 from scipy.stats import kendalltau
 
 from cbred_ray.evaluate.benchmark import accuracy_columns, load_benchmark
 from cbred_ray.stats.registry import STATISTICS
-
-from provenance import provenance
 
 
 def faithfulness(stats: pd.DataFrame, table: pd.DataFrame, dataset: str, bootstrap: int = 200,

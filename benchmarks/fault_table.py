@@ -56,15 +56,14 @@ TESTS = REPO / "tests"
 sys.path.insert(0, str(TESTS))
 
 import fault_injection as fi  # noqa: E402
-
-from provenance import provenance
+from provenance import provenance  # noqa: E402
 
 SEED = 3
 RUN_CONFIG = {
     "name": "fault_table", "seed": SEED,
     "graphs": {"shard_size": 2000},
-    "stats": {"names": ["naswot_v2", "logsynflow", "params", "macs"], "data": {"batch_size": 8}, "shard_size": 1,
-              "torch_threads": 1},
+    "stats": {"names": ["naswot_v2", "logsynflow", "params", "macs"], "data": {"batch_size": 8}, "shard_size": 1},
+    "resources": {"torch_threads": 1},
     "cluster": {"k": 6, "n_init": 2},
     "select": {"statistics": ["naswot_v2", "logsynflow"], "min_cluster_size": 2, "bootstrap": 50,
                "quick": {"enabled": True, "sample_per_cluster": 4}},
@@ -76,7 +75,8 @@ HALVING_CONFIG = {**RUN_CONFIG, "name": "fault_table_halving",
                              "halving": {"enabled": True, "budget": 0.004}}}
 """The same, its clusters scored by successive halving within 0.4 % of the space (62 architectures,
 2 rounds), one distinct cell per statistics shard."""
-LIST_STATS = {"names": ("naswot_v2", "logsynflow"), "data": {"batch_size": 16}, "shard_size": 1, "num_actors": 2}
+LIST_STATS = {"names": ("naswot_v2", "logsynflow"), "data": {"batch_size": 16}, "shard_size": 1}
+LIST_RESOURCES = {"num_actors": 2}
 """`run_statistics` faults (actor killed, out of memory): 30 distinct cells, one per shard, 2 actors."""
 LIST_CELLS = 30
 TABLES = ("graphs", "clusters", "stats", "scores", "selection")
@@ -171,7 +171,7 @@ def _kill_when(run: subprocess.Popen, ready, store: Path, timeout: float = 900) 
 # -- faults -------------------------------------------------------------------------------
 
 def actor_killed(work: Path, archs: list[str], reference: Path, injections: int) -> dict:
-    from cbred_ray.config import StatsConfig
+    from cbred_ray.config import ResourcesConfig, StatsConfig
     from cbred_ray.pipeline.run import run_statistics
 
     cfg = StatsConfig(**LIST_STATS)
@@ -196,7 +196,8 @@ def actor_killed(work: Path, archs: list[str], reference: Path, injections: int)
         killer.start()
         completed = True
         try:
-            manifest = run_statistics(archs, cfg, str(store), seed=SEED, progress=False)
+            manifest = run_statistics(archs, cfg, str(store), seed=SEED, progress=False,
+                                      resources=ResourcesConfig(**LIST_RESOURCES))
         except Exception as err:  # counted, not hidden
             completed, manifest = False, {"error": repr(err)}
         killer.join()
@@ -212,7 +213,7 @@ def actor_killed(work: Path, archs: list[str], reference: Path, injections: int)
 
 
 def out_of_memory(work: Path, archs: list[str], reference: Path, injections: int) -> dict:
-    from cbred_ray.config import StatsConfig
+    from cbred_ray.config import ResourcesConfig, StatsConfig
     from cbred_ray.pipeline.run import run_statistics
 
     cfg = StatsConfig(**LIST_STATS)
@@ -221,7 +222,8 @@ def out_of_memory(work: Path, archs: list[str], reference: Path, injections: int
         store = work / f"out_of_memory_{i}"
         completed = True
         try:
-            manifest = run_statistics(archs, cfg, str(store), seed=SEED + i, progress=False)
+            manifest = run_statistics(archs, cfg, str(store), seed=SEED + i, progress=False,
+                                      resources=ResourcesConfig(**LIST_RESOURCES))
         except Exception as err:
             completed, manifest = False, {"error": repr(err)}
         stats = pd.read_parquet(store / "stats") if completed else pd.DataFrame({"error": []})
@@ -359,9 +361,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"), help="folder for the two result files")
     args = parser.parse_args(argv)
 
-    from cbred_ray.config import config_from_dict
+    from cbred_ray.config import ResourcesConfig, StatsConfig, config_from_dict
     from cbred_ray.pipeline.run import run_reduction, run_statistics
-    from cbred_ray.config import StatsConfig
 
     started, load_start = time.perf_counter(), os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="cbred-faults-"))
@@ -373,7 +374,8 @@ def main(argv: list[str] | None = None) -> int:
         reference_run = work / "reference_run"
         run_reduction(config_from_dict(RUN_CONFIG), str(reference_run), progress=False)
         reference_list = work / "reference_list"
-        run_statistics(archs, StatsConfig(**LIST_STATS), str(reference_list), seed=SEED, progress=False)
+        run_statistics(archs, StatsConfig(**LIST_STATS), str(reference_list), seed=SEED, progress=False,
+                       resources=ResourcesConfig(**LIST_RESOURCES))
         faults = [actor_killed(work, archs, reference_list, args.injections)]
         faults.append(truncated_shard(work, RUN_CONFIG, reference_run, "stats", args.injections))
         faults.append(truncated_shard(work, RUN_CONFIG, reference_run, "graphs", args.injections))
@@ -411,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
                      load_average_1_5_15min_at_end=[round(x, 2) for x in os.getloadavg()]),
         "versions": {name: metadata.version(name) for name in ("ray", "torch", "pyarrow")},
         "setup": {"run_config": RUN_CONFIG, "halving_config": HALVING_CONFIG,
-                  "list_statistics": {**LIST_STATS, "cells": LIST_CELLS, "seed": SEED},
+                  "list_statistics": {**LIST_STATS, "resources": LIST_RESOURCES, "cells": LIST_CELLS, "seed": SEED},
                   "store": "STORE", "config": "CONFIG"},
         "target": "every injection completes, 0 rows lost, 0 rows duplicated, at most one shard recomputed per fault",
         "target_met": target_met, "wall_seconds": round(time.perf_counter() - started, 1), "faults": faults,

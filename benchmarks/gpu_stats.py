@@ -33,13 +33,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from provenance import provenance
 
 from cbred_ray.config import load_config
 from cbred_ray.pipeline.run import run_statistics
 from cbred_ray.stats import compute_stats, load_batch
 from cbred_ray.stats.networks import networks_of
-
-from provenance import provenance
 
 TOLERANCE = {"naswot_v1": 1e-3, "naswot_v2": 1e-3, "ntk_cond": 5e-2, "linear_regions": 1e-2, "synflow": 1e-6,
              "logsynflow": 1e-6, "params": 0.0, "macs": 0.0}
@@ -72,11 +71,12 @@ def main() -> None:
     runs, stats_of_first = [], None
     work = Path(tempfile.mkdtemp(prefix="gpu-stats-"))
     for per_gpu in args.packings:
-        cfg = config.stats.model_copy(update={"num_gpus_per_actor": 0.0 if args.cpu else 1.0 / per_gpu,
-                                              "num_actors": per_gpu})
+        resources = config.resources.model_copy(update={"num_gpus_per_actor": 0.0 if args.cpu else 1.0 / per_gpu,
+                                                        "num_actors": per_gpu})
         store = work / f"packing{per_gpu}"
         start = time.perf_counter()
-        manifest = run_statistics(archs, cfg, str(store), seed=config.seed, progress=True, space=space)
+        manifest = run_statistics(archs, config.stats, str(store), seed=config.seed, progress=True, space=space,
+                                  resources=resources)
         seconds = time.perf_counter() - start
         stage = manifest["stages"]["stats"]
         runs.append({"actors_per_gpu": per_gpu, "wall_s": seconds, "archs_per_s": len(archs) / seconds,

@@ -37,7 +37,6 @@ import urllib.request
 from pathlib import Path
 
 import yaml
-
 from provenance import provenance
 
 REPO = Path(__file__).resolve().parents[1]

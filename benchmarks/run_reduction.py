@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from provenance import provenance
 
 from cbred_ray.config import HalvingConfig, QuickConfig, RunConfig
 from cbred_ray.evaluate.benchmark import load_benchmark
@@ -39,8 +40,6 @@ from cbred_ray.select.scoring import oriented_ranks
 from cbred_ray.select.settings import Selection
 from cbred_ray.spaces import nb201
 from cbred_ray.store import Store
-
-from provenance import provenance
 
 
 def _children() -> dict[int, list[int]]:

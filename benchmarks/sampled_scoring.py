@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from provenance import provenance
 
 from cbred_ray.evaluate.benchmark import load_benchmark
 from cbred_ray.evaluate.metrics import top_recall
@@ -35,8 +36,6 @@ from cbred_ray.select.scoring import oriented_ranks
 from cbred_ray.select.settings import Selection, top_count
 from cbred_ray.select.surrogate import predicted_rank
 from cbred_ray.store import Store
-
-from provenance import provenance
 
 SEEDS = range(10)
 BUDGET_FRACTIONS = (0.01, 0.02, 0.05)

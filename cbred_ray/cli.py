@@ -1,26 +1,55 @@
-"""The ``cbred`` command line.
+"""cbred: clustering-based reduction of neural architecture search spaces, distributed with Ray.
 
-Exit codes: 0 success, 2 bad input (one line naming the bad value, nothing
-written to the store), 1 anything else.
+Exit codes: 0 success, 2 bad input (one line naming the bad value, nothing written to the
+store), 1 anything else. Progress and messages go to stderr, results (JSON) to stdout.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from importlib import metadata
+from pathlib import Path
 
 from cbred_ray.errors import BadInput
+from cbred_ray.log import configure, log
+
+EPILOG = """examples:
+  cbred run configs/nb201_cifar100.yaml --out stores/quick
+  cbred run configs/nb201_cifar100.yaml --out stores/k8 --set cluster.k=8 --set resources.num_actors=2
+  cbred evaluate stores/quick
+  cbred report stores/quick
+
+exit codes: 0 success; 2 bad input (one line naming the bad value, nothing written); 1 anything else"""
+
+
+def _out_folder(path: str, flag: str = "--out") -> str:
+    """A folder the command writes into: refuse a file in its place."""
+    if Path(path).is_file():
+        raise BadInput(f"{flag} {path!r} is a file: give a directory (it is created if missing)")
+    return path
+
+
+def _out_file(path: str) -> str:
+    """A file the command writes: refuse a directory in its place."""
+    if Path(path).is_dir():
+        raise BadInput(f"--out {path!r} is a directory: give the path of the file to write")
+    return path
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from cbred_ray.config import load_config
     from cbred_ray.pipeline.run import run_reduction
 
-    config = load_config(args.config)
-    manifest = run_reduction(config, args.out, progress=not args.quiet)
-    selection = manifest["stages"]["selection"]
-    print(json.dumps({"store": args.out, "space": manifest["space"], "config_hash": manifest["config_hash"],
-                      "selected": selection["rows"], "cluster": selection["cluster"]}))
+    config = load_config(args.config, args.set)
+    manifest = run_reduction(config, _out_folder(args.out), progress=not args.quiet, overrides=tuple(args.set))
+    selection, size = manifest["stages"]["selection"], manifest["space"]["architectures"]
+    path = str(Path(args.out) / "selection")
+    log.info("done: %d of %d architectures (%.2f %%) selected, cluster %s, in %s", selection["rows"], size,
+                100 * selection["rows"] / size, selection["cluster"], path)
+    print(json.dumps({"store": args.out, "selection": path, "selected": selection["rows"],
+                      "cluster": selection["cluster"], "space": manifest["space"],
+                      "config_hash": manifest["config_hash"]}))
     return 0
 
 
@@ -56,9 +85,12 @@ def _cmd_stats(args: argparse.Namespace) -> int:
                                           ("--seed", args.seed), ("--space", args.space)) if value is not None]
         if given:
             raise BadInput(f"cbred stats: {given[0]} cannot be combined with --config (the config's stats section and seed are used)")
-        run_config = load_config(args.config)
-        cfg, seed, space = run_config.stats, run_config.seed, run_config.space.space()
+        run_config = load_config(args.config, args.set)
+        cfg, seed, space, resources = run_config.stats, run_config.seed, run_config.space.space(), run_config.resources
     else:
+        if args.set:
+            raise BadInput(f"cbred stats: --set {args.set[0]!r} needs --config (it changes a config)")
+        resources = None
         if not args.stats:
             raise BadInput("cbred stats: give --stats (comma-separated statistic names) or --config")
         data = {} if args.data is None else {"source": None if args.data == "synthetic" else args.data}
@@ -78,7 +110,8 @@ def _cmd_stats(args: argparse.Namespace) -> int:
         archs = space.format_ids(range(space.size))
     else:
         raise BadInput(f"cbred stats: the {space.name} space has {space.size} architectures: list them with --archs")
-    manifest = run_statistics(archs, cfg, args.out, seed=seed, progress=not args.quiet, space=space)
+    manifest = run_statistics(archs, cfg, _out_folder(args.out), seed=seed, progress=not args.quiet, space=space,
+                              resources=resources, overrides=tuple(args.set))
     print(json.dumps({"store": args.out, "rows": manifest["rows"]["stats"], "statistics": list(cfg.names)}))
     return 0
 
@@ -88,7 +121,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     store = Store(args.store)
     store.read_manifest()
-    rows = store.export(args.stage, args.out)
+    rows = store.export(args.stage, _out_file(args.out))
     print(json.dumps({"out": args.out, "stage": args.stage, "rows": rows}))
     return 0
 
@@ -98,7 +131,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
     if args.seeds < 1:
         raise BadInput(f"--seeds must be at least 1, got {args.seeds}")
-    path = write_report(args.store, args.benchmark, args.out, seeds=args.seeds, progress=not args.quiet,
+    path = write_report(args.store, args.benchmark, args.out and _out_folder(args.out), seeds=args.seeds, progress=not args.quiet,
                         sample_stats=args.sample_stats)
     print(json.dumps({"report": str(path)}))
     return 0
@@ -107,54 +140,88 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_import(args: argparse.Namespace) -> int:
     from cbred_ray.evaluate.nb201_import import import_nb201
 
-    rows = import_nb201(args.benchmark, args.out)
+    rows = import_nb201(args.benchmark, _out_file(args.out))
     print(json.dumps({"out": args.out, "rows": rows}))
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cbred", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+def _with_set(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override one config value, validated like the YAML (repeatable; the value is read "
+                             "as YAML: --set cluster.k=8, --set cluster.k=[8,16], --set stats.data.source=null)")
 
-    run = sub.add_parser("run", help="run a reduction from a YAML config into a store")
-    run.add_argument("config")
+
+def _with_quiet(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", action="store_true",
+                        help="only warnings and errors on stderr (no progress; Ray's logging too)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog="cbred", description=__doc__.split("\n\n")[0], epilog=EPILOG,
+                                     formatter_class=formatter)
+    try:
+        version = metadata.version("cbred-ray")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        version = "unknown"
+    parser.add_argument("--version", action="version", version=f"cbred {version}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run a reduction from a YAML config into a store",
+                         description="Run a reduction: graphs -> clusters -> statistics -> selection, into a store "
+                                     "(resumed when the store was made by the same config).")
+    run.add_argument("config", help="YAML run config (see configs/; 'base: FILE' lays it over another config)")
     run.add_argument("--out", required=True, help="store directory (created; resumed if made by the same config)")
-    run.add_argument("--quiet", action="store_true", help="no progress output")
+    _with_set(run)
+    _with_quiet(run)
     run.set_defaults(fn=_cmd_run)
 
-    ev = sub.add_parser("evaluate", help="measure a store's selection against a benchmark table (JSON on stdout)")
-    ev.add_argument("store")
+    ev = sub.add_parser("evaluate", help="measure a store's selection against a benchmark table (JSON on stdout)",
+                        description="Measure a store's selection against the benchmark's ground truth: mean and "
+                                    "spread of accuracy, top-k recall, expected best of n draws.")
+    ev.add_argument("store", help="a store made by cbred run")
     ev.add_argument("--benchmark", default=None, help="Parquet table with the space's identifier column (arch_str; "
                     "hash for NB101) and *_acc columns (default: the table built in for the store's space)")
     ev.add_argument("--compact", action="store_true", help="one-line JSON")
     ev.set_defaults(fn=_cmd_evaluate)
 
-    st = sub.add_parser("stats", help="compute training-free statistics for a list of architectures (default: the whole space)")
+    st = sub.add_parser("stats", help="compute training-free statistics for a list of architectures "
+                        "(default: the whole space)",
+                        description="Compute training-free statistics into a store, for a list of architectures "
+                                    "or the whole space.")
     st.add_argument("--archs", default=None,
                     help="text file (one identifier per line) or Parquet with the space's identifier column (arch_str; "
                          "hash for NB101); default: every architecture of the space")
     st.add_argument("--space", default=None, choices=("nb201", "nb101"), help="the space of --archs (default nb201)")
-    st.add_argument("--config", default=None, help="a run config: its stats section and seed (instead of the flags below)")
+    st.add_argument("--config", default=None, help="a run config: its stats section, seed and resources "
+                    "(instead of the flags below)")
     st.add_argument("--stats", default=None, help="comma-separated statistic names, e.g. naswot_v2,logsynflow")
-    st.add_argument("--out", required=True)
-    st.add_argument("--seed", type=int, default=None, help="default 0")
+    st.add_argument("--out", required=True, help="store directory (created; resumed if made by the same settings)")
+    st.add_argument("--seed", type=int, default=None, help="seed of the networks' initialisation and the batch "
+                    "(default 0)")
     st.add_argument("--data", default=None,
                     help="batch source: 'synthetic', 'cifar100-sample25' (built in, the default), 'cifar10-sample20' "
                          "(built in), an .npz of images, a cifar-100-python or a cifar-10-batches-py folder")
     st.add_argument("--batch-size", type=int, default=None, help="images in the input batch (default 128)")
-    st.add_argument("--num-classes", type=int, default=None, help="default 100")
+    st.add_argument("--num-classes", type=int, default=None, help="classes of the network's head (default 100)")
     st.add_argument("--shard-size", type=int, default=None, help="distinct cells per shard (default 25)")
-    st.add_argument("--quiet", action="store_true")
+    _with_set(st)
+    _with_quiet(st)
     st.set_defaults(fn=_cmd_stats)
 
-    ex = sub.add_parser("export", help="one stage of a store as one Parquet file, the manifest in its metadata")
-    ex.add_argument("store")
-    ex.add_argument("--stage", default="stats", choices=("graphs", "stats", "clusters", "scores", "selection"))
-    ex.add_argument("--out", required=True, help="Parquet file to write")
+    ex = sub.add_parser("export", help="one stage of a store as one Parquet file, the manifest in its metadata",
+                        description="Write one stage of a store as one Parquet file (rows in arch_index order), "
+                                    "with the store's manifest in the file's metadata (key cbred_manifest).")
+    ex.add_argument("store", help="a store made by cbred run or cbred stats")
+    ex.add_argument("--stage", default="stats", choices=("graphs", "stats", "clusters", "scores", "selection"),
+                    help="the stage to write (default stats)")
+    ex.add_argument("--out", required=True, help="Parquet file to write (replaced if it exists)")
     ex.set_defaults(fn=_cmd_export)
 
-    rp = sub.add_parser("report", help="the paper's comparison of ways of choosing, with figures (report.md)")
-    rp.add_argument("store")
+    rp = sub.add_parser("report", help="the paper's comparison of ways of choosing, with figures (report.md)",
+                        description="Compare C-BRED with the other ways of choosing a subset, against the "
+                                    "benchmark's ground truth: report.md, results.json and figures.")
+    rp.add_argument("store", help="a store made by cbred run")
     rp.add_argument("--benchmark", default=None, help="Parquet table with the space's identifier column and *_acc "
                     "columns (default: the table built in for the store's space)")
     rp.add_argument("--sample-stats", default=None, help="a run on a statistics budget: statistics of a uniform "
@@ -162,18 +229,21 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", default=None, help="folder for report.md, results.json and the figures "
                     "(default STORE/report)")
     rp.add_argument("--seeds", type=int, default=5, help="seeds of the clustering and the random baseline (default 5)")
-    rp.add_argument("--quiet", action="store_true")
+    _with_quiet(rp)
     rp.set_defaults(fn=_cmd_report)
 
-    im = sub.add_parser("import-nb201", help="benchmark table from the official NAS-Bench-201 file")
+    im = sub.add_parser("import-nb201", help="benchmark table from the official NAS-Bench-201 file",
+                        description="Write the benchmark table (arch_str and test accuracies) from the official "
+                                    "NAS-Bench-201 .pth file.")
     im.add_argument("benchmark", help="the official .pth file")
-    im.add_argument("--out", required=True, help="Parquet table to write")
+    im.add_argument("--out", required=True, help="Parquet table to write (replaced if it exists)")
     im.set_defaults(fn=_cmd_import)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    configure(getattr(args, "quiet", False))
     try:
         return args.fn(args)
     except BadInput as err:

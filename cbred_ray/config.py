@@ -91,9 +91,6 @@ class StatsConfig(_Strict):
     width: int | None = Field(None, ge=1, le=1024, description="channels of the network statistics are computed "
                               "on (NB201 and cell spaces: its channels, 16; NB101: its stem, default "
                               "cbred_ray.stats.networks.NB101_WIDTH); null: the space's default")
-    num_actors: int | None = Field(None, ge=1, description="null: one per GPU, or one per CPU")
-    num_gpus_per_actor: float | Literal["auto"] = "auto"
-    torch_threads: int = Field(1, ge=1)
     shard_size: int = Field(25, ge=1, le=1_000_000, description="distinct cells per stats shard")
     precomputed: str | None = Field(None, description="a Parquet file of statistics (cbred export --stage stats) "
                                     "to read instead of computing them; relative to the config file")
@@ -115,6 +112,20 @@ class StatsConfig(_Strict):
 
             validate_options(self.names, self.options)
         return self
+
+
+
+class ResourcesConfig(_Strict):
+    """Where and how wide a run computes: settings that never change a result, so they are not part
+    of the config hash. A store started with one setting is finished with another (a laptop's run
+    resumed on a cluster); the manifest records the resources of each session."""
+
+    num_actors: int | None = Field(None, ge=1, description="statistics actors; null: one per GPU, or one per CPU")
+    num_gpus_per_actor: float | Literal["auto"] = Field("auto", description="auto: 1 when the cluster has GPUs, "
+                                                        "else 0; a fraction packs actors on one GPU")
+    torch_threads: int = Field(1, ge=1, le=1024, description="torch threads (and CPUs asked of Ray) per actor")
+    holders: int | None = Field(None, ge=1, le=10_000, description="actors holding the graphs shards for "
+                                "distributed clustering; null: one per CPU of the cluster, at most one per shard")
 
     @field_validator("num_gpus_per_actor")
     @classmethod
@@ -273,6 +284,7 @@ class RunConfig(_Strict):
     stats: StatsConfig = StatsConfig()
     cluster: ClusterConfig = ClusterConfig()
     select: SelectConfig = SelectConfig()
+    resources: ResourcesConfig = ResourcesConfig()
 
     @field_validator("select")
     @classmethod
@@ -307,9 +319,13 @@ class RunConfig(_Strict):
                                  "budget after (select.constraints.apply: after)")
         return self
 
+    def identity(self) -> dict:
+        """Everything that determines the run's results: the config without ``resources``."""
+        return self.model_dump(mode="json", exclude={"resources"})
+
     def hash(self) -> str:
-        """Stable hash of everything that determines the run's results."""
-        return config_hash(self.model_dump(mode="json"))
+        """Stable hash of :meth:`identity`: the store's key (a run resumes under any resources)."""
+        return config_hash(self.identity())
 
 
 def config_hash(config: dict) -> str:
@@ -336,21 +352,86 @@ def config_from_dict(data: dict, origin: str = "config") -> RunConfig:
         raise BadInput(one_line(err, origin)) from None
 
 
-def load_config(path: str | Path) -> RunConfig:
-    """Read and validate a YAML config; relative data paths resolve against its folder."""
-    path = Path(path)
+PATH_KEYS = (("stats", "data", "source"), ("stats", "precomputed"))
+"""Config values that are paths: relative ones are read relative to the file that sets them."""
+
+
+def _read_yaml(path: Path) -> dict:
     if not path.is_file():
         raise BadInput(f"config file not found: {str(path)!r}")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
         raise BadInput(f"config {str(path)!r} is not valid YAML: {str(err).splitlines()[0]}") from None
-    stats = data.get("stats") if isinstance(data, dict) else None
-    if isinstance(stats, dict):
-        source = (stats.get("data") or {}).get("source")
-        if isinstance(source, str) and source not in BUILTIN_SOURCES and not Path(source).is_absolute():
-            stats["data"]["source"] = str((path.parent / source).resolve())
-        precomputed = stats.get("precomputed")
-        if isinstance(precomputed, str) and not Path(precomputed).is_absolute():
-            stats["precomputed"] = str((path.parent / precomputed).resolve())
-    return config_from_dict(data, origin=str(path))
+    if data is None:
+        raise BadInput(f"config {str(path)!r} is empty: a config is a mapping (name, space, stats, ...), "
+                       "or {} for every default")
+    if not isinstance(data, dict):
+        raise BadInput(f"config {str(path)!r} must be a mapping of sections, got a {type(data).__name__}")
+    for keys in PATH_KEYS:
+        parent = data
+        for key in keys[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        value = parent.get(keys[-1]) if isinstance(parent, dict) else None
+        if isinstance(value, str) and value not in BUILTIN_SOURCES and not Path(value).is_absolute():
+            parent[keys[-1]] = str((path.parent / value).resolve())
+    return data
+
+
+def merge(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` laid over it: mappings merge key by key, anything else replaces."""
+    merged = dict(base)
+    for key, value in changes.items():
+        merged[key] = merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else value
+    return merged
+
+
+def _compose(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """The config file at ``path`` laid over the file its ``base:`` names (relative to it), recursively."""
+    path = path.resolve()
+    if path in seen:
+        raise BadInput(f"config {str(path)!r}: base: configs form a cycle")
+    data = _read_yaml(path)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise BadInput(f"config {str(path)!r}: base must be the path of another config, got {base!r}")
+    return merge(_compose(path.parent / base, (*seen, path)), data)
+
+
+def parse_override(override: str) -> tuple[tuple[str, ...], object]:
+    """``section.key=value`` as (keys, value); the value is read as YAML (``8``, ``[8, 16]``, ``null``)."""
+    path, sep, text = override.partition("=")
+    keys = tuple(path.strip().split("."))
+    if not sep or not all(keys):
+        raise BadInput(f"--set {override!r}: give section.key=value, e.g. --set cluster.k=8")
+    try:
+        return keys, yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise BadInput(f"--set {override!r}: the value is not valid YAML") from None
+
+
+def apply_overrides(data: dict, overrides: tuple[str, ...] | list[str]) -> dict:
+    """``data`` with every ``section.key=value`` of ``overrides`` set, in order."""
+    for override in overrides:
+        keys, value = parse_override(override)
+        changes: object = value
+        for key in reversed(keys):
+            changes = {key: changes}
+        parent = data
+        for depth, key in enumerate(keys[:-1]):
+            parent = parent.get(key) if isinstance(parent, dict) else None
+            if parent is not None and not isinstance(parent, dict):
+                raise BadInput(f"--set {override!r}: {'.'.join(keys[:depth + 1])!r} is a value, not a section")
+        data = merge(data, changes)
+    return data
+
+
+def load_config(path: str | Path, overrides: tuple[str, ...] | list[str] = ()) -> RunConfig:
+    """Read a YAML config (laid over its ``base:``, if it names one), apply ``--set`` overrides and
+    validate it all as one; relative paths resolve against the file that sets them."""
+    data = apply_overrides(_compose(Path(path)), overrides)
+    origin = str(path) + (" with --set " + " ".join(overrides) if overrides else "")
+    return config_from_dict(data, origin=origin)

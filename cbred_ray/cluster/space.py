@@ -70,6 +70,24 @@ class SpaceClustering:
                 "search": self.search, "sizes": np.bincount(self.labels, minlength=self.k).tolist()}
 
 
+def distinct_points(features: np.ndarray, cells: np.ndarray, cfg: Clustering) -> int:
+    """How many distinct points the clustering of these architectures works on (cells for the edit
+    distance, feature rows otherwise)."""
+    return len(np.unique(cells if cfg.method == "spectral" and cfg.distance == "edit" else features, axis=0))
+
+
+def check_points(distinct: int, cfg: Clustering, whole: bool = True) -> None:
+    """Refuse a clustering that ``distinct`` distinct points cannot give: a K above their number, or
+    (``whole``: the driver holds every point) more points than spectral clustering holds."""
+    if cfg.method == "spectral" and whole and distinct > MAX_SPECTRAL_POINTS:
+        raise BadInput(f"spectral clustering of {distinct} distinct points exceeds {MAX_SPECTRAL_POINTS}: "
+                       "use cluster.method kmeans (or cluster.engine distributed)")
+    too_many = [k for k in cfg.ks if k > distinct]
+    if too_many:
+        kind = "feature vectors" if cfg.method == "kmeans" else "points"
+        raise BadInput(f"cluster.k = {too_many[0]} exceeds the {distinct} distinct {kind} of the space")
+
+
 def cluster_space(features: np.ndarray, cells: np.ndarray, cfg: Clustering, seed: int,
                   blocks: BlockMap = serial_blocks) -> SpaceClustering:
     """Cluster ``n`` architectures: ``features`` (n, d) their graph features,
@@ -85,9 +103,7 @@ def cluster_space(features: np.ndarray, cells: np.ndarray, cfg: Clustering, seed
 
 def _kmeans(features: np.ndarray, cfg: Clustering, seed: int) -> SpaceClustering:
     distinct = len(np.unique(features, axis=0))
-    too_many = [k for k in cfg.ks if k > distinct]
-    if too_many:
-        raise BadInput(f"cluster.k = {too_many[0]} exceeds the {distinct} distinct feature vectors")
+    check_points(distinct, cfg)
     search, criterion = [], None
     k = cfg.ks[0]
     if len(cfg.ks) > 1:
@@ -129,17 +145,12 @@ def _spectral(features: np.ndarray, cells: np.ndarray, cfg: Clustering, seed: in
               blocks: BlockMap) -> SpaceClustering:
     points = cells if cfg.distance == "edit" else features
     distinct, inverse = np.unique(points, axis=0, return_inverse=True)
-    if len(distinct) > MAX_SPECTRAL_POINTS:
-        raise BadInput(f"spectral clustering of {len(distinct)} distinct points exceeds {MAX_SPECTRAL_POINTS}: "
-                       "use cluster.method kmeans")
+    check_points(len(distinct), cfg)
     if cfg.distance == "edit":
         costs = EditCosts.from_config(dict(cfg.edit_costs))
         distances = blocks(lambda rows: pairwise_edit_distance(rows, distinct, costs=costs), distinct, BLOCK)
     else:
         distances = _probabilistic(distinct, cfg.distance, blocks)
-    too_many = [k for k in cfg.ks if k > len(distinct)]
-    if too_many:
-        raise BadInput(f"cluster.k = {too_many[0]} exceeds the {len(distinct)} distinct points")
     k, eta, criterion, search = cfg.ks[0], cfg.etas[0], None, []
     if len(cfg.ks) > 1 or len(cfg.etas) > 1:
         chosen = select_best_parameter(distances, cfg.ks, cfg.etas, cfg.criterion, seed)

@@ -41,9 +41,11 @@ def ray_blocks(fn, rows: np.ndarray, block: int) -> np.ndarray:
 
 
 def run_cluster_stage(store: Store, space: Space, cfg: ClusterConfig, constraints: ConstraintsConfig,
-                      num_classes: int, seed: int, progress: bool) -> dict:
+                      num_classes: int, seed: int, progress: bool, holders: int | None = None) -> dict:
+    """Cluster the graphs of the store into ``clusters/``; ``holders``: the holder actors of the distributed
+    engine (None: one per CPU of the cluster)."""
     if cfg.engine_for(store.count_rows("graphs")) == "distributed":
-        return _distributed(store, space, cfg, num_classes, seed, progress)
+        return _distributed(store, space, cfg, num_classes, seed, progress, holders)
     return _driver(store, space, cfg, constraints, num_classes, seed)
 
 
@@ -74,8 +76,8 @@ def _driver(store: Store, space: Space, cfg: ClusterConfig, constraints: Constra
 
 
 def _distributed(store: Store, space: Space, cfg: ClusterConfig, num_classes: int, seed: int,
-                 progress: bool) -> dict:
-    holders = hold_store_shards(store, cfg.features)
+                 progress: bool, count: int | None) -> dict:
+    holders = hold_store_shards(store, cfg.features, count)
     started = time.perf_counter()
     if cfg.method == "kmeans":
         result = distributed_kmeans(holders, cfg.ks[0], seed, cfg.n_init, cfg.max_iter, progress)
@@ -94,5 +96,5 @@ def _distributed(store: Store, space: Space, cfg: ClusterConfig, num_classes: in
     for holder in holders:
         ray.kill(holder)
     return {"rows": int(sizes.sum()), "engine": "distributed", "method": cfg.method, "features": cfg.features,
-            "holders": len(holders), "graph_shards": len(store.finished_shards("graphs")),
+            "holders": len(holders), "graph_shards": len(store.shard_files("graphs")),
             "fit_seconds": round(fitted, 3), **record, "sizes": [int(s) for s in sizes]}

@@ -38,9 +38,7 @@ def _write_shards(batch: dict[str, np.ndarray], store_root: str, space: Space, f
     drawn = ray.get(sample[0]) if sample else None
     for shard, start, stop in zip(batch["shard"], batch["start"], batch["stop"]):
         indices = np.arange(start, stop, dtype=np.int64) if drawn is None else drawn[start:stop]
-        table = graphs_table(space, indices, feature)
-        store.write_shard("graphs", int(shard), table)
-        rows.append(table.num_rows)
+        rows.append(store.write_shard("graphs", int(shard), graphs_table(space, indices, feature))["rows"])
     return {"shard": batch["shard"], "rows": np.asarray(rows, dtype=np.int64)}
 
 
@@ -50,9 +48,8 @@ def run_graphs_stage(store: Store, space: Space, shard_size: int, feature: str, 
     the status of each shard for the manifest (kept up to date as shards finish, see :func:`shard_log`)."""
     ranges = list(space.ranges(shard_size, len(drawn) if drawn is not None else None))
     partial = store.remove_partial("graphs")
-    done, broken = store.finished_shards("graphs"), store.broken_shards("graphs")
-    todo = [(i, s, e) for i, (s, e) in enumerate(ranges) if i not in done]
-    log = shard_log(len(ranges), done, broken)
+    log = shard_log(store, "graphs", len(ranges))
+    todo = [(i, s, e) for i, (s, e) in enumerate(ranges) if i not in log.done]
     written = 0
     if todo:
         context = ray.data.DataContext.get_current()

@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 
 from cbred_ray.config import RunConfig
-from cbred_ray.pipeline.manifest import say
+from cbred_ray.log import say
 from cbred_ray.pipeline.precomputed import write_precomputed
 from cbred_ray.pipeline.select_stage import clusters_to_select_from
 from cbred_ray.pipeline.stats_stage import StatsRun, read_stats
@@ -46,7 +46,7 @@ def run_halving_stage(store: Store, space: Space, config: RunConfig, precomputed
         record = write_precomputed(store, space, precomputed, np.sort(halving.measured.to_numpy()),
                                    config.stats.precomputed)
     else:
-        run = StatsRun(store, space, config.stats, config.seed, progress)
+        run = StatsRun(store, space, config.stats, config.seed, progress, config.resources)
         rounds = 0
 
         def measure(new: np.ndarray) -> pd.DataFrame:

@@ -8,7 +8,6 @@ depends on the seed, not on the number of shards or holders.
 """
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 
@@ -17,6 +16,7 @@ import ray
 
 from cbred_ray.cluster import kmeans_parallel as kp
 from cbred_ray.errors import BadInput
+from cbred_ray.log import say
 
 ROUNDS = 5
 """k-means|| rounds; each draws about 2K candidates."""
@@ -91,10 +91,8 @@ def distributed_kmeans(holders: list, k: int, seed: int, n_init: int = 1, max_it
         started = time.perf_counter()
         centers, candidates = _init(holders, k, _restart_seed(seed, restart))
         centers, total, iterations, converged = _lloyd_until_stable(holders, centers, max_iter)
-        if progress:
-            print(f"[cbred] k-means restart {restart + 1}/{n_init}: {candidates} candidates, {iterations} "
-                  f"iterations, inertia {total.cost / kp.SCALE:.6g} ({time.perf_counter() - started:.1f} s)",
-                  file=sys.stderr, flush=True)
+        say(progress, f"k-means restart {restart + 1}/{n_init}: {candidates} candidates, {iterations} "
+                      f"iterations, inertia {total.cost / kp.SCALE:.6g} ({time.perf_counter() - started:.1f} s)")
         if best is None or total.cost < best[1].cost:
             best = (centers, total, iterations, converged, candidates, restart)
     centers, total, iterations, converged, candidates, restart = best

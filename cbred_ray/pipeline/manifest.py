@@ -1,7 +1,9 @@
 """The manifest of a run and the timing of its stages, shared by every kind of run."""
 from __future__ import annotations
 
+import os
 import platform
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -9,6 +11,7 @@ from contextvars import ContextVar
 from datetime import datetime, timezone
 from importlib import metadata
 
+from cbred_ray.log import say
 from cbred_ray.store import Store
 
 _PACKAGES = ("cbred-ray", "ray", "torch", "numpy", "pyarrow", "scikit-learn", "networkx", "pandas")
@@ -28,11 +31,6 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def say(progress: bool, message: str) -> None:
-    if progress:
-        print(f"[cbred] {message}", file=sys.stderr, flush=True)
-
-
 def new_manifest(kind: str, config: dict, config_hash: str, seed: int) -> dict:
     return {
         "kind": kind, "config": config, "config_hash": config_hash, "seed": seed,
@@ -41,11 +39,21 @@ def new_manifest(kind: str, config: dict, config_hash: str, seed: int) -> dict:
     }
 
 
-def claim(store: Store, existing: dict | None, kind: str, config: dict, config_hash: str, seed: int) -> dict:
-    """Mark the run as running in the store's manifest (a new one if ``existing`` is None) and write
-    it before any shard, so that a killed run can be resumed."""
+def session(resources, overrides: Iterable[str] = ()) -> dict:
+    """What the manifest records of one driver's session on a store: where it ran, on what resources
+    (settings outside the config hash) and with which ``--set`` overrides."""
+    return {"started": now(), "host": socket.gethostname(), "pid": os.getpid(),
+            "resources": resources.model_dump(mode="json"), "overrides": list(overrides)}
+
+
+def claim(store: Store, existing: dict | None, kind: str, config: dict, config_hash: str, seed: int,
+          this_session: dict) -> dict:
+    """Mark the run as running in the store's manifest (a new one if ``existing`` is None), add this
+    driver's session, and write it before any shard, so that a killed run can be resumed."""
     manifest = existing or new_manifest(kind, config, config_hash, seed)
     manifest["status"] = "running"
+    manifest["resources"] = this_session["resources"]
+    manifest["sessions"] = [*manifest.get("sessions", []), this_session]
     store.write_manifest(manifest)
     return manifest
 
@@ -62,9 +70,9 @@ def finish(store: Store, manifest: dict, stages: Iterable[str], started: float |
 
 
 SHARD_CODES = {
-    "R": "reused: its file was whole, written by an earlier run",
+    "R": "reused: its file matched its record (rows, digest, config), written by an earlier run",
     "C": "computed by this run",
-    "B": "its file did not read as Parquet: computed again by this run",
+    "B": "its file did not match its record (none, not Parquet, other rows, bytes or config): computed again",
     ".": "not finished",
 }
 """What each character of a shard stage's ``shards.status`` in the manifest means."""
@@ -82,31 +90,26 @@ class ShardLog:
     character per shard, in shard order (``SHARD_CODES``), so that even 10,000 shards stay one
     line. Inside :meth:`Stages.run` the driver rewrites the manifest (atomically) as shards
     finish, at most every ``interval`` seconds (``PUBLISH_INTERVAL``), and once more when the
-    stage ends; the files on disk stay the truth (a shard written just before a kill may still
-    show ``.``).
+    stage ends; the files on disk and their records stay the truth (a shard written just before
+    a kill may still show ``.``).
     """
 
     def __init__(self, total: int, reused: Iterable[int], broken: Iterable[int] = (),
                  publish: Callable[[dict], None] | None = None, interval: float | None = None):
-        self.codes = ["."] * total
-        for shard in reused:
-            if 0 <= shard < total:
-                self.codes[shard] = "R"
-        self.broken = set(broken)
+        self.done, self.broken = set(reused), set(broken)
+        self.codes: list[str] = []
         self.publish, self._last = publish, time.monotonic()
         self.interval = PUBLISH_INTERVAL if interval is None else interval
-        if publish is not None:
-            publish(self.record())
+        self.extend(total)
 
     @property
     def total(self) -> int:
         return len(self.codes)
 
-    def extend(self, count: int, reused: Iterable[int]) -> None:
+    def extend(self, count: int) -> None:
         """Add ``count`` shards, numbered on from the last (a further set scored by the same stage)."""
         first = len(self.codes)
-        reused = set(reused)
-        self.codes += ["R" if shard in reused else "." for shard in range(first, first + count)]
+        self.codes += ["R" if shard in self.done else "." for shard in range(first, first + count)]
         if self.publish is not None:
             self.publish(self.record())
 
@@ -122,18 +125,23 @@ class ShardLog:
                 "computed": status.count("C"), "redone_broken": status.count("B"), "status": status}
 
 
-def shard_log(total: int, reused: Iterable[int], broken: Iterable[int] = ()) -> ShardLog:
-    """A :class:`ShardLog` that keeps the manifest of the stage now running in :meth:`Stages.run`
-    up to date (outside one, it only counts)."""
-    return ShardLog(total, reused, broken, _PUBLISH.get())
+def shard_log(store: Store, stage: str, total: int = 0) -> ShardLog:
+    """A :class:`ShardLog` of ``stage``'s ``total`` shards (more can be added): the shards whose files
+    match their records are reused; every other shard file is removed now (so that no reader meets
+    it) and computed again. Inside :meth:`Stages.run` it keeps the manifest up to date as shards
+    finish (outside one, it only counts). Call from the driver, before any write to the stage."""
+    finished, unfit = store.check_shards(stage)
+    for shard in unfit:
+        store.remove_shard(stage, shard)
+    return ShardLog(total, finished, unfit, _PUBLISH.get())
 
 
 class Stages:
     """Runs stages in order, timing each and recording it in the manifest as it finishes.
 
     A shard stage records the status of its shards while it runs (:func:`shard_log`). A stage
-    already done is reused, unless it is a shard stage one of whose shards has since gone
-    missing or no longer reads: it then runs again, and computes only those shards.
+    already done is reused, unless it is a shard stage one of whose shards has since gone missing
+    or no longer matches its record: it then runs again, and computes only those shards.
     """
 
     def __init__(self, store: Store, manifest: dict, progress: bool):
@@ -163,6 +171,6 @@ class Stages:
         return record
 
     def _whole(self, stage: str, record: dict) -> bool:
-        """Whether every shard a finished shard stage wrote is still there and reads (True for other stages)."""
+        """Whether every shard a finished shard stage wrote still matches its record (True for other stages)."""
         total = record.get("shards", {}).get("total")
-        return total is None or set(range(total)) <= self.store.finished_shards(stage)
+        return total is None or set(range(total)) <= self.store.check_shards(stage)[0]

@@ -13,11 +13,12 @@ import time
 
 import numpy as np
 
-from cbred_ray.config import RunConfig, StatsConfig, config_hash
+from cbred_ray.cluster.space import Clustering, check_points, distinct_points
+from cbred_ray.config import ResourcesConfig, RunConfig, StatsConfig, config_hash
 from cbred_ray.pipeline.cluster_stage import run_cluster_stage
 from cbred_ray.pipeline.graphs_stage import run_graphs_stage
 from cbred_ray.pipeline.halving_stage import run_halving_stage
-from cbred_ray.pipeline.manifest import Stages, claim, finish
+from cbred_ray.pipeline.manifest import Stages, claim, finish, session
 from cbred_ray.pipeline.precomputed import check_precomputed, read_precomputed, write_precomputed
 from cbred_ray.pipeline.runtime import init_ray
 from cbred_ray.pipeline.select_stage import run_select_stage
@@ -29,6 +30,7 @@ from cbred_ray.spaces import nb201
 from cbred_ray.spaces.base import Space, distinct_sorted
 from cbred_ray.stats.data import load_batch
 from cbred_ray.store import Store
+from cbred_ray.store.lock import StoreLock
 
 COST_CHECK_MAX = 2_000_000
 """A hardware budget is checked against every architecture before the run when the space has at most
@@ -41,17 +43,29 @@ def _architectures(config: RunConfig, space: Space) -> np.ndarray | None:
 
 
 def _preflight(config: RunConfig, space: Space, drawn: np.ndarray | None):
-    """Everything a run reads from outside (the batch or the precomputed statistics, the hardware
-    budget, the halving budget), checked before the store is touched; the precomputed statistics."""
+    """Everything a run reads from outside or can be refused for (the batch or the precomputed
+    statistics, the hardware budget, the clustering's K, the halving budget), checked before the
+    store is touched; the precomputed statistics."""
     budget = config.select.constraints
+    runs = len(drawn) if drawn is not None else space.size
+    checked = drawn if drawn is not None else (
+        np.arange(space.size) if space.size <= COST_CHECK_MAX else space.sample(COST_CHECK_MAX, config.seed))
+    whole = len(checked) == runs  # every architecture of the run is checked, not a sample
+    eligible, clustered = runs, checked
     if budget.max_params is not None or budget.max_macs is not None:
-        checked = drawn if drawn is not None else (
-            np.arange(space.size) if space.size <= COST_CHECK_MAX else space.sample(COST_CHECK_MAX, config.seed))
         inside = within_budget(arch_costs(space, checked, config.stats.num_classes), budget.max_params,
                                budget.max_macs)
-        eligible = int(inside.sum() * ((len(drawn) if drawn is not None else space.size) / len(checked)))
+        eligible = int(inside.sum() * (runs / len(checked)))
+        if budget.apply == "before":
+            clustered = checked[inside]
+    clustering = Clustering.of(config.cluster)
+    if whole and config.cluster.engine_for(runs) == "driver":  # the points the driver will cluster
+        canonical = distinct_sorted(space.canonical_indices(clustered))
+        cells = space.cells_of(canonical) if clustering.distance == "edit" else canonical[:, None]
+        check_points(distinct_points(space.features(canonical, config.cluster.features), cells, clustering),
+                     clustering)
     else:
-        eligible = len(drawn) if drawn is not None else space.size
+        check_points(len(clustered) if whole else runs, clustering, whole=False)
     if config.select.halving.enabled:  # enough for K clusters, whichever K is chosen
         halving_budget(config.select.halving.budget, eligible, max(config.cluster.ks))
     if config.stats.precomputed:
@@ -69,46 +83,56 @@ def unique_cells(store: Store) -> int:
     return int(len(distinct_sorted(column)))
 
 
-def run_reduction(config: RunConfig, out: str, progress: bool = True) -> dict:
-    """Run a whole reduction into the store ``out``; returns the manifest."""
+def run_reduction(config: RunConfig, out: str, progress: bool = True, overrides: tuple[str, ...] = ()) -> dict:
+    """Run a whole reduction into the store ``out`` (``overrides``: the ``--set`` options that made
+    ``config``, recorded); returns the manifest. Every check runs before anything is written; the
+    store is then held by this driver alone until the run ends (:class:`StoreLock`)."""
     space = config.space.space()
     store = Store(out)
-    manifest = store.check_owner(config.hash())
+    StoreLock(out).check()
+    store.check_owner(config.hash())
     drawn = _architectures(config, space)
     precomputed = _preflight(config, space, drawn)
-    manifest = claim(store, manifest, "run", config.model_dump(mode="json"), config.hash(), config.seed)
-    init_ray()
-    started = time.perf_counter()
-    stages = Stages(store, manifest, progress)
-    stages.run("graphs", lambda: run_graphs_stage(store, space, config.graphs.shard_size, config.cluster.features,
-                                                  drawn, progress))
-    stages.run("clusters", lambda: run_cluster_stage(store, space, config.cluster, config.select.constraints,
-                                                     config.stats.num_classes, config.seed, progress))
+    with StoreLock(out):
+        manifest = store.check_owner(config.hash())  # again, now that no other driver can write
+        manifest = claim(store, manifest, "run", config.identity(), config.hash(), config.seed,
+                         session(config.resources, overrides))
+        init_ray()
+        started = time.perf_counter()
+        stages = Stages(store, manifest, progress)
+        stages.run("graphs", lambda: run_graphs_stage(store, space, config.graphs.shard_size,
+                                                      config.cluster.features, drawn, progress))
+        stages.run("clusters", lambda: run_cluster_stage(store, space, config.cluster, config.select.constraints,
+                                                         config.stats.num_classes, config.seed, progress,
+                                                         config.resources.holders))
 
-    def stats() -> dict:
-        if config.select.halving.enabled:
-            return run_halving_stage(store, space, config, precomputed, progress)
-        clusters = store.read("clusters", columns=["arch_index", "canonical_index", "cluster"]).to_pandas()
-        clusters = clusters.set_index("arch_index")
-        if config.select.quick.enabled:
-            requested = sample_members(clusters["cluster"], config.select.quick.sample_per_cluster, config.seed)
-        else:
-            requested = clusters.index.to_numpy()
-        if precomputed is not None:
-            return write_precomputed(store, space, precomputed, np.sort(requested), config.stats.precomputed)
-        canonical = clusters.loc[requested, "canonical_index"].to_numpy()
-        return run_stats_stage(store, space, config.stats, config.seed, requested, canonical, progress)
+        def stats() -> dict:
+            if config.select.halving.enabled:
+                return run_halving_stage(store, space, config, precomputed, progress)
+            clusters = store.read("clusters", columns=["arch_index", "canonical_index", "cluster"]).to_pandas()
+            clusters = clusters.set_index("arch_index")
+            if config.select.quick.enabled:
+                requested = sample_members(clusters["cluster"], config.select.quick.sample_per_cluster, config.seed)
+            else:
+                requested = clusters.index.to_numpy()
+            if precomputed is not None:
+                return write_precomputed(store, space, precomputed, np.sort(requested), config.stats.precomputed)
+            canonical = clusters.loc[requested, "canonical_index"].to_numpy()
+            return run_stats_stage(store, space, config.stats, config.seed, requested, canonical, progress,
+                                   config.resources)
 
-    stages.run("stats", stats)
-    stages.run("selection", lambda: run_select_stage(store, space, config.select, config.seed))
-    manifest["space"] = {**space.describe(), "architectures": store.count_rows("graphs"),
-                         "unique_cells": unique_cells(store)}
-    return finish(store, manifest, ("graphs", "stats", "clusters", "selection"), started)
+        stages.run("stats", stats)
+        stages.run("selection", lambda: run_select_stage(store, space, config.select, config.seed))
+        manifest["space"] = {**space.describe(), "architectures": store.count_rows("graphs"),
+                             "unique_cells": unique_cells(store)}
+        return finish(store, manifest, ("graphs", "stats", "clusters", "selection"), started)
 
 
 def run_statistics(arch_strs: list[str], cfg: StatsConfig, out: str, seed: int = 0, progress: bool = True,
-                   space: Space = nb201.SPACE) -> dict:
+                   space: Space = nb201.SPACE, resources: ResourcesConfig | None = None,
+                   overrides: tuple[str, ...] = ()) -> dict:
     """Score a list of architectures given by their identifiers (``cbred stats``); returns the manifest."""
+    resources = resources or ResourcesConfig()
     arch_index = np.unique(space.parse_ids(arch_strs))
     canonical = space.canonical_indices(arch_index)
     archs = {"count": int(len(arch_index)), "sha256": hashlib.sha256(arch_index.tobytes()).hexdigest()}
@@ -117,10 +141,14 @@ def run_statistics(arch_strs: list[str], cfg: StatsConfig, out: str, seed: int =
         config["space"] = space.describe()
     digest_of_config = config_hash(config)
     store = Store(out)
-    manifest = store.check_owner(digest_of_config)
+    StoreLock(out).check()
+    store.check_owner(digest_of_config)
     load_batch(cfg.data.source, cfg.data.batch_size, seed, cfg.data.augment)
-    manifest = claim(store, manifest, "stats", config, digest_of_config, seed)
-    init_ray()
-    Stages(store, manifest, progress).run(
-        "stats", lambda: run_stats_stage(store, space, cfg, seed, arch_index, canonical, progress), redo=True)
-    return finish(store, manifest, ("stats",))
+    with StoreLock(out):
+        manifest = store.check_owner(digest_of_config)
+        manifest = claim(store, manifest, "stats", config, digest_of_config, seed, session(resources, overrides))
+        init_ray()
+        Stages(store, manifest, progress).run(
+            "stats", lambda: run_stats_stage(store, space, cfg, seed, arch_index, canonical, progress, resources),
+            redo=True)
+        return finish(store, manifest, ("stats",))

@@ -1,6 +1,7 @@
 """Connecting to Ray and sizing the statistics actor pool."""
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import sys
@@ -9,18 +10,27 @@ from dataclasses import dataclass
 import ray
 from tqdm import tqdm
 
-from cbred_ray.config import StatsConfig
+from cbred_ray.config import ResourcesConfig
+from cbred_ray.log import quiet, silence_ray
 
 
 def init_ray() -> None:
-    """Join the cluster named by RAY_ADDRESS (as ``ray job submit`` sets it), or start an embedded one."""
+    """Join the cluster named by RAY_ADDRESS (as ``ray job submit`` sets it), or start an embedded one.
+
+    Under ``cbred --quiet`` (:func:`cbred_ray.log.quiet`) Ray logs only errors and the workers'
+    output is not forwarded to the driver."""
     if ray.is_initialized():
         return
+    silent = quiet()
+    level = logging.ERROR if silent else logging.WARNING
     address = os.environ.get("RAY_ADDRESS")
     if address:
-        ray.init(address=address, logging_level=logging.WARNING)
+        ray.init(address=address, logging_level=level, log_to_driver=not silent)
     else:
-        ray.init(include_dashboard=False, logging_level=logging.WARNING, configure_logging=True)
+        ray.init(include_dashboard=False, logging_level=level, configure_logging=True, log_to_driver=not silent)
+    if silent:
+        importlib.import_module("ray.data")  # it sets up its own logging on import: silenced after
+        silence_ray()
 
 
 @dataclass(frozen=True)
@@ -30,7 +40,7 @@ class ActorPlan:
     num_cpus: float
 
 
-def plan_actors(cfg: StatsConfig, resources: dict[str, float] | None = None) -> ActorPlan:
+def plan_actors(cfg: ResourcesConfig, resources: dict[str, float] | None = None) -> ActorPlan:
     """One actor per GPU (or per 1/num_gpus share of one) when the cluster has GPUs, else one per CPU."""
     resources = ray.cluster_resources() if resources is None else resources
     gpus, cpus = resources.get("GPU", 0.0), resources.get("CPU", 1.0)

@@ -90,7 +90,7 @@ def default_holders() -> int:
 
 def hold_store_shards(store: Store, feature: str, holders: int | None = None) -> list:
     """Holder actors loaded with every graphs shard of the store, dealt out in turn."""
-    numbers = sorted(store.finished_shards("graphs"))
+    numbers = sorted(store.shard_files("graphs"))
     actors = [ShardHolder.remote() for _ in range(min(holders or default_holders(), len(numbers)))]
     ray.get([a.load.remote(str(store.root), numbers[i :: len(actors)], feature) for i, a in enumerate(actors)])
     return actors

@@ -49,10 +49,11 @@ class StatsWorker:
     the CPU and says so in ``describe()``, with the node and GPU ids Ray gave it.
     """
 
-    def __init__(self, space: Space, cfg: StatsConfig, seed: int, store_root: str, use_gpu: bool):
+    def __init__(self, space: Space, cfg: StatsConfig, seed: int, store_root: str, use_gpu: bool,
+                 torch_threads: int = 1):
         import torch
 
-        torch.set_num_threads(cfg.torch_threads)
+        torch.set_num_threads(torch_threads)
         self.space, self.cfg, self.seed, self.store = space, cfg, seed, Store(store_root)
         context = ray.get_runtime_context()
         self.node_id, self.gpu_ids = context.get_node_id(), list(ray.get_gpu_ids())

@@ -16,7 +16,7 @@ import pyarrow as pa
 import ray
 from ray.util import ActorPool
 
-from cbred_ray.config import StatsConfig
+from cbred_ray.config import ResourcesConfig, StatsConfig
 from cbred_ray.pipeline.manifest import shard_log
 from cbred_ray.pipeline.runtime import plan_actors, shard_progress
 from cbred_ray.pipeline.stats_actor import StatsWorker
@@ -53,11 +53,12 @@ class StatsRun:
     :meth:`close`, which stops them and returns the stage's record.
     """
 
-    def __init__(self, store: Store, space: Space, cfg: StatsConfig, seed: int, progress: bool):
+    def __init__(self, store: Store, space: Space, cfg: StatsConfig, seed: int, progress: bool,
+                 resources: ResourcesConfig | None = None):
         self.store, self.space, self.cfg, self.seed, self.progress = store, space, cfg, seed, progress
+        self.resources = resources or ResourcesConfig()
         self.partial = store.remove_partial("stats")
-        self.done, self.broken = store.finished_shards("stats"), store.broken_shards("stats")
-        self.log = shard_log(0, (), self.broken)
+        self.log = shard_log(store, "stats")
         self.actors: list = []
         self.described: list[dict] = []
         self.requested, self.reused, self.computed, self.out_of_memory = 0, 0, 0, 0
@@ -68,14 +69,15 @@ class StatsRun:
 
     def _grow(self, todo: int) -> None:
         """Start actors up to one per shard to compute, at most the plan's number (at least one)."""
-        plan = plan_actors(self.cfg)
+        plan = plan_actors(self.resources)
         wanted = max(1, min(plan.num_actors, todo))
         if wanted <= len(self.actors):
             return
         remote = ray.remote(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus, max_restarts=ACTOR_RESTARTS,
                             max_task_retries=ACTOR_RESTARTS)(StatsWorker)
         self.num_gpus = plan.num_gpus
-        started = [remote.remote(self.space, self.cfg, self.seed, str(self.store.root), plan.num_gpus > 0)
+        started = [remote.remote(self.space, self.cfg, self.seed, str(self.store.root), plan.num_gpus > 0,
+                                 self.resources.torch_threads)
                    for _ in range(wanted - len(self.actors))]
         described = ray.get([actor.describe.remote() for actor in started])
         self.actors += started
@@ -98,8 +100,8 @@ class StatsRun:
             self._copy(arch_index[known], canonical_index[known])
         self.cells = np.union1d(self.cells, canonical_index)
         shards = plan_shards(arch_index[~known], canonical_index[~known], self.cfg.shard_size, first=self.log.total)
-        self.log.extend(len(shards), self.done)
-        todo = [s for s in shards if s[0] not in self.done]
+        self.log.extend(len(shards))
+        todo = [s for s in shards if s[0] not in self.log.done]
         self.reused += len(shards) - len(todo)
         self._grow(len(todo))
         with shard_progress(label, len(shards), len(shards) - len(todo), self.progress) as bar:
@@ -117,8 +119,8 @@ class StatsRun:
         """Write, as the next shard, rows for ``arch_index`` copied from the stored row of an
         equivalent architecture (one whose statistics an earlier set computed)."""
         shard = self.log.total
-        self.log.extend(1, self.done)
-        if shard in self.done:
+        self.log.extend(1)
+        if shard in self.log.done:
             self.reused += 1
             return
         stored = self.store.read("stats")
@@ -142,7 +144,7 @@ class StatsRun:
                  for w in dict.fromkeys(fallbacks)]
         return {
             "shards_total": self.log.total, "shards_reused": self.reused,
-            "shards_broken_redone": len(self.broken & set(range(self.log.total))),
+            "shards_broken_redone": len(self.log.broken & set(range(self.log.total))),
             "shards": self.log.record(), "partial_files_removed": self.partial,
             "cells_computed": self.computed, "cells_out_of_memory": self.out_of_memory,
             "archs_requested": self.requested, "actors": len(self.actors),
@@ -159,11 +161,11 @@ class StatsRun:
 
 def run_stats_stage(
     store: Store, space: Space, cfg: StatsConfig, seed: int, arch_index: np.ndarray, canonical_index: np.ndarray,
-    progress: bool,
+    progress: bool, resources: ResourcesConfig | None = None,
 ) -> dict:
     """Score the requested architectures; returns counts, the status of each shard (kept up to date in
     the manifest as shards finish, see :func:`shard_log`) and the batch description."""
-    run = StatsRun(store, space, cfg, seed, progress)
+    run = StatsRun(store, space, cfg, seed, progress, resources)
     try:
         run.score(arch_index, canonical_index)
     finally:

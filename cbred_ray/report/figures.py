@@ -3,7 +3,7 @@
 C-BRED reduces a neural-architecture search space by clustering the architectures on
 features of their computational graphs, scoring each cluster from training-free
 statistics and keeping the best cluster. The functions here draw the report's figures:
-the accuracy of each way of choosing architectures, the operation usage of a few
+the accuracy of each way of choosing architectures, on every dataset, the operation usage of a few
 clusters, how well the statistics rank the good networks, and a 2-D map of the clusters.
 
 Every figure is built on its own ``matplotlib.figure.Figure`` with an Agg canvas, so
@@ -84,63 +84,74 @@ def _labels_in_order(column: pd.Series) -> list[str]:
 
 # ---------------------------------------------------------------- figures
 
-def methods_bar_chart(
+def methods_chart(
     table: pd.DataFrame,
     path: str | os.PathLike[str],
-    title: str = "Mean test accuracy of each way of choosing",
+    single: Sequence[str] = ("Intrinsic",),
+    title: str = "Test accuracy of each way of choosing",
 ) -> Path:
-    """Grouped bar chart of the mean test accuracy of each way of choosing architectures.
+    """Dot chart of the test accuracy of each way of choosing, one panel per dataset.
 
-    ``table`` has columns ``constraint`` (str), ``method`` (str), ``mean`` (accuracy in %)
-    and optionally ``std`` (drawn as an error bar where present and not NaN). Groups are
-    the constraints and bars within a group the methods, both in order of first
-    appearance, one colour per method. Each bar is annotated with its value to one
-    decimal; the y axis is zoomed to the data so that differences of 1 % show. A
-    (constraint, method) pair given twice raises BadInput; a missing pair leaves a gap.
+    ``table`` has columns ``dataset``, ``constraint``, ``method``, ``mean`` (accuracy in %) and
+    optionally ``std`` (a whisker where present and not NaN). Each method is a row and each
+    constraint a marker and colour (offset within the row); datasets and methods keep their
+    order of first appearance. Subset means come first; the methods named in ``single`` choose
+    one network, not a subset, and are drawn below a separating line, labelled as such, with
+    hollow markers. Dots carry no zero baseline, so the accuracy axis is zoomed to the data (its
+    range is in the tick labels). A (dataset, constraint, method) given twice raises BadInput.
     """
-    _check_table(table, "the methods table", ("constraint", "method", "mean"))
+    _check_table(table, "the methods table", ("dataset", "constraint", "method", "mean"))
     means = _numeric(table["mean"], "column 'mean'", allow_nan=False)
-    has_std = "std" in table.columns
-    stds = _numeric(table["std"], "column 'std'", allow_nan=True) if has_std else np.full(len(table), np.nan)
+    stds = _numeric(table["std"], "column 'std'", allow_nan=True) if "std" in table.columns \
+        else np.full(len(table), np.nan)
     if (stds < 0).any():
         raise BadInput("column 'std' must not be negative")
-    constraints = table["constraint"].astype(str).to_numpy()
-    methods = table["method"].astype(str).to_numpy()
-    pairs = pd.Series(list(zip(constraints, methods)))
-    if pairs.duplicated().any():
-        constraint, method = pairs[pairs.duplicated()].iloc[0]
-        raise BadInput(f"the methods table has two rows for constraint {constraint!r}, method {method!r}")
+    keys = pd.Series(list(zip(table["dataset"].astype(str), table["constraint"].astype(str),
+                              table["method"].astype(str))))
+    if keys.duplicated().any():
+        dataset, constraint, method = keys[keys.duplicated()].iloc[0]
+        raise BadInput(f"the methods table has two rows for dataset {dataset!r}, constraint {constraint!r}, "
+                       f"method {method!r}")
+    datasets, constraints = _labels_in_order(table["dataset"]), _labels_in_order(table["constraint"])
+    methods = _labels_in_order(table["method"])
+    singles = [m for m in methods if m in set(single)]
+    subsets = [m for m in methods if m not in set(single)]
+    rows = {m: i for i, m in enumerate(subsets)}
+    rows.update({m: len(subsets) + 0.6 + i for i, m in enumerate(singles)})  # a gap before the single networks
+    colours, offset = _colours(len(constraints)), 0.6 / max(len(constraints), 1)
 
-    groups = _labels_in_order(table["constraint"])
-    series = _labels_in_order(table["method"])
-    colours = _colours(len(series))
-    width = 0.8 / len(series)
-    spread = np.nan_to_num(stds)
-    low, high = float((means - spread).min()), float((means + spread).max())
-    span = max(high - low, 1.0)
-    rotate = len(series) > 4
-
-    fig = _new_figure(max(6.0, 1.0 + 0.32 * len(groups) * len(series) + 0.6 * len(groups)), 4.8)
-    ax = fig.add_subplot()
-    for j, method in enumerate(series):
-        rows = np.flatnonzero(methods == method)
-        x = np.array([groups.index(constraints[r]) for r in rows]) + (j - (len(series) - 1) / 2) * width
-        y, err = means[rows], stds[rows]
-        ax.bar(x, y, width=width * 0.95, color=colours[j], label=method, zorder=2)
-        shown = ~np.isnan(err)
-        if shown.any():
-            ax.errorbar(x[shown], y[shown], yerr=err[shown], fmt="none", ecolor="black",
-                        elinewidth=0.8, capsize=2, zorder=3)
-        for xi, yi, ei in zip(x, y, np.nan_to_num(err)):
-            ax.annotate(f"{yi:.1f}", (xi, yi + ei), xytext=(0, 2), textcoords="offset points",
-                        ha="center", va="bottom", fontsize=6, rotation=90 if rotate else 0)
-    ax.set_xticks(np.arange(len(groups)), groups)
-    ax.set_ylim(low - 3.0, high + max(2.0, 0.15 * span if rotate else 0.08 * span))
-    ax.set_xlabel("constraint")
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title)
-    ax.grid(axis="y", linewidth=0.5, alpha=0.5, zorder=0)
-    fig.legend(loc="outside lower center", ncol=min(len(series), 4), fontsize=8, frameon=False)
+    fig = _new_figure(max(6.0, 3.2 * len(datasets) + 1.5), 1.2 + 0.42 * (len(methods) + 1))
+    axes = fig.subplots(1, len(datasets), sharey=True, squeeze=False)[0]
+    for ax, dataset in zip(axes, datasets):
+        in_dataset = table["dataset"].astype(str).to_numpy() == dataset
+        for j, constraint in enumerate(constraints):
+            picked = np.flatnonzero(in_dataset & (table["constraint"].astype(str).to_numpy() == constraint))
+            names = table["method"].astype(str).to_numpy()[picked]
+            y = np.array([rows[m] for m in names]) + (j - (len(constraints) - 1) / 2) * offset
+            hollow = np.array([m in set(single) for m in names])
+            for mask, face in ((~hollow, colours[j]), (hollow, "white")):
+                if mask.any():
+                    ax.errorbar(means[picked][mask], y[mask], xerr=np.nan_to_num(stds[picked][mask]), fmt=_MARKERS[j % len(_MARKERS)],
+                                color=colours[j], markerfacecolor=face, markersize=5, elinewidth=0.8, capsize=2,
+                                label=constraint if face != "white" or not (~hollow).any() else "_nolegend_", zorder=3)
+        if singles:
+            ax.axhline(len(subsets) - 0.2, color="grey", linewidth=0.8, linestyle="--", zorder=1)
+        ax.set_title(dataset, fontsize=10)
+        ax.set_xlabel("test accuracy (%): the subset's mean,\nor the one network's")
+        ax.grid(axis="x", linewidth=0.5, alpha=0.5, zorder=0)
+    ticks = list(rows.values())
+    labels = [m for m in subsets] + [f"{m} (one network)" for m in singles]
+    axes[0].set_yticks(ticks, labels)
+    axes[0].invert_yaxis()
+    if singles:
+        axes[0].annotate("a single network, not a subset", xy=(0, len(subsets) + 0.15),
+                         xycoords=("axes fraction", "data"), xytext=(2, 0), textcoords="offset points",
+                         fontsize=7, color="grey", va="bottom")
+    handles, names = axes[0].get_legend_handles_labels()
+    seen = dict(zip(names, handles))
+    fig.legend(list(seen.values()), list(seen), title="constraint", loc="outside lower center",
+               ncol=min(len(seen), 4), fontsize=8, title_fontsize=8, frameon=False)
+    fig.suptitle(title + " (whiskers: spread over seeds)", fontsize=10)
     return _save(fig, path)
 
 
@@ -238,18 +249,21 @@ def cluster_map(
     path: str | os.PathLike[str],
     selected: int | None = None,
     weights: np.ndarray | None = None,
+    scores: dict[int, float] | None = None,
     title: str = "Clusters of the computational graphs (2-D projection)",
 ) -> Path:
-    """Scatter plot of 2-D points coloured by their integer cluster label.
+    """Scatter plot of 2-D points, one per distinct graph, with a legend for what each mark means.
 
-    ``xy`` has shape (n, 2) and ``labels`` shape (n,). ``weights`` (shape (n,), default
-    all 1) is how many architectures each point stands for: marker area is proportional
-    to its square root, between 8 and 200 points². Colours come from a qualitative
-    colormap (tab10, or tab20 cycling beyond 10 clusters), given in label order. The
-    ``selected`` cluster is drawn on top with a black edge and named in the legend as
-    "selected cluster N"; other clusters are in the legend only when there are at most
-    10 of them. Shape mismatches, non-finite values, non-integer labels, negative
-    weights or a selected cluster absent from ``labels`` raise BadInput.
+    ``xy`` has shape (n, 2) and ``labels`` shape (n,), the cluster of each point. Colour: with
+    ``scores`` (cluster -> score; NaN or absent: the cluster was not scored), the point's cluster
+    score on a continuous scale with a colour bar, unscored clusters (those that cannot be chosen) in light grey; without, one
+    distinct colour per cluster (a qualitative palette up to 20 clusters, an evenly sampled
+    continuous one beyond, never a repeated colour). Size: ``weights`` (default all
+    1) is how many architectures each point stands for; marker area grows with its square root,
+    between 8 and 200 points², and the legend shows three reference sizes. Ring: the ``selected``
+    cluster's points have a black edge and are drawn on top. Shape mismatches, non-finite values,
+    non-integer labels, negative weights, a selected cluster absent from ``labels`` or scores
+    none of which is finite raise BadInput.
     """
     points = np.asarray(xy)
     if points.ndim != 2 or points.shape[1] != 2:
@@ -268,45 +282,63 @@ def cluster_map(
         if as_float is None or (as_float != np.round(as_float)).any():
             raise BadInput("labels must be integer cluster numbers")
         cluster = as_float.astype(np.int64)
-    if weights is None:
-        area = np.full(n, 20.0 if n > 200 else 40.0)
-    else:
-        w = np.asarray(weights)
-        if w.shape != (n,):
-            raise BadInput(f"weights must have shape ({n},) to match xy, got {w.shape}")
-        w = _numeric(w, "weights", allow_nan=False)
-        if (w < 0).any():
-            raise BadInput("weights must not be negative")
-        root = np.sqrt(w)
-        top = float(root.max())
-        area = np.clip(_MAX_AREA * root / top, _MIN_AREA, _MAX_AREA) if top > 0 else np.full(n, _MIN_AREA)
+    w = np.ones(n) if weights is None else np.asarray(weights)
+    if w.shape != (n,):
+        raise BadInput(f"weights must have shape ({n},) to match xy, got {w.shape}")
+    w = _numeric(w, "weights", allow_nan=False)
+    if (w < 0).any():
+        raise BadInput("weights must not be negative")
+    top = float(np.sqrt(w).max())
+
+    def area(count):
+        return np.clip(_MAX_AREA * np.sqrt(count) / top, _MIN_AREA, _MAX_AREA) if top > 0 else _MIN_AREA
+
     clusters = [int(c) for c in np.unique(cluster)]
     if selected is not None and int(selected) not in clusters:
         raise BadInput(f"selected cluster {selected} is not among the labels")
-    colours = _colours(len(clusters))
-    named = len(clusters) <= 10
-
-    fig = _new_figure(7.0, 5.5)
+    if scores is not None and not any(np.isfinite(scores.get(c, np.nan)) for c in clusters):
+        raise BadInput("no cluster has a score to colour it by")
+    fig = _new_figure(7.5, 6.6)
     ax = fig.add_subplot()
-    for k, c in enumerate(clusters):
-        if selected is not None and c == int(selected):
-            continue
-        mask = cluster == c
-        ax.scatter(points[mask, 0], points[mask, 1], s=area[mask], color=colours[k], alpha=0.75,
-                   linewidths=0, label=f"cluster {c}" if named else "_nolegend_", zorder=2)
+    ring = cluster == int(selected) if selected is not None else np.zeros(n, bool)
+    extra = []
+    if scores is not None:
+        values = np.array([scores.get(int(c), np.nan) for c in cluster], dtype=float)
+        scored = np.isfinite(values)
+        low, high = float(np.nanmin(values)), float(np.nanmax(values))
+        if (~scored).any():
+            ax.scatter(points[~scored, 0], points[~scored, 1], s=area(w[~scored]), color="lightgrey", linewidths=0,
+                       zorder=1)
+            extra.append(ax.scatter([], [], s=30, color="lightgrey", label="grey: a cluster that cannot be chosen (not scored)"))
+        drawn = None
+        for mask, edge, order in ((scored & ~ring, "none", 2), (scored & ring, "black", 3)):
+            if mask.any():
+                drawn = ax.scatter(points[mask, 0], points[mask, 1], s=area(w[mask]), c=values[mask], cmap="viridis",
+                                   vmin=low, vmax=high, edgecolors=edge, linewidths=0.9, alpha=0.85, zorder=order)
+        fig.colorbar(drawn, ax=ax, location="bottom", shrink=0.6, pad=0.02,
+                     label="colour: the score of the point's cluster (the highest is kept)")
+        colour_note = "colour: the cluster's score (bar below)"
+    else:
+        palette = (_colours(len(clusters)) if len(clusters) <= 20 else
+                   [colormaps["turbo"](x) for x in np.linspace(0.05, 0.95, len(clusters))])
+        for k, c in enumerate(clusters):
+            mask = cluster == c
+            ax.scatter(points[mask, 0], points[mask, 1], s=area(w[mask]), color=palette[k], alpha=0.85,
+                       edgecolors="black" if selected is not None and c == int(selected) else "none",
+                       linewidths=0.9, zorder=3 if selected is not None and c == int(selected) else 2)
+        colour_note = f"colour: the cluster ({len(clusters)} clusters)"
+    ax.set_xlabel("principal component 1 of the graph features")
+    ax.set_ylabel("principal component 2")
+    ax.set_title(title, fontsize=10)
+    reference = sorted({max(1, int(round(x))) for x in np.quantile(w[w > 0] if (w > 0).any() else [1], [0.0, 0.5, 1.0])})
+    handles = [ax.scatter([], [], s=area(r), color="grey", alpha=0.6, linewidths=0, label=f"{r:,} architecture"
+                          + ("s" if r != 1 else "")) for r in reference]
     if selected is not None:
-        k = clusters.index(int(selected))
-        mask = cluster == int(selected)
-        ax.scatter(points[mask, 0], points[mask, 1], s=area[mask], color=colours[k], alpha=0.95,
-                   edgecolors="black", linewidths=0.8, label=f"selected cluster {int(selected)}", zorder=3)
-    ax.set_xlabel("component 1")
-    ax.set_ylabel("component 2")
-    ax.set_title(title)
-    handles, names = ax.get_legend_handles_labels()
-    if handles:
-        legend = ax.legend(handles, names, fontsize=8, loc="best", markerscale=1.0)
-        for handle in legend.legend_handles:
-            handle.set_sizes([30.0])
+        handles.append(ax.scatter([], [], s=60, facecolors="none", edgecolors="black", linewidths=0.9,
+                                  label=f"black ring: the selected cluster ({int(selected)})"))
+    ax.legend(handles=handles + extra, title=f"one point per distinct graph; size: architectures it stands for; "
+              f"{colour_note}", fontsize=7, title_fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1),
+              ncol=3, frameon=False)
     return _save(fig, path)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import sys
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +21,7 @@ from cbred_ray.errors import BadInput
 from cbred_ray.evaluate.benchmark import ARCH_COLUMN, accuracy_columns, builtin_table, load_benchmark
 from cbred_ray.evaluate.faithfulness import default_thresholds, tau_by_min_accuracy
 from cbred_ray.graphs.computational import KERNEL_TYPES
+from cbred_ray.log import say
 from cbred_ray.report import figures
 from cbred_ray.report.budgeted import AT_BUDGET_SHARE, AT_CLUSTER_SIZE, BudgetRun, choose_on_budget, measure_on_budget
 from cbred_ray.report.budgeted import ORACLE as BUDGET_ORACLE
@@ -103,19 +103,17 @@ def write_report(store_root: str | Path, benchmark: str | Path | None = None, ou
     if missing:
         raise BadInput(f"benchmark table {str(benchmark)!r} lacks {len(missing)} architectures of the store "
                        f"(first: {sorted(missing)[0]!r})")
-    out = Path(out) if out is not None else store.root / "report"
-    out.mkdir(parents=True, exist_ok=True)
     if space_of_run.name != "nb201":
         raise BadInput(f"the full comparison re-clusters NB201 under parameter budgets; a {space_of_run.name} store "
                        "gets the comparison of runs on a statistics budget (quick mode or halving)")
+    out = Path(out) if out is not None else store.root / "report"
+    out.mkdir(parents=True, exist_ok=True)
 
     choices: list[Choice] = []
     for budget in budgets:  # choosing first, for every budget and seed; no accuracy read
         for seed in range(config.seed, config.seed + seeds):
             choices.append(choose(space, config, budget, seed))
-            if progress:
-                print(f"[cbred] report: chose subsets for budget {budget_label(budget)}, seed {seed}",
-                      file=sys.stderr, flush=True)
+            say(progress, f"report: chose subsets for budget {budget_label(budget)}, seed {seed}")
     rows = pd.DataFrame([row for choice in choices for row in measure(choice, space, table)])
     summary = summarise(rows)
     choice_table = spread_of_choice(choices)
@@ -183,7 +181,11 @@ def _budget_report(store: Store, config: RunConfig, table: pd.DataFrame, out: Pa
              "C-BRED (Q + C) ranks the chosen cluster's measured members, Quantiled (random sample) a uniform "
              "sample of as many architectures as the run measured."
              + ("" if sample is not None else " That sample's statistics were not given (--sample-stats): its row "
-                "is left out."), ""]
+                "is left out."), "",
+             "Left out, because they rank every architecture of the space by its statistics and the run measured "
+             f"{len(run.measured) / space.size:.2%} of it: Quantiled and Intrinsic over the whole space, and the "
+             "comparison under parameter budgets. A store of a config that computes every statistic (the full or "
+             "paper config) gets that comparison, with figures.", ""]
     for dataset in summary["dataset"].unique():
         part = summary[summary["dataset"] == dataset]
         lines += [f"## {dataset}", "", _table(part[part["method"].isin([*AT_CLUSTER_SIZE, BUDGET_ORACLE])]), "",
@@ -215,10 +217,9 @@ def _json_default(value: object) -> object:
 
 def _figures(out: Path, summary: pd.DataFrame, dataset: str, first: Choice, space: Space,
              accuracy: pd.Series) -> dict[str, Path]:
-    main = summary[(summary["dataset"] == dataset) & summary["method"].isin(METHODS)]
-    bars = main.rename(columns={"budget": "constraint"})[["constraint", "method", "mean", "mean_std"]]
-    paths = {"methods": figures.methods_bar_chart(bars.rename(columns={"mean_std": "std"}), out / "methods.png",
-                                                   title=f"Mean {dataset} test accuracy of each way of choosing")}
+    shown = summary[summary["method"].isin(METHODS)].rename(columns={"budget": "constraint", "mean_std": "std"})
+    paths = {"methods": figures.methods_chart(shown[["dataset", "constraint", "method", "mean", "std"]],
+                                              out / "methods.png", single=("Intrinsic",))}
 
     scores = first.reduction.scores.dropna(subset=["score"]).sort_values("score", ascending=False)
     picks = {"best": scores.iloc[0], "median": scores.iloc[len(scores) // 2], "worst": scores.iloc[-1]}
@@ -240,8 +241,10 @@ def _figures(out: Path, summary: pd.DataFrame, dataset: str, first: Choice, spac
                                                title=f"Kendall τ (oriented) against {dataset} accuracy, "
                                                      "among the networks above a minimum accuracy")
     distinct, labels, counts = distinct_points(space, first.clusters)
+    scored = first.reduction.scores.dropna(subset=["score"]).set_index("cluster")["score"]
     paths["clusters"] = figures.cluster_map(figures.project_2d(distinct), labels, out / "clusters.png",
-                                            selected=first.reduction.cluster, weights=counts)
+                                            selected=first.reduction.cluster, weights=counts,
+                                            scores={int(c): float(scored.get(c, np.nan)) for c in np.unique(labels)})
     return paths
 
 

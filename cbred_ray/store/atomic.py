@@ -1,6 +1,7 @@
 """Whole-or-nothing file writes: write to a hidden temporary name, then rename."""
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -17,16 +18,32 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}-{path.name}")
 
 
-def write_table_atomic(path: str | Path, table: pa.Table) -> None:
-    """Write a Parquet file so that readers see all of it or none of it."""
+def file_digest(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes (hex, first 32 digits)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:32]
+
+
+def write_table_atomic(path: str | Path, table: pa.Table, before_rename=None) -> str:
+    """Write a Parquet file so that readers see all of it or none of it; the digest of its bytes.
+
+    ``before_rename(digest)`` runs once the whole file is written, before it takes its name (the
+    store records the shard there, so that no shard file is ever without its record)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_name(path)
     try:
         pq.write_table(table, tmp)
+        digest = file_digest(tmp)
+        if before_rename is not None:
+            before_rename(digest)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    return digest
 
 
 def strict_json(obj: object) -> object:

@@ -9,11 +9,16 @@ Layout::
     STORE/scores/part-00000.parquet        score of every cluster
     STORE/selection/part-00000.parquet     the reduced space
 
-A shard is finished when its file exists and reads as Parquet (files are written
-atomically, so a crash leaves none half-written; a file broken otherwise is computed
-again), so a re-run of the same config skips it. A crash can leave hidden temporary files
-(``.tmp-*``) behind; readers ignore them and the next run of the stage removes them. A store
-belongs to one config: opening it with another is refused.
+Every shard has a record beside it, ``.shard-00000.parquet.json``: its row count, the digest of
+its bytes and the config hash of the run that wrote it, written before the shard takes its name,
+so that no shard file is ever without its record. A shard is finished when its file exists and
+matches its record and the store's config: a re-run of the same config skips it, and computes
+again a shard whose file is missing, does not read, or is not the file recorded (copied in from
+another run, say). Files are written atomically, so a crash leaves none half-written, but it can
+leave hidden temporary files (``.tmp-*``) behind; readers ignore them (and the records, which are
+hidden too) and the next run of the stage removes them. A store
+belongs to one config (opening it with another is refused) and to one driver at a time
+(:mod:`cbred_ray.store.lock`).
 """
 from __future__ import annotations
 
@@ -26,7 +31,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from cbred_ray.errors import BadInput
-from cbred_ray.store.atomic import TMP_PREFIX, write_json_atomic, write_table_atomic
+from cbred_ray.store.atomic import TMP_PREFIX, file_digest, write_json_atomic, write_table_atomic
+from cbred_ray.store.lock import LOCK_NAME
 
 STAGES = ("graphs", "stats", "clusters", "scores", "selection")
 _SHARD = re.compile(r"^shard-(\d{5,})\.parquet$")
@@ -36,6 +42,14 @@ class Store:
     def __init__(self, root: str | Path):
         self.root = Path(root)
         self.manifest_path = self.root / "manifest.json"
+        self._owner: str | None = None
+
+    @property
+    def owner(self) -> str | None:
+        """The config hash in the manifest (None before there is one), read once."""
+        if self._owner is None and self.exists():
+            self._owner = self.read_manifest().get("config_hash")
+        return self._owner
 
     # -- manifest ---------------------------------------------------------
     def exists(self) -> bool:
@@ -59,7 +73,10 @@ class Store:
         """
         if not self.exists():
             # a run killed while it wrote its first manifest leaves only a temporary file: still ours
-            if self.root.exists() and any(not p.name.startswith(TMP_PREFIX) for p in self.root.iterdir()):
+            if self.root.is_file():
+                raise BadInput(f"--out {str(self.root)!r} is a file, not a store directory")
+            if self.root.exists() and any(not p.name.startswith(TMP_PREFIX) and p.name != LOCK_NAME
+                                          for p in self.root.iterdir()):
                 raise BadInput(f"--out {str(self.root)!r} is a non-empty directory that is not a cbred store")
             return None
         manifest = self.read_manifest()
@@ -79,27 +96,40 @@ class Store:
     def shard_path(self, stage: str, shard: int) -> Path:
         return self.stage_dir(stage) / f"shard-{shard:05d}.parquet"
 
-    def finished_shards(self, stage: str) -> set[int]:
-        """Shards whose file is whole (its Parquet footer reads); a broken one is left out, so
-        the stage computes it again and the new file replaces it."""
-        return self._scan(stage)[0]
-
-    def broken_shards(self, stage: str) -> set[int]:
-        """Shards with a file that does not read as Parquet (a crash of the disk or of a copy)."""
-        return self._scan(stage)[1]
-
-    def _scan(self, stage: str) -> tuple[set[int], set[int]]:
+    def shard_files(self, stage: str) -> set[int]:
+        """The shards of ``stage`` that have a file (whole or not)."""
         folder = self.stage_dir(stage)
-        whole, broken = set(), set()
-        if folder.is_dir():
-            for path in folder.iterdir():
-                if m := _SHARD.match(path.name):
-                    try:
-                        pq.read_metadata(path)
-                        whole.add(int(m.group(1)))
-                    except (pa.ArrowInvalid, OSError):
-                        broken.add(int(m.group(1)))
-        return whole, broken
+        return {int(m.group(1)) for p in folder.iterdir() if (m := _SHARD.match(p.name))} if folder.is_dir() else set()
+
+    def record_path(self, stage: str, shard: int) -> Path:
+        path = self.shard_path(stage, shard)
+        return path.with_name(f".{path.name}.json")
+
+    def read_record(self, stage: str, shard: int) -> dict | None:
+        """The record of a shard (rows, sha256, config_hash), or None."""
+        try:
+            return json.loads(self.record_path(stage, shard).read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def check_shards(self, stage: str) -> tuple[set[int], set[int]]:
+        """(finished, unfit): the shards whose file matches its record (rows, digest, this store's config),
+        and those with a file that does not (no record, not Parquet, other rows, bytes or config)."""
+        finished, unfit = set(), set()
+        for shard in self.shard_files(stage):
+            path, record = self.shard_path(stage, shard), self.read_record(stage, shard)
+            try:
+                fits = record is not None and record.get("config_hash") == self.owner \
+                    and pq.read_metadata(path).num_rows == record.get("rows") and file_digest(path) == record.get("sha256")
+            except (pa.ArrowInvalid, OSError):
+                fits = False
+            (finished if fits else unfit).add(shard)
+        return finished, unfit
+
+    def remove_shard(self, stage: str, shard: int) -> None:
+        """Remove a shard's file and its record."""
+        self.shard_path(stage, shard).unlink(missing_ok=True)
+        self.record_path(stage, shard).unlink(missing_ok=True)
 
     def remove_partial(self, stage: str) -> int:
         """Remove the temporary files a crashed write left in a stage's folder; how many.
@@ -113,8 +143,16 @@ class Store:
                 removed += 1
         return removed
 
-    def write_shard(self, stage: str, shard: int, table: pa.Table) -> None:
-        write_table_atomic(self.shard_path(stage, shard), table)
+    def write_shard(self, stage: str, shard: int, table: pa.Table) -> dict:
+        """Write one shard and its record (written first); the record."""
+        record = {"rows": table.num_rows, "config_hash": self.owner}
+
+        def write_record(digest: str) -> None:
+            record["sha256"] = digest
+            write_json_atomic(self.record_path(stage, shard), record)
+
+        write_table_atomic(self.shard_path(stage, shard), table, before_rename=write_record)
+        return record
 
     def read_shard(self, stage: str, shard: int, columns: list[str] | None = None) -> pa.Table:
         return pq.read_table(self.shard_path(stage, shard), columns=columns)

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -16,6 +17,8 @@ import yaml
 
 from cbred_ray.cli import main
 from cbred_ray.spaces import nb201
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def cbred_process(*args):
@@ -104,8 +107,8 @@ def test_stats_from_a_config_uses_its_stats_section_and_seed(tmp_path):
     archs = tmp_path / "archs.txt"
     archs.write_text("\n".join(nb201.format_cell(c) for c in nb201.cell_range(3100, 3103)) + "\n")
     config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump({"seed": 3, "stats": {"names": ["naswot_v2", "params"], "data": {"batch_size": 8},
-                                                           "num_actors": 1},
+    config.write_text(yaml.safe_dump({"seed": 3, "stats": {"names": ["naswot_v2", "params"], "data": {"batch_size": 8}},
+                                      "resources": {"num_actors": 1},
                                       "select": {"statistics": ["naswot_v2"]}}))
     result = cbred_process("stats", "--config", config, "--archs", archs, "--out", tmp_path / "s", "--quiet")
     assert result.returncode == 0, result.stderr
@@ -157,10 +160,10 @@ def test_report_of_a_statistics_only_store_is_bad_input(tmp_path, nb201_table):
 @pytest.fixture(scope="module")
 def selection_store(tmp_path_factory):
     """A store with a hand-written selection, enough for `cbred evaluate`."""
-    from cbred_ray.store import Store
     import pyarrow as pa
 
     from cbred_ray.config import RunConfig
+    from cbred_ray.store import Store
 
     root = tmp_path_factory.mktemp("ev") / "store"
     store = Store(root)
@@ -212,8 +215,86 @@ def test_run_then_evaluate_through_the_command_line(tmp_path, nb201_table):
     store = tmp_path / "store"
     run = cbred_process("run", path, "--out", store, "--quiet")
     assert run.returncode == 0, run.stderr
-    summary = json.loads(run.stdout)
+    assert run.stderr.strip() == "", run.stderr  # quiet: not a line from cbred or from Ray
+    [line] = run.stdout.strip().splitlines()
+    summary = json.loads(line)
+    assert summary["selection"] == str(store / "selection")
     assert summary["selected"] == pd.read_parquet(store / "selection").shape[0] > 0
+    manifest = json.loads((store / "manifest.json").read_text())
+    assert "resources" not in manifest["config"] and manifest["sessions"][0]["overrides"] == []
     evaluation = cbred_process("evaluate", store, "--benchmark", nb201_table, "--compact")
     assert evaluation.returncode == 0, evaluation.stderr
     assert json.loads(evaluation.stdout)["n_selected"] == summary["selected"]
+
+
+@pytest.mark.parametrize("text", ["", "# nothing here\n", "[1, 2]\n"])
+def test_an_empty_or_non_mapping_config_exits_2_and_writes_nothing(tmp_path, text):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    assert_bad_input(cbred("run", path, "--out", tmp_path / "store"), "c.yaml")
+    assert not (tmp_path / "store").exists()
+
+
+def test_a_k_no_clustering_can_give_is_refused_before_the_graphs_are_written(tmp_path):
+    """NB201 has few distinct operation-usage vectors: K 500 cannot be had, and is refused up front."""
+    assert_bad_input(cbred("run", REPO / "configs" / "nb201_tiny.yaml", "--out", tmp_path / "store",
+                           "--set", "cluster.k=500"), "cluster.k = 500 exceeds the")
+    assert not (tmp_path / "store").exists()
+
+
+def test_set_overrides_are_refused_like_the_yaml(tmp_path, config):
+    assert_bad_input(cbred("run", config, "--out", tmp_path / "store", "--set", "cluster.k=one"), "cluster.k")
+    assert_bad_input(cbred("run", config, "--out", tmp_path / "store", "--set", "cluster"), "section.key=value")
+    assert_bad_input(cbred("stats", "--stats", "params", "--out", tmp_path / "store", "--set", "seed=1"),
+                     "needs --config")
+    assert not (tmp_path / "store").exists()
+
+
+def test_an_out_that_is_a_file_exits_2_for_every_command(tmp_path, config, selection_store):
+    taken = tmp_path / "taken"
+    taken.write_text("mine")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for args, named in [
+        (("run", config, "--out", taken), "is a file"),
+        (("stats", "--stats", "params", "--out", taken), "is a file"),
+        (("report", selection_store, "--out", taken), "is a file"),
+        (("export", selection_store, "--stage", "selection", "--out", folder), "is a directory"),
+        (("import-nb201", tmp_path / "x.pth", "--out", folder), "is a directory"),
+    ]:
+        assert_bad_input(cbred(*args), named)
+    assert taken.read_text() == "mine" and list(folder.iterdir()) == []
+
+
+def test_version_and_plain_help():
+    version = cbred("--version")
+    assert version.returncode == 0 and version.stdout.startswith("cbred ")
+    for command in ((), ("run",), ("stats",), ("report",), ("evaluate",), ("export",), ("import-nb201",)):
+        shown = cbred(*command, "--help")
+        assert shown.returncode == 0
+        assert "``" not in shown.stdout and ":class:" not in shown.stdout  # no reStructuredText
+
+
+def test_every_argument_has_help():
+    import argparse
+
+    from cbred_ray.cli import build_parser
+
+    parser = build_parser()
+    [sub] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, command in sub.choices.items():
+        for action in command._actions:
+            assert action.help, f"cbred {name}: {action.dest} has no help"
+
+
+def test_a_run_names_its_selection_on_its_last_line_of_messages(tmp_path):
+    result = cbred_process("run", REPO / "configs" / "nb201_tiny.yaml", "--out", tmp_path / "store",
+                           "--set", "select.quick.sample_per_cluster=2", "--set", "resources.num_actors=1")
+    assert result.returncode == 0, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    rows = len(pd.read_parquet(tmp_path / "store" / "selection"))
+    assert last.startswith("[cbred] done: ") and f"{rows} of 15625" in last and str(tmp_path / "store" / "selection") in last
+    manifest = json.loads((tmp_path / "store" / "manifest.json").read_text())
+    assert manifest["config"]["select"]["quick"]["sample_per_cluster"] == 2
+    assert manifest["sessions"][0]["overrides"] == ["select.quick.sample_per_cluster=2", "resources.num_actors=1"]
+    assert manifest["resources"]["num_actors"] == 1

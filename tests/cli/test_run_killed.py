@@ -14,14 +14,15 @@ import time
 import pandas as pd
 import pytest
 import yaml
-
 from fault_injection import kill_group, manifest_stage, settle, shard_files
+
+from cbred_ray.store.lock import LOCK_NAME
 
 CONFIG = {
     "name": "killed", "seed": 3,
     "graphs": {"shard_size": 2000},
-    "stats": {"names": ["naswot_v2", "logsynflow", "params", "macs"], "data": {"batch_size": 8}, "shard_size": 1,
-              "torch_threads": 1},
+    "stats": {"names": ["naswot_v2", "logsynflow", "params", "macs"], "data": {"batch_size": 8}, "shard_size": 1},
+    "resources": {"torch_threads": 1},
     "cluster": {"k": 6, "n_init": 2},
     "select": {"statistics": ["naswot_v2", "logsynflow"], "min_cluster_size": 2, "bootstrap": 50,
                "quick": {"enabled": True, "sample_per_cluster": 4}},
@@ -30,13 +31,13 @@ GRAPH_SHARDS = 8  # ceil(15,625 / 2,000)
 TABLES = ("graphs", "clusters", "stats", "scores", "selection")
 
 
-def _start(config, store, log):
-    return subprocess.Popen([sys.executable, "-m", "cbred_ray.cli", "run", str(config), "--out", str(store), "--quiet"],
-                            stdout=subprocess.DEVNULL, stderr=log.open("ab"), start_new_session=True)
+def _start(config, store, log, *options):
+    return subprocess.Popen([sys.executable, "-m", "cbred_ray.cli", "run", str(config), "--out", str(store), "--quiet",
+                             *options], stdout=subprocess.DEVNULL, stderr=log.open("ab"), start_new_session=True)
 
 
-def _run(config, store, log):
-    run = _start(config, store, log)
+def _run(config, store, log, *options):
+    run = _start(config, store, log, *options)
     assert run.wait(timeout=900) == 0, log.read_text()[-3000:]
 
 
@@ -87,21 +88,24 @@ def reference(config, tmp_path_factory):
 
 def test_a_run_killed_at_its_start_in_its_graphs_and_in_its_statistics_resumes_each_time(config, reference, tmp_path):
     """One store, three kills (right after the manifest appears, in the graphs, in the statistics),
-    each followed by the same command: no finished shard is computed again, and the store ends
-    equal to an uninterrupted run's."""
+    each followed by the same command: no finished shard is computed again, the lock each killed
+    driver leaves does not block the next, and the store ends equal to an uninterrupted run's. The
+    killed runs compute the statistics with 1 actor, the last with 2 (resources are not the config)."""
     store, log = tmp_path / "store", tmp_path / "log.txt"
+    one, two = ("--set", "resources.num_actors=1"), ("--set", "resources.num_actors=2")
 
-    run = _start(config, store, log)
+    run = _start(config, store, log, *one)
     assert _kill_when(run, lambda: (store / "manifest.json").is_file(), store), "the run ended before it was killed"
     assert not (store / "graphs").exists() or not shard_files(store, "graphs")
+    assert json.loads((store / LOCK_NAME).read_text())["pid"] == run.pid  # the killed driver's lease is left
 
-    run = _start(config, store, log)
+    run = _start(config, store, log, *one)
     assert _kill_when(run, lambda: len(shard_files(store, "graphs")) >= 2, store)
     graphs = shard_files(store, "graphs")
     assert 2 <= len(graphs) < GRAPH_SHARDS, "the run was not killed in the middle of its graphs"
     assert json.loads((store / "manifest.json").read_text())["stages"]["graphs"]["status"] == "running"
 
-    run = _start(config, store, log)
+    run = _start(config, store, log, *one)
     assert _kill_when(run, lambda: len(shard_files(store, "stats")) >= 3, store), "the run ended before it was killed"
     after = shard_files(store, "graphs")
     assert {name: after[name] for name in graphs} == graphs  # the same files: not computed again
@@ -127,12 +131,14 @@ def test_a_run_killed_at_its_start_in_its_graphs_and_in_its_statistics_resumes_e
     assert refused.returncode == 2 and "use a new --out directory" in refused.stderr
     assert {p: p.read_bytes() for p in store.rglob("*") if p.is_file()} == before
 
-    _run(config, store, log)
+    _run(config, store, log, *two)
     after = shard_files(store, "stats")
     assert {name: after[name] for name in finished} == finished
     manifest = json.loads((store / "manifest.json").read_text())
     record = manifest["stages"]["stats"]
     assert manifest["status"] == "done" and record["shards_reused"] == len(finished)
+    assert [s["resources"]["num_actors"] for s in manifest["sessions"]] == [1, 1, 1, 2]
+    assert record["actors"] == 2
     assert record["shards"]["status"] == "".join(
         "R" if f"shard-{i:05d}.parquet" in finished else "C" for i in range(total))
     assert record["cells_computed"] == total - len(finished)

@@ -4,16 +4,15 @@ import pytest
 from sklearn.metrics import silhouette_score
 
 from cbred_ray.cluster.kmeans import kmeans
-from cbred_ray.cluster.space import SILHOUETTE_SAMPLE, cluster_space
-from cbred_ray.cluster.space import Clustering
+from cbred_ray.cluster.space import SILHOUETTE_SAMPLE, Clustering, cluster_space
 from cbred_ray.config import ClusterConfig
+from cbred_ray.errors import BadInput
+from cbred_ray.spaces import nb201
 
 
 def _plain(**section) -> Clustering:
     """The plain clustering a config section describes, as the pipeline makes it."""
     return Clustering.of(ClusterConfig(**section))
-from cbred_ray.errors import BadInput
-from cbred_ray.spaces import nb201
 
 
 def _blobs(seed=0, centers=4, per=40):

@@ -3,15 +3,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cbred_ray.config import config_from_dict, load_config
+from cbred_ray.config import apply_overrides, config_from_dict, load_config
 from cbred_ray.errors import BadInput
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in CONFIGS.glob("*.yaml")))
-def test_shipped_configs_validate(name):
-    assert load_config(CONFIGS / name).hash()
+def test_shipped_configs_validate_and_are_distinct_runs():
+    configs = {p.name: load_config(p) for p in sorted(CONFIGS.glob("*.yaml"))}
+    hashes = {name: config.hash() for name, config in configs.items()}
+    assert len(set(hashes.values())) == len(hashes), hashes
+    for name, config in configs.items():  # the dump (the manifest's copy) validates to the same run
+        assert config_from_dict(config.model_dump(mode="json")).hash() == hashes[name], name
 
 
 def test_quick_and_full_defaults_differ_only_in_sampling_and_the_extra_full_statistics():
@@ -34,7 +37,9 @@ def test_hash_changes_with_any_value():
     ({"seed": -3}, "seed"),
     ({"stats": {"names": ["naswot_v2", "zen"]}}, "zen"),
     ({"select": {"statistics": ["params"]}, "stats": {"names": ["naswot_v2"]}}, "params"),
-    ({"stats": {"num_gpus_per_actor": 99}}, "num_gpus_per_actor"),
+    ({"resources": {"num_gpus_per_actor": 99}}, "num_gpus_per_actor"),
+    ({"stats": {"num_actors": 2}}, "unknown config key 'stats.num_actors'"),
+    ({"resources": {"torch_threads": 0}}, "resources.torch_threads"),
     ({"cluster": {"k": [8, 1]}}, "every K must be in"),
     ({"cluster": {"k": []}}, "a K grid needs at least one value"),
     ({"cluster": {"method": "spectral", "eta": [0.1, -1]}}, "eta must be positive"),
@@ -109,3 +114,76 @@ def test_statistic_options_are_part_of_the_hash():
     plain = config_from_dict({})
     tuned = config_from_dict({"stats": {"options": {"naswot_v2": {"batch_size": 32}}}})
     assert plain.hash() != tuned.hash()
+
+
+def test_resources_are_recorded_but_not_part_of_the_hash():
+    plain = config_from_dict({})
+    wide = config_from_dict({"resources": {"num_actors": 7, "num_gpus_per_actor": 0.25, "torch_threads": 3,
+                                           "holders": 2}})
+    assert wide.hash() == plain.hash() and wide.identity() == plain.identity()
+    assert "resources" not in wide.identity() and wide.resources.num_actors == 7
+    assert config_from_dict({"stats": {"shard_size": 7}}).hash() != plain.hash()  # the shards' layout is identity
+
+
+@pytest.mark.parametrize("text, named", [
+    ("", "is empty"),
+    ("# only a comment\n", "is empty"),
+    ("- a\n- b\n", "must be a mapping of sections, got a list"),
+    ("just words\n", "must be a mapping of sections, got a str"),
+    ("seed: [1\n", "is not valid YAML"),
+])
+def test_an_empty_or_non_mapping_yaml_is_refused_with_one_line(tmp_path, text, named):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(BadInput, match=named) as err:
+        load_config(path)
+    assert "\n" not in str(err.value) and "c.yaml" in str(err.value)
+
+
+def test_a_config_lays_its_differences_over_its_base(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "images.npz").write_bytes(b"")
+    (tmp_path / "base.yaml").write_text(yaml.safe_dump({
+        "seed": 5, "stats": {"names": ["naswot_v2", "params"], "data": {"source": "images.npz", "batch_size": 16}},
+        "cluster": {"k": 8, "n_init": 3}, "select": {"statistics": ["naswot_v2"]}}))
+    (tmp_path / "sub" / "child.yaml").write_text(yaml.safe_dump({
+        "base": "../base.yaml", "name": "child", "cluster": {"k": 12}, "stats": {"data": {"batch_size": 32}}}))
+    child = load_config(tmp_path / "sub" / "child.yaml")
+    assert child.name == "child" and child.seed == 5
+    assert child.cluster.k == 12 and child.cluster.n_init == 3  # mappings merge key by key
+    assert child.stats.names == ("naswot_v2", "params") and child.stats.data.batch_size == 32
+    assert child.stats.data.source == str((tmp_path / "images.npz").resolve())  # relative to the base's folder
+    assert child.hash() == config_from_dict({
+        "name": "child", "seed": 5, "cluster": {"k": 12, "n_init": 3}, "select": {"statistics": ["naswot_v2"]},
+        "stats": {"names": ["naswot_v2", "params"], "data": {"source": str((tmp_path / "images.npz").resolve()),
+                                                             "batch_size": 32}}}).hash()
+
+
+def test_a_base_cycle_or_a_missing_base_is_refused(tmp_path):
+    (tmp_path / "a.yaml").write_text("base: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\n")
+    with pytest.raises(BadInput, match="cycle"):
+        load_config(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("base: nowhere.yaml\n")
+    with pytest.raises(BadInput, match="nowhere.yaml"):
+        load_config(tmp_path / "c.yaml")
+
+
+def test_set_overrides_are_validated_like_the_yaml(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({"cluster": {"k": 8}}))
+    config = load_config(path, ["cluster.k=[4, 6]", "seed=9", "stats.data.source=null", "resources.num_actors=2"])
+    assert config.cluster.ks == (4, 6) and config.seed == 9 and config.stats.data.source is None
+    assert config.resources.num_actors == 2
+    assert load_config(path, ["resources.num_actors=2"]).hash() == load_config(path).hash()
+    for override, named in [("cluster.k=1", "cluster.k"), ("cluster.kk=3", "unknown config key 'cluster.kk'"),
+                            ("cluster", "give section.key=value"), ("cluster.k.x=1", "'cluster.k' is a value"), ("seed.x=1", "'seed'"),
+                            ("cluster.k=[1", "not valid YAML")]:
+        with pytest.raises(BadInput, match=named) as err:
+            load_config(path, [override])
+        assert "\n" not in str(err.value)
+
+
+def test_later_overrides_win_and_mappings_merge():
+    data = apply_overrides({"cluster": {"k": 8, "n_init": 2}}, ["cluster.k=4", "cluster.k=6"])
+    assert data == {"cluster": {"k": 6, "n_init": 2}}

@@ -48,7 +48,7 @@ def test_the_entrypoint_and_its_config_exist_in_the_repository():
     words = shlex.split(_load("rayjob.yaml")["spec"]["entrypoint"])
     assert words[0] == "python" and _in_repo(words[1]).is_file()
     config = _in_repo(words[words.index("--config") + 1])
-    assert config.is_file() and load_config(config).hash()
+    assert load_config(config).name == config.stem  # exists and validates
     assert words[words.index("--out") + 1].startswith("/mnt/stores/")
 
 
@@ -87,8 +87,44 @@ def test_gpu_workers_request_what_the_statistics_actors_ask_for(config):
     gpus = int(limits["nvidia.com/gpu"])
     assert gpus >= 1 and int(requests["nvidia.com/gpu"]) == gpus
     cpus = _quantity(requests["cpu"])
-    stats = load_config(REPO / "configs" / config).stats
-    plan = plan_actors(stats, {"GPU": group["replicas"] * gpus, "CPU": group["replicas"] * cpus})
+    resources = load_config(REPO / "configs" / config).resources
+    plan = plan_actors(resources, {"GPU": group["replicas"] * gpus, "CPU": group["replicas"] * cpus})
     assert plan.num_gpus > 0 and plan.num_actors == group["replicas"] * gpus / plan.num_gpus
     actors_per_pod = gpus / plan.num_gpus
     assert actors_per_pod * plan.num_cpus <= cpus  # each pod has the CPUs its actors ask for
+
+
+def test_the_image_is_pinned_to_the_projects_version():
+    version = re.search(r'^version = "([^"]+)"$', (REPO / "pyproject.toml").read_text(), re.M).group(1)
+    for name in ("raycluster.yaml", "rayjob.yaml"):
+        manifest = _load(name)
+        spec = manifest["spec"].get("rayClusterSpec", manifest["spec"])
+        for pod in _pods(spec):
+            for container in pod["containers"]:
+                assert container["image"] == f"REGISTRY/cbred-ray:{version}", container["image"]
+    assert f"cbred-ray:{version}" in (K8S / "README.md").read_text()
+
+
+def test_the_autoscaler_is_on_where_the_workers_can_scale():
+    spec = _load("raycluster.yaml")["spec"]
+    [group] = spec["workerGroupSpecs"]
+    assert group["minReplicas"] < group["maxReplicas"] and spec["enableInTreeAutoscaling"] is True
+
+
+def test_every_pod_runs_as_rays_user_in_the_group_that_owns_the_store():
+    for pod in _pods(_load("raycluster.yaml")["spec"]):
+        assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
+        assert pod["securityContext"]["runAsUser"] == 1000  # the ray user of Ray's images
+
+
+def test_the_submitter_is_a_small_cpu_pod():
+    [container] = _load("rayjob.yaml")["spec"]["submitterPodTemplate"]["spec"]["containers"]
+    assert "gpu" not in container["image"] and "cbred-ray" not in container["image"]
+    assert _quantity(container["resources"]["limits"]["cpu"]) <= 1
+    assert "nvidia.com/gpu" not in container["resources"]["limits"]
+
+
+def test_the_claim_names_a_storage_class_the_readme_says_to_set():
+    claim = _load("pvc.yaml")
+    assert claim["spec"]["storageClassName"] == "STORAGE_CLASS"
+    assert "STORAGE_CLASS" in (K8S / "README.md").read_text()

@@ -7,10 +7,9 @@ import time
 
 import numpy as np
 import pandas as pd
-
 from fault_injection import descendants_named
 
-from cbred_ray.config import StatsConfig
+from cbred_ray.config import ResourcesConfig, StatsConfig
 from cbred_ray.pipeline.run import run_statistics
 from cbred_ray.spaces import nb201
 from cbred_ray.spaces.canonical import canonical_cells
@@ -23,7 +22,7 @@ def _archs(n):
 
 
 def test_a_killed_statistics_actor_is_restarted_and_no_row_is_lost_or_doubled(ray_local, tmp_path):
-    cfg = StatsConfig(names=("naswot_v1", "naswot_v2"), data={"batch_size": 32}, shard_size=1, num_actors=2)
+    cfg = StatsConfig(names=("naswot_v1", "naswot_v2"), data={"batch_size": 32}, shard_size=1)
     archs = _archs(30)
     killed = []
 
@@ -41,12 +40,14 @@ def test_a_killed_statistics_actor_is_restarted_and_no_row_is_lost_or_doubled(ra
 
     killer = threading.Thread(target=kill_one_actor_mid_run)
     killer.start()
-    manifest = run_statistics(archs, cfg, str(tmp_path / "disturbed"), seed=1, progress=False)
+    manifest = run_statistics(archs, cfg, str(tmp_path / "disturbed"), seed=1, progress=False,
+                              resources=ResourcesConfig(num_actors=2))
     killer.join()
     assert killed, "no actor was killed in the middle of the run"
     assert manifest["rows"]["stats"] == 30
 
-    run_statistics(archs, cfg, str(tmp_path / "undisturbed"), seed=1, progress=False)
+    run_statistics(archs, cfg, str(tmp_path / "undisturbed"), seed=1, progress=False,
+                   resources=ResourcesConfig(num_actors=2))
     a, b = (pd.read_parquet(tmp_path / name / "stats").sort_values("arch_index").reset_index(drop=True)
             for name in ("disturbed", "undisturbed"))
     assert a["arch_index"].is_unique and len(a) == 30

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import NB101_TABLE
 
 from cbred_ray.cli import main
 from cbred_ray.config import config_from_dict
@@ -15,8 +16,6 @@ from cbred_ray.spaces.nb101_space import nb101_space
 from cbred_ray.stats.engine import compute_stats
 from cbred_ray.stats.networks import networks_of
 from cbred_ray.store import Store
-
-from conftest import NB101_TABLE
 
 CONFIG = {
     "name": "nb101_small", "seed": 1, "space": {"name": "nb101", "max_vertices": 5},

@@ -5,7 +5,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from cbred_ray.config import StatsConfig, config_from_dict
+from cbred_ray.config import ResourcesConfig, StatsConfig, config_from_dict
 from cbred_ray.pipeline.run import run_reduction, run_statistics
 from cbred_ray.spaces import nb201
 from cbred_ray.spaces.canonical import canonical_cells
@@ -153,8 +153,9 @@ def test_statistics_do_not_depend_on_the_number_of_actors_or_shards(ray_local, t
     names = ("naswot_v1", "naswot_v2", "ntk_cond", "linear_regions", "synflow", "logsynflow", "params", "macs")
     tables = []
     for actors, shard_size in ((1, 100), (2, 3)):
-        cfg = StatsConfig(names=names, data={"batch_size": 16}, num_actors=actors, shard_size=shard_size)
-        manifest = run_statistics(archs, cfg, str(tmp_path / f"s{actors}"), seed=2, progress=False)
+        cfg = StatsConfig(names=names, data={"batch_size": 16}, shard_size=shard_size)
+        manifest = run_statistics(archs, cfg, str(tmp_path / f"s{actors}"), seed=2, progress=False,
+                                  resources=ResourcesConfig(num_actors=actors))
         stage = manifest["stages"]["stats"]
         assert stage["shards_total"] == -(-stage["cells_computed"] // shard_size)
         tables.append(Store(tmp_path / f"s{actors}").read("stats").to_pandas().sort_values("arch_index")

@@ -1,5 +1,6 @@
 """The manifest records the status of every shard of a shard stage, kept up to date while the
-stage runs, and a finished shard stage that has lost or broken a shard is run again for it.
+stage runs, and a finished shard stage that has lost a shard, or holds one that no longer matches
+its record (rows, digest, config), is run again for it.
 
 No Ray: the stage functions here write their shards themselves, as the workers would."""
 import json
@@ -43,9 +44,8 @@ def _shard_stage(store, total, fail_after=None):
     """A stage that writes its missing shards, recording each in a shard log, as the graphs and
     statistics stages do; it stops (as a killed driver would) after ``fail_after`` shards."""
     def run():
-        done, broken = store.finished_shards("stats"), store.broken_shards("stats")
-        log = shard_log(total, done, broken)
-        for written, shard in enumerate(s for s in range(total) if s not in done):
+        log = shard_log(store, "stats", total)
+        for written, shard in enumerate(s for s in range(total) if s not in log.done):
             if written == fail_after:
                 raise KeyboardInterrupt
             store.write_shard("stats", shard, pa.table({"arch_index": [shard]}))
@@ -95,7 +95,36 @@ def test_a_done_shard_stage_is_reused_while_whole_and_run_again_for_a_lost_or_br
     assert sorted(store.read("stats").column("arch_index").to_pylist()) == [0, 1, 2, 3]
 
 
-def test_a_shard_log_outside_a_stage_only_counts():
-    log = shard_log(3, reused=[1])
+def test_a_shard_swapped_for_another_runs_valid_shard_is_computed_again(tmp_path):
+    store, other = Store(tmp_path / "s"), Store(tmp_path / "other")
+    store.write_manifest({"config_hash": "x", "stages": {}})
+    other.write_manifest({"config_hash": "y", "stages": {}})
+    Stages(store, on_disk_manifest(store), progress=False).run("stats", _shard_stage(store, 3))
+    other.write_shard("stats", 1, pa.table({"arch_index": [99]}))  # a whole shard of another run, same rows
+    store.shard_path("stats", 1).write_bytes(other.shard_path("stats", 1).read_bytes())
+    repaired = Stages(store, on_disk_manifest(store), progress=False).run("stats", _shard_stage(store, 3))
+    assert repaired["shards"]["status"] == "RBR"
+    assert sorted(store.read("stats").column("arch_index").to_pylist()) == [0, 1, 2]
+
+    # the shard and its record both copied in from the other run: the record names the other config
+    store.shard_path("stats", 2).write_bytes(other.shard_path("stats", 1).read_bytes())
+    store.record_path("stats", 2).write_bytes(other.record_path("stats", 1).read_bytes())
+    repaired = Stages(store, on_disk_manifest(store), progress=False).run("stats", _shard_stage(store, 3))
+    assert repaired["shards"]["status"] == "RRB"
+    assert sorted(store.read("stats").column("arch_index").to_pylist()) == [0, 1, 2]
+
+
+def test_a_shard_file_without_its_record_is_not_trusted(tmp_path):
+    store = Store(tmp_path / "s")
+    store.write_shard("stats", 0, pa.table({"arch_index": [0]}))
+    store.record_path("stats", 0).unlink()
+    log = shard_log(store, "stats", 2)
+    assert log.done == set() and log.broken == {0} and not store.shard_path("stats", 0).exists()
+
+
+def test_a_shard_log_outside_a_stage_only_counts(tmp_path):
+    store = Store(tmp_path / "s")
+    store.write_shard("stats", 1, pa.table({"arch_index": [1]}))
+    log = shard_log(store, "stats", 3)
     log.finished(0)
     assert log.publish is None and log.record()["status"] == "CR."

@@ -13,7 +13,7 @@ from cbred_ray.report import figures
 from cbred_ray.report.figures import (
     cluster_map,
     cluster_op_usage,
-    methods_bar_chart,
+    methods_chart,
     project_2d,
     tau_by_min_accuracy,
 )
@@ -26,12 +26,14 @@ CONSTRAINTS = ["none", "≤500K params", "≤300K params"]
 def methods_table(with_std: bool = True) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     rows = []
-    for constraint in CONSTRAINTS:
-        for method in METHODS:
-            row = {"constraint": constraint, "method": method, "mean": 60.0 + 10.0 * rng.random()}
-            if with_std:
-                row["std"] = np.nan if method == "Whole space" else rng.random()
-            rows.append(row)
+    for dataset in ("cifar10", "cifar100"):
+        for constraint in CONSTRAINTS:
+            for method in METHODS:
+                row = {"dataset": dataset, "constraint": constraint, "method": method,
+                       "mean": 60.0 + 10.0 * rng.random()}
+                if with_std:
+                    row["std"] = np.nan if method == "Whole space" else rng.random()
+                rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -75,14 +77,14 @@ def assert_png(path: Path) -> None:
 
 # ------------------------------------------------------------ valid PNGs
 
-def test_methods_bar_chart_writes_png(tmp_path):
-    out = methods_bar_chart(methods_table(), tmp_path / "sub" / "dir" / "methods.png")
+def test_methods_chart_writes_png(tmp_path):
+    out = methods_chart(methods_table(), tmp_path / "sub" / "dir" / "methods.png")
     assert isinstance(out, Path) and out == tmp_path / "sub" / "dir" / "methods.png"
     assert_png(out)
 
 
-def test_methods_bar_chart_without_std_and_with_str_path(tmp_path):
-    out = methods_bar_chart(methods_table(with_std=False).iloc[::2], str(tmp_path / "methods.png"), title="t")
+def test_methods_chart_without_std_and_with_str_path(tmp_path):
+    out = methods_chart(methods_table(with_std=False).iloc[::2], str(tmp_path / "methods.png"), title="t")
     assert_png(out)
 
 
@@ -101,6 +103,29 @@ def test_cluster_map_writes_png(tmp_path):
     assert_png(cluster_map(xy, labels, tmp_path / "map_plain.png"))
 
 
+def test_cluster_map_coloured_by_score_with_unscored_clusters(tmp_path):
+    xy, labels, weights = map_inputs()
+    scores = {0: 0.2, 1: 0.9, 2: np.nan, 3: 0.5}  # cluster 2 not scored, cluster 4 absent: grey
+    assert_png(cluster_map(xy, labels, tmp_path / "scored.png", selected=1, weights=weights, scores=scores))
+    with pytest.raises(BadInput, match="no cluster has a score"):
+        cluster_map(xy, labels, tmp_path / "none.png", scores={0: np.nan})
+
+
+def test_the_methods_chart_has_a_panel_per_dataset_and_sets_single_networks_apart(tmp_path, monkeypatch):
+    drawn = []
+    original = figures._save
+    monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.append(fig) or original(fig, path))
+    methods_chart(methods_table(), tmp_path / "m.png", single=("Intrinsic",))
+    [fig] = drawn
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["cifar10", "cifar100"]
+    labels = [t.get_text() for t in panels[0].get_yticklabels()]
+    assert labels[-1] == "Intrinsic (one network)" and "Intrinsic" not in labels[:-1]
+    ticks = panels[0].get_yticks()
+    assert ticks[-1] - ticks[-2] > ticks[1] - ticks[0]  # a gap before the single network
+    assert any(line.get_linestyle() == "--" for line in panels[0].get_lines())  # and a line
+
+
 def test_cluster_map_many_clusters(tmp_path):
     xy, labels, weights = map_inputs(n=250, k=25)
     assert_png(cluster_map(xy, labels, tmp_path / "map25.png", selected=24, weights=weights))
@@ -109,8 +134,8 @@ def test_cluster_map_many_clusters(tmp_path):
 # ------------------------------------------------------------ determinism
 
 def test_same_input_gives_identical_bytes(tmp_path):
-    a = methods_bar_chart(methods_table(), tmp_path / "a.png").read_bytes()
-    b = methods_bar_chart(methods_table(), tmp_path / "b.png").read_bytes()
+    a = methods_chart(methods_table(), tmp_path / "a.png").read_bytes()
+    b = methods_chart(methods_table(), tmp_path / "b.png").read_bytes()
     assert a == b
     xy, labels, weights = map_inputs()
     c = cluster_map(xy, labels, tmp_path / "c.png", selected=1, weights=weights).read_bytes()
@@ -121,10 +146,10 @@ def test_same_input_gives_identical_bytes(tmp_path):
 
 # ------------------------------------------------------------ bad input
 
-@pytest.mark.parametrize("column", ["constraint", "method", "mean"])
-def test_methods_bar_chart_missing_column(tmp_path, column):
+@pytest.mark.parametrize("column", ["dataset", "constraint", "method", "mean"])
+def test_methods_chart_missing_column(tmp_path, column):
     with pytest.raises(BadInput, match=column):
-        methods_bar_chart(methods_table().drop(columns=column), tmp_path / "x.png")
+        methods_chart(methods_table().drop(columns=column), tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
 
 
@@ -136,7 +161,7 @@ def test_tau_by_min_accuracy_missing_column(tmp_path, column):
 
 def test_empty_tables_raise(tmp_path):
     with pytest.raises(BadInput, match="empty"):
-        methods_bar_chart(methods_table().iloc[:0], tmp_path / "x.png")
+        methods_chart(methods_table().iloc[:0], tmp_path / "x.png")
     with pytest.raises(BadInput, match="empty"):
         cluster_op_usage(usage_table().iloc[:0], tmp_path / "x.png")
     with pytest.raises(BadInput, match="empty"):
@@ -145,15 +170,15 @@ def test_empty_tables_raise(tmp_path):
         cluster_map(np.zeros((0, 2)), np.zeros(0, dtype=int), tmp_path / "x.png")
 
 
-def test_methods_bar_chart_duplicate_pair_raises(tmp_path):
+def test_methods_chart_duplicate_pair_raises(tmp_path):
     table = methods_table()
     with pytest.raises(BadInput, match="two rows"):
-        methods_bar_chart(pd.concat([table, table.iloc[:1]]), tmp_path / "x.png")
+        methods_chart(pd.concat([table, table.iloc[:1]]), tmp_path / "x.png")
 
 
 def test_messages_are_one_line(tmp_path):
     with pytest.raises(BadInput) as caught:
-        methods_bar_chart(methods_table().drop(columns="mean"), tmp_path / "x.png")
+        methods_chart(methods_table().drop(columns="mean"), tmp_path / "x.png")
     assert "\n" not in str(caught.value)
 
 

@@ -7,8 +7,8 @@ import pytest
 
 from cbred_ray.errors import BadInput
 from cbred_ray.select.halving import halve_clusters, successive_halving
-from cbred_ray.select.settings import Selection
 from cbred_ray.select.scoring import oriented_ranks, score_clusters
+from cbred_ray.select.settings import Selection
 
 STATS = ("naswot_v2", "logsynflow")
 

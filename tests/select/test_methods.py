@@ -4,10 +4,10 @@ import pandas as pd
 import pytest
 
 from cbred_ray.config import SelectConfig
-from cbred_ray.select.settings import Selection
 from cbred_ray.select.methods import METHODS, choose_subsets, first_by_statistics
 from cbred_ray.select.reduction import ensemble_rank, reduce_space
 from cbred_ray.select.scoring import oriented_ranks
+from cbred_ray.select.settings import Selection
 
 
 @pytest.fixture()

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from cbred_ray.config import SelectConfig
-from cbred_ray.select.settings import Selection
 from cbred_ray.errors import BadInput
 from cbred_ray.select.reduction import ensemble_rank, reduce_space, top_by_rank
 from cbred_ray.select.scoring import oriented_ranks
+from cbred_ray.select.settings import Selection
 
 
 def _space(n=400, seed=0):

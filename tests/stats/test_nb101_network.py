@@ -47,7 +47,9 @@ TWO = matrix_of(2, [(0, 1)])
 
 def v2_params(c: int, classes: int = 10) -> int:
     """By hand: the V=2 cell is a 1x1 Conv-BN-ReLU projection; 3 stacks of 3 cells at c, 2c, 4c."""
-    project = lambda cin, cout: cin * cout + 2 * cout
+    def project(cin, cout):
+        return cin * cout + 2 * cout
+
     stacks = [project(c, c)] * 3 + [project(c, 2 * c)] + [project(2 * c, 2 * c)] * 2
     stacks += [project(2 * c, 4 * c)] + [project(4 * c, 4 * c)] * 2
     return 27 * c + 2 * c + sum(stacks) + 4 * c * classes + classes

@@ -8,7 +8,12 @@ import torch
 from cbred_ray.errors import BadInput
 from cbred_ray.stats import load_batch
 from cbred_ray.stats.data import (
-    BUILTIN_SOURCES, CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, batch_sha256,
+    BUILTIN_SOURCES,
+    CIFAR10_MEAN,
+    CIFAR10_STD,
+    CIFAR100_MEAN,
+    CIFAR100_STD,
+    batch_sha256,
 )
 
 SAMPLE = BUILTIN_SOURCES["cifar100-sample25"]

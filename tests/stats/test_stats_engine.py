@@ -2,14 +2,12 @@ import math
 
 import pytest
 import torch
+from stats_helpers import ALL_CONV, MIXED, SMALL, batch16
 
 from cbred_ray.errors import BadInput
-from cbred_ray.stats import STATISTICS, Statistic, compute_stats, validate_stat_names
-from cbred_ray.stats import build_network, registry
+from cbred_ray.stats import STATISTICS, Statistic, build_network, compute_stats, registry, validate_stat_names
 from cbred_ray.stats.engine import SMALL_NETWORK, _plan
 from cbred_ray.stats.ntk import ntk_cond
-
-from stats_helpers import ALL_CONV, MIXED, SMALL, batch16
 
 NAMES = ["naswot_v1", "naswot_v2", "ntk_cond", "linear_regions", "synflow", "logsynflow", "params", "macs"]
 

@@ -2,12 +2,11 @@ import math
 
 import pytest
 import torch
+from stats_helpers import SMALL, batch16, small_net
 from torch import nn
 
 from cbred_ray.stats import StatisticFailed, build_network, naswot_v2
 from cbred_ray.stats.naswot import relu_code_kernel
-
-from stats_helpers import SMALL, batch16, small_net
 
 
 class SharedInputNet(nn.Module):

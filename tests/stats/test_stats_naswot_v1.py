@@ -3,11 +3,10 @@ import math
 import numpy as np
 import pytest
 import torch
+from stats_helpers import SMALL, small_net
 
 from cbred_ray.stats import STATISTICS, StatisticFailed, build_network
 from cbred_ray.stats.naswot import input_jacobians, naswot_v1
-
-from stats_helpers import SMALL, small_net
 
 BATCH = 8  # Σ is 8 x 8 and full rank: no eigenvalue near -k, where the score is ill-conditioned
 

@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
 import torch
+from stats_helpers import ALL_CONV, MIXED, SMALL, small_net
 
 from cbred_ray.errors import BadInput
 from cbred_ray.stats import build_network, macs, params
-
-from stats_helpers import ALL_CONV, MIXED, SMALL, small_net
 
 
 def nb201_all_conv3x3_params(c: int, n: int, classes: int) -> int:

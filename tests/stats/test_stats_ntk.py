@@ -2,11 +2,10 @@ import math
 
 import pytest
 import torch
+from stats_helpers import SMALL, small_net
 
 from cbred_ray.stats import STATISTICS, StatisticFailed, build_network
 from cbred_ray.stats.ntk import ntk_cond, ntk_matrix
-
-from stats_helpers import SMALL, small_net
 
 BATCH = 4
 

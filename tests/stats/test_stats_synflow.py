@@ -3,12 +3,11 @@ import math
 
 import pytest
 import torch
+from stats_helpers import SMALL, small_net
 from torch import nn
 
 from cbred_ray.stats import StatisticFailed, build_network, logsynflow, synflow
 from cbred_ray.stats.synflow import synflow_terms
-
-from stats_helpers import SMALL, small_net
 
 
 def test_terms_match_hand_computation():

@@ -19,5 +19,6 @@ def test_temporary_files_of_interrupted_shard_writes_are_removed_and_counted(tmp
     for name in ("a", "b"):
         (store.stage_dir("stats") / f"{TMP_PREFIX}{name}-shard-00001.parquet").write_bytes(b"half")
     assert store.remove_partial("stats") == 2
-    assert [p.name for p in store.stage_dir("stats").iterdir()] == ["shard-00000.parquet"]
-    assert store.finished_shards("stats") == {0}
+    assert sorted(p.name for p in store.stage_dir("stats").iterdir()) == [".shard-00000.parquet.json",
+                                                                          "shard-00000.parquet"]
+    assert store.shard_files("stats") == {0}

@@ -5,7 +5,7 @@ import pytest
 
 from cbred_ray.errors import BadInput
 from cbred_ray.store import Store
-from cbred_ray.store.atomic import write_table_atomic
+from cbred_ray.store.atomic import file_digest, write_table_atomic
 
 
 def test_shards_are_written_whole_and_listed(tmp_path):
@@ -13,18 +13,36 @@ def test_shards_are_written_whole_and_listed(tmp_path):
     store.write_shard("stats", 3, pa.table({"x": [1, 2]}))
     store.write_shard("stats", 0, pa.table({"x": [3]}))
     (store.stage_dir("stats") / ".tmp-abc-shard-00007.parquet").write_bytes(b"half")
-    assert store.finished_shards("stats") == {0, 3}
+    assert store.shard_files("stats") == {0, 3}
     assert sorted(store.read("stats").column("x").to_pylist()) == [1, 2, 3]
     assert store.count_rows("stats") == 3
     assert [p.name for p in store.stage_dir("stats").iterdir() if p.name.startswith(".tmp")] == [
         ".tmp-abc-shard-00007.parquet"]
 
 
-def test_failed_write_leaves_no_file(tmp_path):
+def test_a_write_that_fails_after_its_file_is_written_leaves_no_file(tmp_path):
     target = tmp_path / "t.parquet"
-    with pytest.raises(Exception):
-        write_table_atomic(target, "not a table")
-    assert list(tmp_path.iterdir()) == []
+    target.mkdir()  # the final rename, after the whole temporary file is written, cannot replace a directory
+    (target / "keep").write_text("mine")
+    with pytest.raises(IsADirectoryError):
+        write_table_atomic(target, pa.table({"x": [1, 2, 3]}))
+    assert [p.name for p in tmp_path.iterdir()] == ["t.parquet"] and (target / "keep").read_text() == "mine"
+
+
+def test_a_shard_is_recorded_with_its_rows_digest_and_config(tmp_path):
+    store = Store(tmp_path / "s")
+    store.write_manifest({"config_hash": "aaaa", "stages": {}})
+    record = store.write_shard("stats", 0, pa.table({"x": [1, 2, 3]}))
+    assert record == {"rows": 3, "sha256": file_digest(store.shard_path("stats", 0)), "config_hash": "aaaa"}
+    assert store.read_record("stats", 0) == record
+    assert store.check_shards("stats") == ({0}, set())
+    assert store.read("stats").num_rows == 3  # readers do not see the record
+
+    for change in ({"sha256": "0" * 32}, {"rows": 4}, {"config_hash": "bbbb"}):
+        store.record_path("stats", 0).write_text(json.dumps({**record, **change}))
+        assert store.check_shards("stats") == (set(), {0}), change
+    store.record_path("stats", 0).unlink()
+    assert store.check_shards("stats") == (set(), {0})
 
 
 def test_a_store_belongs_to_one_config(tmp_path):
@@ -34,6 +52,12 @@ def test_a_store_belongs_to_one_config(tmp_path):
     assert store.check_owner("aaaa")["config_hash"] == "aaaa"
     with pytest.raises(BadInput, match="'aaaa'.*'bbbb'"):
         store.check_owner("bbbb")
+
+
+def test_a_file_in_place_of_the_store_is_refused(tmp_path):
+    (tmp_path / "s").write_text("a file")
+    with pytest.raises(BadInput, match="is a file"):
+        Store(tmp_path / "s").check_owner("aaaa")
 
 
 def test_a_foreign_non_empty_directory_is_refused(tmp_path):
@@ -71,9 +95,9 @@ def test_a_broken_shard_is_not_counted_as_finished(tmp_path):
     store.write_shard("stats", 1, pa.table({"x": [2]}))
     good = store.shard_path("stats", 1).read_bytes()
     store.shard_path("stats", 1).write_bytes(good[: len(good) // 2])  # truncated by a crash outside our writes
-    assert store.finished_shards("stats") == {0} and store.broken_shards("stats") == {1}
+    assert store.check_shards("stats") == ({0}, {1})
     store.write_shard("stats", 1, pa.table({"x": [2]}))  # computed again, replacing it
-    assert store.finished_shards("stats") == {0, 1} and store.broken_shards("stats") == set()
+    assert store.check_shards("stats") == ({0, 1}, set())
     assert sorted(store.read("stats").column("x").to_pylist()) == [1, 2]
 
 
