@@ -28,13 +28,16 @@ if __name__ == "__main__":
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True)
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--config", required=True, help="YAML run config, relative to the working directory")
+    parser.add_argument("--out", required=True, help="absolute store directory on storage every node can write")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override one config value (repeatable), as in cbred run")
+    parser.add_argument("--quiet", action="store_true", help="only warnings and errors")
     args = parser.parse_args()
     if IN_SUBMITTED_JOB in os.environ and not Path(args.out).is_absolute():
         print(f"cbred: error: --out {args.out!r} is relative: in a submitted job it would land in the job's temporary "
               "copy of the working directory; give an absolute path on storage every node can write",
               file=sys.stderr)
         sys.exit(2)
-    sys.exit(main(["run", args.config, "--out", args.out, *(["--quiet"] if args.quiet else [])]))
+    overrides = [word for value in args.set for word in ("--set", value)]
+    sys.exit(main(["run", args.config, "--out", args.out, *overrides, *(["--quiet"] if args.quiet else [])]))

@@ -15,7 +15,9 @@ TMP_PREFIX = ".tmp-"
 
 
 def _tmp_name(path: Path) -> Path:
-    return path.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}-{path.name}")
+    """A hidden name beside ``path`` that no reader's pattern matches: not ``*.parquet`` (DuckDB's globs
+    match hidden files), not ``*.json``."""
+    return path.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}-{path.name}.part")
 
 
 def file_digest(path: str | Path) -> str:

@@ -112,6 +112,28 @@ class StoreLock:
                            "finish, or use another --out")
 
     # -- acquire / release ------------------------------------------------
+    def _lock(self, fd: int, mode: int) -> bool:
+        """``flock`` the open lock file (without waiting): True when locked, False on a volume that has
+        no locks; :class:`StoreLocked`, naming the holder, when another process holds it."""
+        if fcntl is None:
+            return False
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return True
+        except OSError as err:
+            if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise self._refuse(self.read_lease()) from None
+            if err.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                return False  # the lease alone decides
+            raise
+
+    def _claimable(self, fd: int, mode: int) -> None:
+        """Raise :class:`StoreLocked` unless this process can hold the store (``fd``: the lock file, open)."""
+        locked = self._lock(fd, mode)
+        lease = self.read_lease()
+        if self._held(lease, locked):
+            raise self._refuse(lease)
+
     def check(self) -> None:
         r"""Raise :class:`StoreLocked` if another driver holds the store now; writes nothing (a store with
         no lock file, or none yet, is free). A driver checks this first, so that a refusal names the
@@ -120,42 +142,18 @@ class StoreLock:
             return
         fd = os.open(self.path, os.O_RDONLY)
         try:
-            locked = False
-            if fcntl is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                    locked = True
-                except OSError as err:
-                    if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                        raise self._refuse(self.read_lease()) from None
-                    if err.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EBADF):
-                        raise
-            lease = self.read_lease()
-            if self._held(lease, locked):
-                raise self._refuse(lease)
+            self._claimable(fd, fcntl.LOCK_SH if fcntl is not None else 0)
         finally:
-            os.close(fd)
+            os.close(fd)  # and with it the shared lock
 
     def acquire(self) -> StoreLock:
         self.root.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o664)
-        locked = False
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                locked = True
-            except OSError as err:
-                if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    os.close(fd)
-                    raise self._refuse(self.read_lease()) from None
-                if err.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
-                    os.close(fd)
-                    raise
-                # a volume without locks: the lease alone decides
-        lease = self.read_lease()
-        if self._held(lease, locked):
+        try:
+            self._claimable(fd, fcntl.LOCK_EX if fcntl is not None else 0)
+        except BaseException:
             os.close(fd)
-            raise self._refuse(lease)
+            raise
         self.fd, self.since = fd, time.time()
         self._write_lease()
         self._stop.clear()

@@ -8,7 +8,7 @@ from cbred_ray.store.atomic import TMP_PREFIX
 def test_a_run_killed_while_it_wrote_its_first_manifest_can_start_again(tmp_path):
     root = tmp_path / "s"
     root.mkdir()
-    (root / f"{TMP_PREFIX}0123-manifest.json").write_text('{"config_ha')  # killed before the rename
+    (root / f"{TMP_PREFIX}0123-manifest.json.part").write_text('{"config_ha')  # killed before the rename
     assert Store(root).check_owner("aaaa") is None  # an empty store, not someone else's directory
 
 
@@ -17,7 +17,7 @@ def test_temporary_files_of_interrupted_shard_writes_are_removed_and_counted(tmp
     assert store.remove_partial("stats") == 0
     store.write_shard("stats", 0, pa.table({"x": [1]}))
     for name in ("a", "b"):
-        (store.stage_dir("stats") / f"{TMP_PREFIX}{name}-shard-00001.parquet").write_bytes(b"half")
+        (store.stage_dir("stats") / f"{TMP_PREFIX}{name}-shard-00001.parquet.part").write_bytes(b"half")
     assert store.remove_partial("stats") == 2
     assert sorted(p.name for p in store.stage_dir("stats").iterdir()) == [".shard-00000.parquet.json",
                                                                           "shard-00000.parquet"]

@@ -12,12 +12,12 @@ def test_shards_are_written_whole_and_listed(tmp_path):
     store = Store(tmp_path / "s")
     store.write_shard("stats", 3, pa.table({"x": [1, 2]}))
     store.write_shard("stats", 0, pa.table({"x": [3]}))
-    (store.stage_dir("stats") / ".tmp-abc-shard-00007.parquet").write_bytes(b"half")
+    (store.stage_dir("stats") / ".tmp-abc-shard-00007.parquet.part").write_bytes(b"half")
     assert store.shard_files("stats") == {0, 3}
     assert sorted(store.read("stats").column("x").to_pylist()) == [1, 2, 3]
     assert store.count_rows("stats") == 3
     assert [p.name for p in store.stage_dir("stats").iterdir() if p.name.startswith(".tmp")] == [
-        ".tmp-abc-shard-00007.parquet"]
+        ".tmp-abc-shard-00007.parquet.part"]
 
 
 def test_a_write_that_fails_after_its_file_is_written_leaves_no_file(tmp_path):
@@ -107,3 +107,17 @@ def test_the_manifest_is_strict_json_with_null_where_a_number_is_not_finite(tmp_
     text = store.manifest_path.read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert json.loads(text) == {"config_hash": "x", "score": None, "rounds": [{"interval": [None, 0.5]}]}
+
+
+def test_duckdb_and_pandas_read_a_stage_as_it_is(tmp_path):
+    duckdb = pytest.importorskip("duckdb")
+    import pandas as pd
+
+    store = Store(tmp_path / "s")
+    store.write_manifest({"config_hash": "aaaa", "stages": {}})
+    store.write_shard("stats", 0, pa.table({"arch_index": [0, 1], "naswot_v2": [1.5, 2.5]}))
+    store.write_shard("stats", 1, pa.table({"arch_index": [2], "naswot_v2": [3.5]}))
+    (store.stage_dir("stats") / ".tmp-abc-shard-00002.parquet.part").write_bytes(b"half")  # a crash's leftover
+    glob = str(store.stage_dir("stats") / "*.parquet")
+    assert duckdb.sql(f"select count(*), sum(naswot_v2) from '{glob}'").fetchall() == [(3, 7.5)]
+    assert sorted(pd.read_parquet(store.stage_dir("stats"))["arch_index"]) == [0, 1, 2]
