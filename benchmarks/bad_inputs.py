@@ -18,6 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import yaml
 from provenance import provenance
 
@@ -91,16 +92,24 @@ def cases(env: dict, work: Path) -> dict:
     # two drivers on one store at once: the tiny config, and the same with seed 4
     seed4 = work / "seed4.yaml"
     seed4.write_text(yaml.safe_dump({**TINY, "seed": 4}))
-    first = run("run", tiny, "--out", work / "s_shared", "--quiet", wait=False)
-    time.sleep(3)
+    first = run("run", tiny, "--out", work / "s_shared", "--quiet", wait=False)  # both at the same moment
     second = run("run", seed4, "--out", work / "s_shared", "--quiet", wait=False)
     out1, err1 = first.communicate(timeout=900)
     out2, err2 = second.communicate(timeout=900)
     manifest = json.loads((work / "s_shared" / "manifest.json").read_text())
+    stats = pd.read_parquet(work / "s_shared" / "stats")
+    expected = {3: None, 4: None}
+    for seed, config in ((3, tiny), (4, seed4)):  # the statistics each run alone would store
+        alone = run("run", config, "--out", work / f"s_alone{seed}", "--quiet")
+        if alone.returncode == 0:
+            expected[seed] = sorted(pd.read_parquet(work / f"s_alone{seed}" / "stats")["arch_index"])
+    held = sorted(stats["arch_index"])
     results["two_drivers_one_store"] = {
-        "first_exit": first.returncode, "second_exit": second.returncode,
-        "second_last_stderr_line": ([line for line in err2.splitlines() if line.strip()] or [""])[-1][:300],
-        "manifest_seed": manifest.get("seed")}
+        "exits": sorted([first.returncode, second.returncode]),
+        "refused_line": next((([line for line in err.splitlines() if line.strip()] or [""])[-1][:300]
+                              for err in (err1, err2) if "error" in err), ""),
+        "manifest_seed": manifest.get("seed"),
+        "stats_are_those_of_seed": [seed for seed, rows in expected.items() if rows == held]}
 
     # a store started with 1 actor, finished with 2 (the resources of the statistics)
     one = work / "one_actor.yaml"
