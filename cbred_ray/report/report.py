@@ -227,7 +227,7 @@ def _figures(out: Path, summary: pd.DataFrame, dataset: str, first: Choice, spac
     for label, row in picks.items():
         members = first.clusters.index[first.clusters.to_numpy() == row["cluster"]]
         mean_acc = accuracy.loc[space.arch_str.loc[members]].mean()
-        name = f"{label} (cluster {int(row['cluster'])}, {len(members)} archs, {mean_acc:.1f} %)"
+        name = f"{label} (cluster {int(row['cluster'])}, {len(members)} archs, mean {dataset} accuracy {mean_acc:.1f} %)"
         usage_rows[name] = space.features.loc[members].mean().to_numpy()
     usage = pd.DataFrame.from_dict(usage_rows, orient="index")
     if usage.shape[1] == len(KERNEL_TYPES):
