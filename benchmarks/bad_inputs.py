@@ -3,7 +3,8 @@
     python benchmarks/bad_inputs.py --out benchmarks/results/bad_inputs.json [--src OTHER_CHECKOUT]
 
 Each case runs real `cbred` processes in a fresh folder and records the exit codes, the number
-of lines on stderr (and the last one), and whether a store was left behind. ``--src`` runs the
+of lines on stderr (and the last one), and whether a store was left behind; the work folder is
+written as WORK and this machine's host name as HOST. ``--src`` runs the
 `cbred_ray` package of another checkout (PYTHONPATH), to record the same cases before a change.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ import argparse
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -135,7 +137,8 @@ def main() -> None:
     if args.src:
         env["PYTHONPATH"] = str(Path(args.src).resolve())
     with tempfile.TemporaryDirectory() as tmp:
-        results = json.loads(json.dumps(cases(env, Path(tmp))).replace(str(Path(tmp)), "WORK"))
+        text = json.dumps(cases(env, Path(tmp))).replace(str(Path(tmp)), "WORK")
+        results = json.loads(text.replace(f"host '{socket.gethostname()}'", "host 'HOST'"))
     src = Path(args.src).resolve() if args.src else REPO
     commit = subprocess.run(["git", "-C", str(src), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     out = {"command": "python benchmarks/bad_inputs.py" + (" --src CHECKOUT" if args.src else "") + f" --out {args.out}",
