@@ -9,7 +9,9 @@
    A seeded batch of ``--timing-cells`` cells is timed first; if that projects all cells under
    ``--budget-minutes`` on ``--workers`` dedicated cores (from the workers' CPU seconds, so that other
    load on the machine does not count), every cell is built, else a seeded sample of ``--sample``
-   cells plus every cell with at most 5 vertices (the result says which).
+   cells plus every cell with at most 5 vertices (the result says which). With ``--work DIR`` every
+   cell is built, whatever the projection, and the run resumes: each finished chunk is appended to
+   ``DIR/chunks.jsonl``, and a rerun with the same ``DIR`` builds only the chunks not in it.
 3. ``forward_seconds``: CPU seconds (process time, 1 torch thread) of one forward + backward of a
    batch of 64 seeded CIFAR-sized images, for 5 seeded 7-vertex cells at each stem width; the first
    call (which includes oneDNN's one-off primitive creation for new shapes) and a second, warm call.
@@ -69,6 +71,102 @@ def check_built(pool: ProcessPoolExecutor, table, positions: np.ndarray, chunk: 
     return checked, mismatches, time.perf_counter() - started, cpu
 
 
+def check_all_resumable(pool: ProcessPoolExecutor, table, order: np.ndarray, chunk: int,
+                        work: Path) -> tuple[int, list, float, float]:
+    """Build every cell, in ``order``, chunk by chunk, appending each finished chunk to ``work/chunks.jsonl``
+    and skipping the chunks already there; (cells checked, mismatches, wall seconds of this run, worker CPU
+    seconds of every run)."""
+    from concurrent.futures import as_completed
+
+    work.mkdir(parents=True, exist_ok=True)
+    log = work / "chunks.jsonl"
+    done = {}
+    if log.is_file():
+        for line in log.read_text().splitlines():
+            if line.strip():
+                record = json.loads(line)
+                done[record["chunk"]] = record
+    adjacency, operations = table["module_adjacency"].to_numpy(), table["module_operations"].to_numpy()
+    expected = table["trainable_parameters"].to_numpy()
+    chunks = [order[i:i + chunk] for i in range(0, len(order), chunk)]
+    started = time.perf_counter()
+    futures = {pool.submit(built_params, [(int(p), adjacency[p].tolist(), operations[p].tolist()) for p in part]): i
+               for i, part in enumerate(chunks) if i not in done}
+    print(json.dumps({"chunks": len(chunks), "already_done": len(done), "to_build": len(futures)}), file=sys.stderr)
+    with log.open("a") as out:
+        for finished, future in enumerate(as_completed(futures), start=1):
+            results, seconds = future.result()
+            wrong = [{"hash": table["hash"].iat[p], "table": int(expected[p]), "built": c}
+                     for p, c in results if c != expected[p]]
+            record = {"chunk": futures[future], "checked": len(results), "mismatches": wrong, "cpu_seconds": seconds}
+            out.write(json.dumps(record) + "\n")
+            out.flush()
+            done[record["chunk"]] = record
+            if finished % 100 == 0:
+                print(json.dumps({"chunks_done": len(done), "of": len(chunks)}), file=sys.stderr, flush=True)
+    mismatches = [m for r in done.values() for m in r["mismatches"]]
+    return (sum(r["checked"] for r in done.values()), mismatches, time.perf_counter() - started,
+            sum(r["cpu_seconds"] for r in done.values()))
+
+
+def built_every_cell(pool: ProcessPoolExecutor, table, order: np.ndarray, args) -> dict:
+    """The built-network record of a resumable run over every cell (exits, to be rerun, until all are built)."""
+    checked, mismatches, wall, cpu = check_all_resumable(pool, table, order, args.chunk, Path(args.work))
+    if checked < len(table):
+        sys.exit(f"{checked} of {len(table)} cells built so far: run again with the same --work to go on")
+    return {"device": "meta", "workers": args.workers, "mode": "all",
+            "note": "every cell built (resumable run: chunks of --chunk cells in a seeded order, each recorded "
+                    "as it finished)",
+            "cells_checked": int(checked),
+            "cells_checked_by_vertices": {str(k): int(v) for k, v in
+                                          table["num_vertices"].value_counts().sort_index().items()},
+            "mismatches": len(mismatches), "first_mismatches": mismatches[:10],
+            "wall_seconds_last_run": round(wall, 1), "worker_cpu_seconds": round(cpu, 1),
+            "cpu_seconds_per_cell": round(cpu / checked, 4)}
+
+
+def built_within_budget(pool: ProcessPoolExecutor, table, order: np.ndarray, args) -> dict:
+    """The built-network record: a timed batch of cells, then every cell if that projects within the
+    budget, else a seeded sample plus every cell of at most 5 vertices."""
+    timing = order[:args.timing_cells]
+    timed, timing_mismatches, timing_wall, timing_cpu = check_built(pool, table, timing, args.chunk)
+    # on dedicated cores: the workers' CPU seconds shared by the workers (the machine may be busy)
+    projected_minutes = timing_cpu / args.workers * len(table) / len(timing) / 60
+    projected_wall_minutes = timing_wall * len(table) / len(timing) / 60
+    everything = projected_minutes <= args.budget_minutes
+    if everything:
+        rest = order[args.timing_cells:]
+    else:
+        small = np.flatnonzero(table["num_vertices"].to_numpy() <= 5)
+        rest = np.setdiff1d(np.union1d(order[:args.sample], small), timing)
+    print(json.dumps({"timing_wall_seconds": round(timing_wall, 1), "timing_cpu_seconds": round(timing_cpu, 1),
+                      "projected_all_minutes": round(projected_minutes, 1),
+                      "building": "all" if everything else len(rest) + timed}), file=sys.stderr)
+    rest_checked, rest_mismatches, rest_wall, rest_cpu = check_built(pool, table, rest, args.chunk)
+    checked_positions = np.concatenate([timing, rest])
+    by_vertices = table["num_vertices"].iloc[checked_positions].value_counts().sort_index()
+    return {
+        "device": "meta", "workers": args.workers, "timing_cells": int(timed),
+        "timing_wall_seconds": round(timing_wall, 1), "timing_worker_cpu_seconds": round(timing_cpu, 1),
+        "projected_all_minutes": round(projected_minutes, 1),
+        "projected_all_minutes_basis": "worker CPU seconds of the timing cells / workers, scaled to all cells",
+        "projected_all_wall_minutes_at_this_load": round(projected_wall_minutes, 1),
+        "budget_minutes": args.budget_minutes,
+        "mode": "all" if everything else "sample",
+        "note": ("every cell built" if everything else
+                 f"all cells projected over the {args.budget_minutes:g}-minute budget on {args.workers} processes: a "
+                 f"seeded sample of {args.sample} cells (seed {args.seed}, including the timing cells) plus every "
+                 f"cell with at most 5 vertices"),
+        "cells_checked": int(timed + rest_checked),
+        "cells_checked_by_vertices": {str(k): int(v) for k, v in by_vertices.items()},
+        "mismatches": len(timing_mismatches) + len(rest_mismatches),
+        "first_mismatches": (timing_mismatches + rest_mismatches)[:10],
+        "wall_seconds": round(timing_wall + rest_wall, 1),
+        "worker_cpu_seconds": round(timing_cpu + rest_cpu, 1),
+        "cpu_seconds_per_cell": round((timing_cpu + rest_cpu) / (timed + rest_checked), 4),
+    }
+
+
 def forward_seconds(table, seed: int, cells: int, batch: int) -> dict:
     """Process seconds of forward + backward of one batch at each width, first and warm call, 1 thread."""
     import torch
@@ -112,6 +210,8 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=20_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--chunk", type=int, default=250)
+    parser.add_argument("--work", default=None, help="build every cell, resumably: finished chunks go to "
+                        "WORK/chunks.jsonl")
     args = parser.parse_args()
 
     import pandas as pd
@@ -133,48 +233,13 @@ def main() -> None:
     print(json.dumps({"closed_form": closed}), file=sys.stderr)
 
     order = np.random.default_rng(args.seed).permutation(len(table))
-    timing = order[:args.timing_cells]
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
-        timed, timing_mismatches, timing_wall, timing_cpu = check_built(pool, table, timing, args.chunk)
-        # on dedicated cores: the workers' CPU seconds shared by the workers (the machine may be busy)
-        projected_minutes = timing_cpu / args.workers * len(table) / len(timing) / 60
-        projected_wall_minutes = timing_wall * len(table) / len(timing) / 60
-        everything = projected_minutes <= args.budget_minutes
-        if everything:
-            rest = order[args.timing_cells:]
-        else:
-            small = np.flatnonzero(table["num_vertices"].to_numpy() <= 5)
-            rest = np.setdiff1d(np.union1d(order[:args.sample], small), timing)
-        print(json.dumps({"timing_wall_seconds": round(timing_wall, 1), "timing_cpu_seconds": round(timing_cpu, 1),
-                          "projected_all_minutes": round(projected_minutes, 1),
-                          "building": "all" if everything else len(rest) + timed}), file=sys.stderr)
-        rest_checked, rest_mismatches, rest_wall, rest_cpu = check_built(pool, table, rest, args.chunk)
-    checked_positions = np.concatenate([timing, rest])
-    by_vertices = table["num_vertices"].iloc[checked_positions].value_counts().sort_index()
-    built = {
-        "device": "meta", "workers": args.workers, "timing_cells": int(timed),
-        "timing_wall_seconds": round(timing_wall, 1), "timing_worker_cpu_seconds": round(timing_cpu, 1),
-        "projected_all_minutes": round(projected_minutes, 1),
-        "projected_all_minutes_basis": "worker CPU seconds of the timing cells / workers, scaled to all cells",
-        "projected_all_wall_minutes_at_this_load": round(projected_wall_minutes, 1),
-        "budget_minutes": args.budget_minutes,
-        "mode": "all" if everything else "sample",
-        "note": ("every cell built" if everything else
-                 f"all cells projected over the {args.budget_minutes:g}-minute budget on {args.workers} processes: a "
-                 f"seeded sample of {args.sample} cells (seed {args.seed}, including the timing cells) plus every "
-                 f"cell with at most 5 vertices"),
-        "cells_checked": int(timed + rest_checked),
-        "cells_checked_by_vertices": {str(k): int(v) for k, v in by_vertices.items()},
-        "mismatches": len(timing_mismatches) + len(rest_mismatches),
-        "first_mismatches": (timing_mismatches + rest_mismatches)[:10],
-        "wall_seconds": round(timing_wall + rest_wall, 1),
-        "worker_cpu_seconds": round(timing_cpu + rest_cpu, 1),
-        "cpu_seconds_per_cell": round((timing_cpu + rest_cpu) / (timed + rest_checked), 4),
-    }
+        built = (built_every_cell(pool, table, order, args) if args.work else
+                 built_within_budget(pool, table, order, args))
     print(json.dumps({"built_network": built}), file=sys.stderr)
 
     forward = forward_seconds(table, args.seed, cells=5, batch=64)
-    command = f"python benchmarks/nb101_params.py --out {args.out}"
+    command = f"python benchmarks/nb101_params.py --out {args.out}" + (" --work WORK" if args.work else "")
     defaults = {"workers": 2, "timing_cells": 2000, "budget_minutes": 25.0, "sample": 20_000, "seed": 0, "chunk": 250}
     command += "".join(f" --{k.replace('_', '-')} {getattr(args, k)}" for k, v in defaults.items()
                        if getattr(args, k) != v)
