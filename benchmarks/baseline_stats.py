@@ -248,6 +248,26 @@ def logsynflow(ops: Sequence[str], seed: int, num_classes: int = 100, channels: 
 # --------------------------------------------------------------------------------------------
 
 
+# --------------------------------------------------------------------------------------------
+# The zero-cost set (zero-cost-nas / NASLib: measures/jacob_cov.py, measures/l2_norm.py)
+# --------------------------------------------------------------------------------------------
+
+
+def jacov(ops: Sequence[str], batch: torch.Tensor, seed: int, num_classes: int = 100,
+          channels: int = 16, cells_per_stage: int = 5) -> float:
+    """zero-cost-nas's ``jacob_cov``: the same computation as NASWOT v1's reference (above), on the
+    set's batch (the caller gives it 64 images)."""
+    return naswot_v1(ops, batch, seed, num_classes, channels, cells_per_stage)
+
+
+def l2_norm(ops: Sequence[str], seed: int, num_classes: int = 100, channels: int = 16,
+            cells_per_stage: int = 5) -> float:
+    """As the reference: ``get_layer_metric_array`` over Conv2d and Linear of ``layer.weight.norm()``, summed."""
+    net = _standard(ops, seed, num_classes, channels, cells_per_stage)
+    return float(sum(torch.sum(layer.weight.norm()).item() for layer in net.modules()
+                     if isinstance(layer, (nn.Conv2d, nn.Linear))))
+
+
 def params(ops: Sequence[str], seed: int, num_classes: int = 100, channels: int = 16, cells_per_stage: int = 5) -> float:
     """Number of parameters of the NB201 network."""
     net = _standard(ops, seed, num_classes, channels, cells_per_stage)
@@ -267,7 +287,8 @@ def macs(ops: Sequence[str], seed: int, num_classes: int = 100, channels: int = 
 # --------------------------------------------------------------------------------------------
 
 
-NAMES = ("naswot_v1", "naswot_v2", "ntk_cond", "linear_regions", "synflow", "logsynflow", "params", "macs")
+NAMES = ("naswot_v1", "naswot_v2", "ntk_cond", "linear_regions", "synflow", "logsynflow", "jacov", "l2_norm",
+         "params", "macs")
 
 
 def baseline_calls(ops: Sequence[str], batch: torch.Tensor, seed: int, num_classes: int = 100,
@@ -291,6 +312,8 @@ def baseline_calls(ops: Sequence[str], batch: torch.Tensor, seed: int, num_class
         "linear_regions": lambda: linear_regions(ops, images("linear_regions"), seed, num_classes),
         "synflow": lambda: synflow(ops, seed, **std),
         "logsynflow": lambda: logsynflow(ops, seed, **std),
+        "jacov": lambda: jacov(ops, images("jacov"), seed, **std),
+        "l2_norm": lambda: l2_norm(ops, seed, **std),
         "params": lambda: params(ops, seed, **std),
         "macs": lambda: macs(ops, seed, **std),
     }

@@ -20,6 +20,7 @@ from cbred_ray.stats.linear_regions import linear_regions
 from cbred_ray.stats.naswot import NaswotPass, naswot_pass, naswot_v1, naswot_v2, v1_score, v2_score
 from cbred_ray.stats.ntk import ntk_cond
 from cbred_ray.stats.synflow import logsynflow, logsynflow_score, synflow, synflow_score, synflow_terms
+from cbred_ray.stats.zero_cost import l2_norm
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,9 @@ def _v2_from_pass(result: NaswotPass) -> float:
 NASWOT_BATCH = 128
 """Images NASWOT v1 and v2 read: v2's published batch (Mellor et al. 2021). v1's reference
 used 256; v1 reads the same 128 so that both scores come from one pass."""
+ZERO_COST_BATCH = 64
+"""Images the zero-cost set reads: zero-cost-nas's NB201 setting (``--batch_size 64``, one batch),
+which NAS-Bench-Suite-Zero's datasheet also gives (its shipped configs say 32)."""
 NTK_BATCH = 32
 """Images the NTK reads: TE-NAS's NB201 setting as the project documents it (TE-NAS's
 pruning launch script uses 72; see ``cbred_ray.stats.ntk``)."""
@@ -108,6 +112,13 @@ _ALL = (
     Statistic("logsynflow", logsynflow, True, False, "quality",
               "sum |θ ⊙ log(1 + |∂R/∂θ|)|, |θ|, all-ones input, float64, no BN (Cavagnero et al., 2023)",
               shared=_SYNFLOW_PASS, score=logsynflow_score),
+    Statistic("jacov", naswot_v1, True, True, "quality",
+              "-Σ[log(σ+k) + 1/(σ+k)] over eigenvalues of the input-Jacobian correlation matrix, k=1e-5, "
+              "train mode, 64 images (zero-cost set: Abdelfattah et al., ICLR 2021; NAS-Bench-Suite-Zero)",
+              batch_size=ZERO_COST_BATCH, shared=_NASWOT_PASS, score=_v1_from_pass),
+    Statistic("l2_norm", l2_norm, True, False, "quality",
+              "Σ over conv and linear layers of the Frobenius norm of the weight, untrained, data-free "
+              "(NAS-Bench-Suite-Zero, Krishnakumar et al., 2022)"),
     Statistic("params", params, False, False, "cost", "number of parameters"),
     Statistic("macs", macs, False, False, "cost",
               "multiply-accumulates for one 3x32x32 image (FlopCounterMode FLOPs / 2)"),

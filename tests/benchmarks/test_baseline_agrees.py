@@ -33,6 +33,8 @@ TOLERANCE = {
     "linear_regions": 1e-5,  # TE-NAS sums 1/multiplicity in float32; the engine counts exactly
     "synflow": 1e-9,
     "logsynflow": 1e-9,
+    "jacov": 1e-4,  # as naswot_v1
+    "l2_norm": 1e-6,  # float64 sum here, float32 norms in the reference
     "params": 0.0,
     "macs": 0.0,
 }

@@ -9,14 +9,16 @@ from cbred_ray.stats import STATISTICS, Statistic, build_network, compute_stats,
 from cbred_ray.stats.engine import SMALL_NETWORK, _plan
 from cbred_ray.stats.ntk import ntk_cond
 
-NAMES = ["naswot_v1", "naswot_v2", "ntk_cond", "linear_regions", "synflow", "logsynflow", "params", "macs"]
+NAMES = ["naswot_v1", "naswot_v2", "ntk_cond", "linear_regions", "synflow", "logsynflow", "jacov", "l2_norm",
+         "params", "macs"]
 
 
 def test_registry_names_and_kinds():
     assert list(STATISTICS) == NAMES
     assert {n for n, s in STATISTICS.items() if s.kind == "cost"} == {"params", "macs"}
     assert all(not STATISTICS[n].higher_is_better for n in ("params", "macs"))
-    assert [n for n, s in STATISTICS.items() if s.needs_batch] == ["naswot_v1", "naswot_v2", "ntk_cond", "linear_regions"]
+    assert [n for n, s in STATISTICS.items() if s.needs_batch] == ["naswot_v1", "naswot_v2", "ntk_cond", "linear_regions",
+                                                                  "jacov"]
     assert all(s.doc for s in STATISTICS.values())
 
 
