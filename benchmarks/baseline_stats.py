@@ -268,6 +268,36 @@ def l2_norm(ops: Sequence[str], seed: int, num_classes: int = 100, channels: int
                      if isinstance(layer, (nn.Conv2d, nn.Linear))))
 
 
+# --------------------------------------------------------------------------------------------
+# MeCo (Jiang et al., NeurIPS 2023; correlation/NAS_Bench_201.py: get_score)
+# --------------------------------------------------------------------------------------------
+
+
+def meco(ops: Sequence[str], batch: torch.Tensor, seed: int, num_classes: int = 100, channels: int = 16,
+         cells_per_stage: int = 5) -> float:
+    """As the reference: a forward hook on every module; per hook the first sample's output as
+    (C, H*W), ``torch.corrcoef``, NaN and inf set to 0, the minimum real part of ``torch.linalg.eig``;
+    summed over hooks, for one image (the caller gives it one), train mode."""
+    net = _standard(ops, seed, num_classes, channels, cells_per_stage)
+    result_list = []
+
+    def forward_hook(module, data_input, data_output):
+        fea = data_output[0].clone().detach()
+        n = fea.shape[0]
+        fea = fea.reshape(n, -1)
+        corr = torch.corrcoef(fea)
+        corr[torch.isnan(corr)] = 0
+        corr[torch.isinf(corr)] = 0
+        values = torch.linalg.eig(corr)[0]
+        result_list.append(torch.min(torch.real(values)))
+
+    for _, module in net.named_modules():
+        module.register_forward_hook(forward_hook)
+    with torch.no_grad():
+        net(batch)
+    return float(sum(result_list).item())
+
+
 def params(ops: Sequence[str], seed: int, num_classes: int = 100, channels: int = 16, cells_per_stage: int = 5) -> float:
     """Number of parameters of the NB201 network."""
     net = _standard(ops, seed, num_classes, channels, cells_per_stage)
@@ -288,7 +318,7 @@ def macs(ops: Sequence[str], seed: int, num_classes: int = 100, channels: int = 
 
 
 NAMES = ("naswot_v1", "naswot_v2", "ntk_cond", "linear_regions", "synflow", "logsynflow", "jacov", "l2_norm",
-         "params", "macs")
+         "meco", "params", "macs")
 
 
 def baseline_calls(ops: Sequence[str], batch: torch.Tensor, seed: int, num_classes: int = 100,
@@ -314,6 +344,7 @@ def baseline_calls(ops: Sequence[str], batch: torch.Tensor, seed: int, num_class
         "logsynflow": lambda: logsynflow(ops, seed, **std),
         "jacov": lambda: jacov(ops, images("jacov"), seed, **std),
         "l2_norm": lambda: l2_norm(ops, seed, **std),
+        "meco": lambda: meco(ops, images("meco"), seed, **std),
         "params": lambda: params(ops, seed, **std),
         "macs": lambda: macs(ops, seed, **std),
     }

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from cbred_ray.catalog import NETWORK_OF
 from cbred_ray.stats.cost import macs, params
 from cbred_ray.stats.linear_regions import linear_regions
+from cbred_ray.stats.meco import MECO_BATCH, meco
 from cbred_ray.stats.naswot import NaswotPass, naswot_pass, naswot_v1, naswot_v2, v1_score, v2_score
 from cbred_ray.stats.ntk import ntk_cond
 from cbred_ray.stats.synflow import logsynflow, logsynflow_score, synflow, synflow_score, synflow_terms
@@ -119,6 +120,9 @@ _ALL = (
     Statistic("l2_norm", l2_norm, True, False, "quality",
               "Σ over conv and linear layers of the Frobenius norm of the weight, untrained, data-free "
               "(NAS-Bench-Suite-Zero, Krishnakumar et al., 2022)"),
+    Statistic("meco", meco, True, True, "quality",
+              "Σ over every module of λ_min of the Pearson correlation of its output's channels, one image, "
+              "train mode (MeCo, Jiang et al., NeurIPS 2023)", batch_size=MECO_BATCH),
     Statistic("params", params, False, False, "cost", "number of parameters"),
     Statistic("macs", macs, False, False, "cost",
               "multiply-accumulates for one 3x32x32 image (FlopCounterMode FLOPs / 2)"),

@@ -35,6 +35,7 @@ TOLERANCE = {
     "logsynflow": 1e-9,
     "jacov": 1e-4,  # as naswot_v1
     "l2_norm": 1e-6,  # float64 sum here, float32 norms in the reference
+    "meco": 1e-4,  # float32 eig in the reference, float64 eigvalsh in the engine
     "params": 0.0,
     "macs": 0.0,
 }

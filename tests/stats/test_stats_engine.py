@@ -10,7 +10,7 @@ from cbred_ray.stats.engine import SMALL_NETWORK, _plan
 from cbred_ray.stats.ntk import ntk_cond
 
 NAMES = ["naswot_v1", "naswot_v2", "ntk_cond", "linear_regions", "synflow", "logsynflow", "jacov", "l2_norm",
-         "params", "macs"]
+         "meco", "params", "macs"]
 
 
 def test_registry_names_and_kinds():
@@ -18,7 +18,7 @@ def test_registry_names_and_kinds():
     assert {n for n, s in STATISTICS.items() if s.kind == "cost"} == {"params", "macs"}
     assert all(not STATISTICS[n].higher_is_better for n in ("params", "macs"))
     assert [n for n, s in STATISTICS.items() if s.needs_batch] == ["naswot_v1", "naswot_v2", "ntk_cond", "linear_regions",
-                                                                  "jacov"]
+                                                                  "jacov", "meco"]
     assert all(s.doc for s in STATISTICS.values())
 
 
