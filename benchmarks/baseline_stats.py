@@ -298,6 +298,146 @@ def meco(ops: Sequence[str], batch: torch.Tensor, seed: int, num_classes: int = 
     return float(sum(result_list).item())
 
 
+# --------------------------------------------------------------------------------------------
+# The loss-gradient set (zero-cost-nas: measures/grad_norm.py, snip.py, grasp.py, fisher.py,
+# plain.py) and EPE-NAS (NASLib measures/epe_nas.py)
+# --------------------------------------------------------------------------------------------
+
+
+def _layers(net: nn.Module) -> list[nn.Module]:
+    return [layer for layer in net.modules() if isinstance(layer, (nn.Conv2d, nn.Linear))]
+
+
+def _ce_backward(ops, batch, labels, seed, num_classes, channels, cells_per_stage) -> nn.Module:
+    """A fresh network (train mode), ``net.zero_grad()``, CE of the batch, ``loss.backward()``, as the references."""
+    net = _standard(ops, seed, num_classes, channels, cells_per_stage)
+    net.train()
+    net.zero_grad()
+    loss = nn.functional.cross_entropy(net(batch), labels)
+    loss.backward()
+    return net
+
+
+def grad_norm(ops: Sequence[str], batch: torch.Tensor, labels: torch.Tensor, seed: int, num_classes: int = 100,
+              channels: int = 16, cells_per_stage: int = 5) -> float:
+    """``get_layer_metric_array(net, lambda l: l.weight.grad.norm(), mode='param')``, summed (a layer off
+    every path to the output has no gradient: zero, as there)."""
+    net = _ce_backward(ops, batch, labels, seed, num_classes, channels, cells_per_stage)
+    return float(sum(layer.weight.grad.norm().item() for layer in _layers(net) if layer.weight.grad is not None))
+
+
+def plain(ops: Sequence[str], batch: torch.Tensor, labels: torch.Tensor, seed: int, num_classes: int = 100,
+          channels: int = 16, cells_per_stage: int = 5) -> float:
+    """``layer.weight.grad * layer.weight`` per layer, summed (signed)."""
+    net = _ce_backward(ops, batch, labels, seed, num_classes, channels, cells_per_stage)
+    return float(sum((layer.weight.grad * layer.weight).sum().item() for layer in _layers(net)
+                     if layer.weight.grad is not None))
+
+
+def snip(ops: Sequence[str], batch: torch.Tensor, labels: torch.Tensor, seed: int, num_classes: int = 100,
+         channels: int = 16, cells_per_stage: int = 5) -> float:
+    """As ``snip.py``: a weight mask of ones per layer (the weight frozen), the forward swapped for
+    ``conv2d(x, W * mask)``; the score is Σ |∂L/∂mask|."""
+    net = _standard(ops, seed, num_classes, channels, cells_per_stage)
+    for layer in _layers(net):
+        layer.weight_mask = nn.Parameter(torch.ones_like(layer.weight))
+        layer.weight.requires_grad = False
+        if isinstance(layer, nn.Conv2d):
+            layer.forward = (lambda x, self=layer: nn.functional.conv2d(
+                x, self.weight * self.weight_mask, self.bias, self.stride, self.padding, self.dilation, self.groups))
+        else:
+            layer.forward = lambda x, self=layer: nn.functional.linear(x, self.weight * self.weight_mask, self.bias)
+    net.train()
+    net.zero_grad()
+    nn.functional.cross_entropy(net(batch), labels).backward()
+    return float(sum(layer.weight_mask.grad.abs().sum().item() for layer in _layers(net)
+                     if layer.weight_mask.grad is not None))
+
+
+def grasp(ops: Sequence[str], batch: torch.Tensor, labels: torch.Tensor, seed: int, num_classes: int = 100,
+          channels: int = 16, cells_per_stage: int = 5, T: float = 1.0) -> float:
+    """As ``grasp.py`` (one split, one iteration): g = autograd.grad(L, W); a second forward,
+    grad_f = autograd.grad(L, W, create_graph=True), z = Σ g·grad_f, ``z.backward()``; Σ -W ⊙ W.grad."""
+    net = _standard(ops, seed, num_classes, channels, cells_per_stage)
+    net.train()
+    weights = [layer.weight for layer in _layers(net)]
+    net.zero_grad()
+    loss = nn.functional.cross_entropy(net(batch) / T, labels)
+    grad_w = torch.autograd.grad(loss, weights, allow_unused=True)
+    loss = nn.functional.cross_entropy(net(batch) / T, labels)
+    grad_f = torch.autograd.grad(loss, weights, create_graph=True, allow_unused=True)
+    z = 0
+    for g, f in zip(grad_w, grad_f):
+        if g is not None:
+            z += (g.data * f).sum()
+    z.backward()
+    return float(sum((-layer.weight.data * layer.weight.grad).sum().item() for layer in _layers(net)
+                     if layer.weight.grad is not None))
+
+
+def fisher(ops: Sequence[str], batch: torch.Tensor, labels: torch.Tensor, seed: int, num_classes: int = 100,
+           channels: int = 16, cells_per_stage: int = 5) -> float:
+    """As ``fisher.py``: each layer's output through an identity "dummy" with a backward hook that adds
+    ½ mean_n (Σ_hw act·grad)² per channel; the per-channel values broadcast over the weight's shape
+    (``reshape_elements``) and summed."""
+    net = _standard(ops, seed, num_classes, channels, cells_per_stage)
+    net.train()
+    for layer in _layers(net):
+        layer.fisher = None
+        layer.act = 0.0
+        layer.dummy = nn.Identity()
+        if isinstance(layer, nn.Conv2d):
+            def forward(x, self=layer):
+                x = nn.functional.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                                         self.groups)
+                self.act = self.dummy(x)
+                return self.act
+        else:
+            def forward(x, self=layer):
+                x = nn.functional.linear(x, self.weight, self.bias)
+                self.act = self.dummy(x)
+                return self.act
+        layer.forward = forward
+
+        def hook(module, grad_input, grad_output, layer=layer):
+            act = layer.act.detach()
+            grad = grad_output[0].detach()
+            g_nk = torch.sum(act * grad, list(range(2, len(act.shape)))) if len(act.shape) > 2 else act * grad
+            del_k = g_nk.pow(2).mean(0).mul(0.5)
+            layer.fisher = del_k if layer.fisher is None else layer.fisher + del_k
+            del layer.act
+        layer.dummy.register_full_backward_hook(hook)
+    net.zero_grad()
+    nn.functional.cross_entropy(net(batch), labels).backward()
+    total = 0.0
+    for layer in _layers(net):
+        if layer.fisher is None:  # off every path to the output
+            continue
+        per_channel = layer.fisher.abs().view(-1, *([1] * (layer.weight.dim() - 1))).expand_as(layer.weight)
+        total += per_channel.sum().item()
+    return float(total)
+
+
+def epe_nas(ops: Sequence[str], batch: torch.Tensor, labels: torch.Tensor, seed: int, num_classes: int = 100,
+            channels: int = 16, cells_per_stage: int = 5) -> float:
+    """As NASLib's ``epe_nas.py``: jacov's input Jacobians, ``eval_score_perclass`` in numpy (per class,
+    rows stacked by ``np.vstack``, ``np.corrcoef``, Σ log(|corr| + 1e-5)), Σ_c |s_c| for ≤ 100 classes."""
+    net = _standard(ops, seed, num_classes, channels, cells_per_stage)
+    net.train()
+    x = batch.clone().requires_grad_(True)
+    net.zero_grad()
+    y = net(x)
+    y.backward(torch.ones_like(y))
+    jacob = x.grad.detach().reshape(len(batch), -1).numpy()
+    k, per_class = 1e-5, {}
+    for i, label in enumerate(labels.tolist()):
+        per_class[label] = np.vstack((per_class[label], jacob[i])) if label in per_class else jacob[i]
+    scores = {c: np.sum(np.log(abs(np.array(np.corrcoef(rows))) + k)) for c, rows in per_class.items()}
+    if y.shape[-1] <= 100:
+        return float(sum(np.absolute(v) for v in scores.values()))
+    return float(sum(np.absolute(a - b) for a in scores.values() for b in scores.values()) / len(scores))
+
+
 def params(ops: Sequence[str], seed: int, num_classes: int = 100, channels: int = 16, cells_per_stage: int = 5) -> float:
     """Number of parameters of the NB201 network."""
     net = _standard(ops, seed, num_classes, channels, cells_per_stage)
@@ -318,10 +458,10 @@ def macs(ops: Sequence[str], seed: int, num_classes: int = 100, channels: int = 
 
 
 NAMES = ("naswot_v1", "naswot_v2", "ntk_cond", "linear_regions", "synflow", "logsynflow", "jacov", "l2_norm",
-         "meco", "params", "macs")
+         "meco", "grad_norm", "snip", "grasp", "fisher", "plain", "epe_nas", "params", "macs")
 
 
-def baseline_calls(ops: Sequence[str], batch: torch.Tensor, seed: int, num_classes: int = 100,
+def baseline_calls(ops: Sequence[str], batch: torch.Tensor, labels: torch.Tensor, seed: int, num_classes: int = 100,
                    channels: int = 16, cells_per_stage: int = 5) -> dict[str, Callable[[], float]]:
     """One zero-argument call per statistic (in the registry's order), each self-contained.
 
@@ -345,11 +485,15 @@ def baseline_calls(ops: Sequence[str], batch: torch.Tensor, seed: int, num_class
         "jacov": lambda: jacov(ops, images("jacov"), seed, **std),
         "l2_norm": lambda: l2_norm(ops, seed, **std),
         "meco": lambda: meco(ops, images("meco"), seed, **std),
+        **{name: (lambda fn=fn, name=name: fn(ops, images(name), labels[: len(images(name))], seed, **std))
+           for name, fn in (("grad_norm", grad_norm), ("snip", snip), ("grasp", grasp), ("fisher", fisher),
+                            ("plain", plain), ("epe_nas", epe_nas))},
         "params": lambda: params(ops, seed, **std),
         "macs": lambda: macs(ops, seed, **std),
     }
 
 
-def baseline_stats(ops: Sequence[str], batch: torch.Tensor, seed: int, **kwargs) -> dict[str, float]:
+def baseline_stats(ops: Sequence[str], batch: torch.Tensor, labels: torch.Tensor, seed: int,
+                   **kwargs) -> dict[str, float]:
     """Every statistic, each computed on its own (see ``baseline_calls``)."""
-    return {name: call() for name, call in baseline_calls(ops, batch, seed, **kwargs).items()}
+    return {name: call() for name, call in baseline_calls(ops, batch, labels, seed, **kwargs).items()}

@@ -55,7 +55,7 @@ def rel_diff(a: float, b: float) -> float:
     return 0.0 if scale == 0 else abs(a - b) / scale
 
 
-def run_engine(cell: list[str], batch: torch.Tensor, seed: int) -> dict:
+def run_engine(cell: list[str], batch: torch.Tensor, labels: torch.Tensor, seed: int) -> dict:
     """compute_stats with every statistic, timed as a whole and per statistic function."""
     seconds: dict[str, float] = {}
 
@@ -79,7 +79,7 @@ def run_engine(cell: list[str], batch: torch.Tensor, seed: int) -> dict:
     }
     with mock.patch.dict(engine_module.STATISTICS, patched):
         start = time.perf_counter()
-        results = compute_stats(cell, list(NAMES), batch, seed)
+        results = compute_stats(cell, list(NAMES), batch, seed, labels=labels)
         total = time.perf_counter() - start
     readers: dict[str, list[str]] = {}
     for name in NAMES:
@@ -99,10 +99,10 @@ def run_engine(cell: list[str], batch: torch.Tensor, seed: int) -> dict:
     }
 
 
-def run_baseline(cell: list[str], batch: torch.Tensor, seed: int) -> dict:
+def run_baseline(cell: list[str], batch: torch.Tensor, labels: torch.Tensor, seed: int) -> dict:
     """Each baseline statistic on its own, timed; failures (exception, non-finite) recorded."""
     seconds, values, errors = {}, {}, {}
-    for name, call in baseline_calls(cell, batch, seed).items():
+    for name, call in baseline_calls(cell, batch, labels, seed).items():
         start = time.perf_counter()
         try:
             value = call()
@@ -165,7 +165,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "its published number of them, as in a run)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--source", default="cifar100-sample25",
-                        help="'synthetic', 'cifar100-sample25' or a path (.npz or cifar-100-python folder), as load_batch")
+                        help="'cifar100-sample25' or a path (.npz or cifar-100-python folder) with labels, as load_batch")
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads, both sides")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/engine_speedup.json"))
     return parser.parse_args(argv)
@@ -174,15 +174,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     torch.set_num_threads(args.threads)
-    batch, description = load_batch(None if args.source == "synthetic" else args.source, args.batch_size, args.seed)
+    batch, labels, description = load_batch(args.source, args.batch_size, args.seed)
+    if labels is None:
+        raise SystemExit(f"--source {args.source!r} has no labels: the loss-gradient statistics need them")
     cells = sample_cells(args.n_archs, args.seed)
     # Warm-up (not timed): lazy imports, first torch.func / FlopCounterMode use, allocator.
-    run_engine(cells[0], batch[:8], args.seed)
-    run_baseline(cells[0], batch[:8], args.seed)
+    run_engine(cells[0], batch[:8], labels[:8], args.seed)
+    run_baseline(cells[0], batch[:8], labels[:8], args.seed)
     records = []
     for index, cell in enumerate(cells):
-        record = {"cell": cell, "engine": run_engine(cell, batch, args.seed),
-                  "baseline": run_baseline(cell, batch, args.seed)}
+        record = {"cell": cell, "engine": run_engine(cell, batch, labels, args.seed),
+                  "baseline": run_baseline(cell, batch, labels, args.seed)}
         records.append(record)
         print(f"[{index + 1}/{len(cells)}] {'|'.join(cell)}: engine {record['engine']['total_s']:.2f}s, "
               f"baseline {record['baseline']['total_s']:.2f}s", flush=True)

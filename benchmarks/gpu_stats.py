@@ -90,7 +90,7 @@ def main() -> None:
             runs[-1]["same_values_as_first_packing"] = bool(
                 table.drop(columns="error").equals(stats_of_first.drop(columns="error")))
     names = list(config.stats.names)
-    batch, _ = load_batch(config.stats.data.source, config.stats.data.batch_size, config.seed, config.stats.data.augment)
+    batch, _, _ = load_batch(config.stats.data.source, config.stats.data.batch_size, config.seed, config.stats.data.augment)
     torch.set_num_threads(os.cpu_count() or 1)
     worst = {name: 0.0 for name in names}
     mismatched = {name: [] for name in names}

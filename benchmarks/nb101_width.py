@@ -108,7 +108,7 @@ def cost_per_cell(space, cells: np.ndarray, width: int, names: tuple[str, ...], 
     import torch
 
     torch.set_num_threads(1)
-    batch, _ = load_batch("cifar10-sample20", 128, seed)
+    batch, _, _ = load_batch("cifar10-sample20", 128, seed)
     seconds = {}
     for group in [(n,) for n in names] + [names]:
         started = time.perf_counter()

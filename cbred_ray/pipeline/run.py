@@ -29,6 +29,7 @@ from cbred_ray.select.scoring import sample_members
 from cbred_ray.spaces import nb201
 from cbred_ray.spaces.base import Space, distinct_sorted
 from cbred_ray.stats.data import load_batch
+from cbred_ray.stats.engine import validate_inputs
 from cbred_ray.store import Store
 from cbred_ray.store.lock import StoreLock
 
@@ -73,8 +74,15 @@ def _preflight(config: RunConfig, space: Space, drawn: np.ndarray | None):
         check_precomputed(space, precomputed, drawn if drawn is not None else np.arange(space.size),
                           config.stats.precomputed)
         return precomputed
-    load_batch(config.stats.data.source, config.stats.data.batch_size, config.seed, config.stats.data.augment)
+    check_batch(config.stats, config.seed)
     return None
+
+
+def check_batch(cfg: StatsConfig, seed: int) -> None:
+    """BadInput, before anything is written, when the batch source is unusable or cannot feed the
+    statistics asked for (labels they need, labels beyond the network's classes)."""
+    batch, labels, _ = load_batch(cfg.data.source, cfg.data.batch_size, seed, cfg.data.augment)
+    validate_inputs(cfg.names, batch, labels, cfg.num_classes)
 
 
 def unique_cells(store: Store) -> int:
@@ -143,7 +151,7 @@ def run_statistics(arch_strs: list[str], cfg: StatsConfig, out: str, seed: int =
     store = Store(out)
     StoreLock(out).check()
     store.check_owner(digest_of_config)
-    load_batch(cfg.data.source, cfg.data.batch_size, seed, cfg.data.augment)
+    check_batch(cfg, seed)
     with StoreLock(out):
         manifest = store.check_owner(digest_of_config)
         manifest = claim(store, manifest, "stats", config, digest_of_config, seed, session(resources, overrides))

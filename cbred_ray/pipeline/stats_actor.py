@@ -66,8 +66,9 @@ class StatsWorker:
         self.device = "cuda" if use_gpu else "cpu"  # Ray pins the actor's GPU via CUDA_VISIBLE_DEVICES
         self.batches, self.batch_descriptions = [], []
         for repeat in range(cfg.repeats):
-            batch, description = load_batch(cfg.data.source, cfg.data.batch_size, seed + repeat, cfg.data.augment)
-            self.batches.append(batch.to(self.device))
+            batch, labels, description = load_batch(cfg.data.source, cfg.data.batch_size, seed + repeat,
+                                                    cfg.data.augment)
+            self.batches.append((batch.to(self.device), labels))
             self.batch_descriptions.append(description)
 
     def describe(self) -> dict:
@@ -82,8 +83,8 @@ class StatsWorker:
             networks = networks_of(self.space, int(canon), self.cfg.width)
             runs = [
                 compute_stats(networks, self.cfg.names, batch, self.seed + repeat, num_classes=self.cfg.num_classes,
-                              device=self.device, options=self.cfg.options)
-                for repeat, batch in enumerate(self.batches)
+                              device=self.device, options=self.cfg.options, labels=labels)
+                for repeat, (batch, labels) in enumerate(self.batches)
             ]
             results[int(canon)] = summarise_repeats(runs, self.cfg.names)
         table = stats_table(self.space, arch_index, canonical_index, results, self.cfg.names, self.cfg.repeats > 1)

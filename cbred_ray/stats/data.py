@@ -3,9 +3,11 @@
 Sources: ``None`` (seeded standard-normal batch), the built-in samples ``"cifar100-sample25"``
 (25 real CIFAR-100 test images) and ``"cifar10-sample20"`` (the first 20 CIFAR-10 test images),
 shipped with the package (see ``samples/README.md``), a ``.npz`` file with an ``images`` uint8
-array (N, 32, 32, 3), or torchvision's ``cifar-100-python`` or ``cifar-10-batches-py`` folder
-(its test pickle, read without torchvision). Real images are scaled to [0, 1] and normalised with
-the channel means and standard deviations of their dataset (CIFAR-100's for an ``.npz``).
+array (N, 32, 32, 3) and optionally its ``labels`` (N,), or torchvision's ``cifar-100-python`` or
+``cifar-10-batches-py`` folder (its test pickle, read without torchvision). Real images are scaled to
+[0, 1] and normalised with the channel means and standard deviations of their dataset (CIFAR-100's
+for an ``.npz``). Each image of the batch carries the label of the image it came from (a crop, its
+source image's); a synthetic batch, or an ``.npz`` without ``labels``, has none.
 """
 
 from __future__ import annotations
@@ -31,22 +33,34 @@ _FOLDERS = {"cifar-100-python": ("test", "cifar100"), "cifar-10-batches-py": ("t
 """torchvision's folder layouts: the test pickle each holds and its dataset."""
 
 
-def _read_npz(path: Path) -> np.ndarray:
-    """The ``images`` array (N, 32, 32, 3) uint8 of an .npz file, as (N, 3, 32, 32)."""
+def _checked_labels(labels, count: int, where: str) -> np.ndarray:
+    """``labels`` as an int64 (count,) array of class ids >= 0; BadInput naming ``where`` otherwise."""
+    labels = np.asarray(labels)
+    if labels.shape != (count,) or not np.issubdtype(labels.dtype, np.integer) or (labels < 0).any():
+        raise BadInput(f"labels in {where} must be {count} non-negative integers, got {labels.dtype} {labels.shape}")
+    return labels.astype(np.int64)
+
+
+def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """The ``images`` array (N, 32, 32, 3) uint8 of an .npz file, as (N, 3, 32, 32), and its ``labels`` if any."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             images = archive["images"]
+            labels = archive["labels"] if "labels" in archive.files else None
     except (OSError, ValueError, KeyError) as err:
         raise BadInput(f"cannot read an 'images' array from {str(path)!r}: {err}") from None
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (32, 32, 3):
         raise BadInput(
             f"'images' in {str(path)!r} must be uint8 (N, 32, 32, 3), got {images.dtype} {images.shape}"
         )
-    return images.transpose(0, 3, 1, 2)
+    if labels is not None:
+        labels = _checked_labels(labels, len(images), repr(str(path)))
+    return images.transpose(0, 3, 1, 2), labels
 
 
-def _read_cifar_python(folder: Path, pickle_name: str, kind: str) -> np.ndarray:
-    """The test split of a ``cifar-100-python`` or ``cifar-10-batches-py`` folder, as (N, 3, 32, 32) uint8.
+def _read_cifar_python(folder: Path, pickle_name: str, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The test split of a ``cifar-100-python`` or ``cifar-10-batches-py`` folder, as (N, 3, 32, 32) uint8,
+    and its labels (CIFAR-100's fine labels) when the pickle holds them.
 
     The official format is a pickle, so (as with torchvision) only point this at a
     folder you trust.
@@ -59,32 +73,37 @@ def _read_cifar_python(folder: Path, pickle_name: str, kind: str) -> np.ndarray:
         if rows.ndim != 2 or rows.shape[1] != 3 * 32 * 32:
             raise ValueError(f"'data' must have shape (N, 3072), got {rows.shape}")
         images = rows.reshape(-1, *IMAGE_SHAPE)
+        found = next((entries[key] for key in (b"fine_labels", "fine_labels", b"labels", "labels") if key in entries),
+                     None)
     except Exception as err:  # a damaged pickle can raise almost anything
         raise BadInput(f"{str(folder)!r} is not a {kind} folder (reading {pickle_name!r}: {err})") from None
-    return images
+    labels = None if found is None else _checked_labels(found, len(images), f"{str(folder)!r}")
+    return images, labels
 
 
-def _read_source(source: str) -> tuple[str, str, np.ndarray]:
-    """(kind, dataset, images as (N, 3, 32, 32) uint8) for a built-in or path source; BadInput if unusable."""
+def _read_source(source: str) -> tuple[str, str, np.ndarray, np.ndarray | None]:
+    """(kind, dataset, images as (N, 3, 32, 32) uint8, labels (N,) or None) for a built-in or path source;
+    BadInput if unusable."""
     if source in BUILTIN_SOURCES:
-        return "builtin", BUILTIN_DATASET[source], _read_npz(BUILTIN_SOURCES[source])
+        return "builtin", BUILTIN_DATASET[source], *_read_npz(BUILTIN_SOURCES[source])
     path = Path(source)
     if path.is_dir():
         kind = next((k for k, (name, _) in _FOLDERS.items() if (path / name).is_file()), "cifar-100-python")
         pickle_name, dataset = _FOLDERS[kind]
-        images = _read_cifar_python(path, pickle_name, kind)
+        images, labels = _read_cifar_python(path, pickle_name, kind)
     elif path.is_file() and path.suffix == ".npz":
-        kind, dataset, images = "npz", "cifar100", _read_npz(path)
+        kind, dataset, (images, labels) = "npz", "cifar100", _read_npz(path)
     else:
         raise BadInput(f"batch source {source!r} is neither an .npz file nor a cifar-100-python or "
                        "cifar-10-batches-py folder")
     if len(images) == 0:
         raise BadInput(f"batch source {source!r} holds no images")
-    return kind, dataset, images
+    return kind, dataset, images, labels
 
 
-def _augment(images: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
-    """``count`` seeded random crops (zero padding 4) with random horizontal flips, all distinct.
+def _augment(images: torch.Tensor, count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``count`` seeded random crops (zero padding 4) with random horizontal flips, all distinct, and
+    the index of the image each was cropped from.
 
     Each crop is a different (image, offset, flip) triple, drawn without replacement, and
     never the identity (the centred, unflipped crop, which is the image itself): a batch
@@ -99,31 +118,34 @@ def _augment(images: torch.Tensor, count: int, generator: torch.Generator) -> to
     if len(choices) < count:
         raise BadInput(f"cannot make {count} distinct crops from {len(images)} images")
     padded = torch.nn.functional.pad(images, (CROP_PADDING,) * 4)
-    crops = []
+    crops, sources = [], []
     for choice in choices.tolist():
         pick, rest = divmod(choice, per_image)
         (dy, dx), flip = divmod(rest // 2, offsets), rest % 2 == 1
         crop = padded[pick, :, dy : dy + 32, dx : dx + 32]
         crops.append(crop.flip(-1) if flip else crop)
-    return torch.stack(crops)
+        sources.append(pick)
+    return torch.stack(crops), torch.tensor(sources, dtype=torch.int64)
 
 
 def _real_batch(images: np.ndarray, batch_size: int, augment: bool, generator: torch.Generator,
-                dataset: str = "cifar100") -> tuple[torch.Tensor, str]:
-    """A normalised batch from real images (with ``dataset``'s channel statistics), and how it was formed."""
+                dataset: str = "cifar100") -> tuple[torch.Tensor, torch.Tensor, str]:
+    """A normalised batch from real images (with ``dataset``'s channel statistics), the index of the
+    source image of each of its images, and how it was formed."""
     pixels = torch.from_numpy(np.ascontiguousarray(images)).to(torch.float32) / 255.0
+    sources = torch.arange(len(pixels))
     if len(pixels) >= batch_size:
-        chosen = torch.randperm(len(pixels), generator=generator)[:batch_size].sort().values
-        pixels, how = pixels[chosen], f"seeded random subset of {batch_size} of {len(images)} images"
+        sources = torch.randperm(len(pixels), generator=generator)[:batch_size].sort().values
+        pixels, how = pixels[sources], f"seeded random subset of {batch_size} of {len(images)} images"
     elif augment:
-        extra = _augment(pixels, batch_size - len(pixels), generator)
-        pixels = torch.cat([pixels, extra])
+        extra, picks = _augment(pixels, batch_size - len(pixels), generator)
+        pixels, sources = torch.cat([pixels, extra]), torch.cat([sources, picks])
         how = (f"all {len(images)} images plus {len(extra)} distinct seeded random crops (pad {CROP_PADDING}) "
                "and flips")
     else:
         how = f"only {len(images)} images exist and augment is off: the batch is smaller than {batch_size}"
     mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in NORMALISATION[dataset])
-    return ((pixels - mean) / std).contiguous(), how
+    return ((pixels - mean) / std).contiguous(), sources, how
 
 
 def batch_sha256(batch: torch.Tensor) -> str:
@@ -131,8 +153,10 @@ def batch_sha256(batch: torch.Tensor) -> str:
     return hashlib.sha256(batch.detach().cpu().contiguous().numpy().tobytes()).hexdigest()
 
 
-def load_batch(source: str | None, batch_size: int, seed: int, augment: bool = True) -> tuple[torch.Tensor, dict]:
-    """A (batch, N, 3, 32, 32) float32 input batch and its description for a run manifest.
+def load_batch(source: str | None, batch_size: int, seed: int,
+               augment: bool = True) -> tuple[torch.Tensor, torch.Tensor | None, dict]:
+    """A (N, 3, 32, 32) float32 input batch, its (N,) int64 labels (None when the source has none: a
+    synthetic batch, an ``.npz`` without ``labels``) and its description for a run manifest.
 
     ``source`` None gives a seeded standard-normal batch; a path gives real images (see
     the module docstring). With more real images than ``batch_size``, a seeded random
@@ -140,20 +164,22 @@ def load_batch(source: str | None, batch_size: int, seed: int, augment: bool = T
     flips, otherwise the batch holds just the real images (smaller than ``batch_size``).
     The description has: kind, path, normalised_as (the dataset whose channel statistics were used),
     n_images_source, batch_size (requested), n_images
-    (returned), augment, seed, how (a sentence) and sha256 (of the batch tensor's bytes).
+    (returned), augment, seed, how (a sentence), sha256 (of the batch tensor's bytes), labelled (whether
+    labels came with it) and n_classes_seen (distinct labels in the batch, None without labels).
     Raises BadInput for a bad batch size, path or file.
     """
     if batch_size < 1:
         raise BadInput(f"batch_size must be at least 1, got {batch_size!r}")
     generator = torch.Generator().manual_seed(seed)
     if source is None:
-        kind, n_source, dataset = "synthetic", None, None
+        kind, n_source, dataset, labels = "synthetic", None, None, None
         batch = torch.randn((batch_size, *IMAGE_SHAPE), generator=generator)
         how = f"{batch_size} seeded standard-normal images"
     else:
-        kind, dataset, images = _read_source(source)
+        kind, dataset, images, source_labels = _read_source(source)
         n_source = len(images)
-        batch, how = _real_batch(images, batch_size, augment, generator, dataset)
+        batch, sources, how = _real_batch(images, batch_size, augment, generator, dataset)
+        labels = None if source_labels is None else torch.from_numpy(source_labels)[sources]
     description = {
         "kind": kind,
         "path": None if source is None else str(source),
@@ -165,5 +191,7 @@ def load_batch(source: str | None, batch_size: int, seed: int, augment: bool = T
         "seed": seed,
         "how": how,
         "sha256": batch_sha256(batch),
+        "labelled": labels is not None,
+        "n_classes_seen": None if labels is None else int(labels.unique().numel()),
     }
-    return batch, description
+    return batch, labels, description

@@ -75,8 +75,9 @@ def _short(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[:200]}" if text else type(err).__name__
 
 
-Call = Callable[[torch.Tensor | None], float]
-"""A statistic ready to run: its value on the given images (None for a data-free one)."""
+Call = Callable[[int | None], float]
+"""A statistic ready to run: its value on the first ``n`` images of its batch and their labels
+(None for a data-free one)."""
 
 
 def _out_of_memory(err: BaseException) -> str | None:
@@ -92,33 +93,33 @@ def _out_of_memory(err: BaseException) -> str | None:
     return None
 
 
-def _run_with_oom_retry(name: str, call: Call, batch: torch.Tensor | None) -> StatResult:
-    """Run ``call``; when it runs out of memory (CUDA or CPU), retry a batch statistic on the first
-    half of the batch, down to 2 images.
+def _run_with_oom_retry(name: str, call: Call, images: int | None) -> StatResult:
+    """Run ``call`` on its ``images`` images (None: a data-free statistic); when it runs out of memory
+    (CUDA or CPU), retry a batch statistic on the first half of them (and their labels), down to 2.
 
     A kernel over half the batch is a different statistic (NASWOT's K_H is batch x batch),
     so the value is returned with a note saying on how many images it was computed.
     """
-    current, kind = batch, None
+    current, kind = images, None
     while True:
         try:
             value = finite(call(current), name)
         except Exception as err:
             if _out_of_memory(err) is None:
-                if current is batch:
+                if current == images:
                     raise
                 # failed for another reason on the fewer images: say both
-                return None, f"{_short(err)} (on {len(current)} of {len(batch)} images after {kind} {OOM_NOTE})"
+                return None, f"{_short(err)} (on {current} of {images} images after {kind} {OOM_NOTE})"
             kind = _out_of_memory(err)
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-            if current is None or len(current) // 2 < _MIN_RETRY_BATCH:
-                tried = "" if current is None else f" on {len(current)} of {len(batch)} images"
+            if current is None or current // 2 < _MIN_RETRY_BATCH:
+                tried = "" if current is None else f" on {current} of {images} images"
                 return None, f"{kind} {OOM_NOTE}{tried}"
-            current = current[: len(current) // 2]
+            current //= 2
             continue
-        if current is not batch:
-            return value, f"computed on {len(current)} of {len(batch)} images after {kind} {OOM_NOTE}"
+        if current != images:
+            return value, f"computed on {current} of {images} images after {kind} {OOM_NOTE}"
         return value, None
 
 
@@ -131,11 +132,12 @@ class _Passes:
         self._done: dict[tuple, tuple[Any, BaseException | None]] = {}
 
     def result(self, shared: SharedPass, kind: str, net: torch.nn.Module, images: torch.Tensor | None,
-               options: dict[str, Any]) -> Any:
+               labels: torch.Tensor | None, options: dict[str, Any]) -> Any:
         key = (shared.name, kind, None if images is None else len(images), tuple(sorted(options.items())))
         if key not in self._done:
             try:
-                value = shared.run(net, **options) if images is None else shared.run(net, images, **options)
+                inputs = () if images is None else (images, labels) if shared.needs_labels else (images,)
+                value = shared.run(net, *inputs, **options)
                 self._done[key] = (value, None)
             except Exception as err:  # remembered, and raised for every statistic that reads it
                 if _out_of_memory(err):
@@ -227,6 +229,7 @@ def compute_stats(
     options: Options | None = None,
     channels: int = 16,
     cells_per_stage: int = 5,
+    labels: torch.Tensor | None = None,
 ) -> dict[str, StatResult]:
     """Build the network of ``arch`` once (``torch.manual_seed(seed)``, on CPU, then moved to
     ``device``) and compute each statistic in ``names`` on it; a statistic whose
@@ -242,13 +245,15 @@ def compute_stats(
     (see ``Options``) says otherwise. Raises BadInput for an unknown statistic name or
     option, a bad cell, or a batch statistic requested without a batch.
     ``channels`` and ``cells_per_stage`` shrink the standard network of NB201 operation names
-    (tests); NB201 is 16 and 5. They do not change the thin network.
+    (tests); NB201 is 16 and 5. They do not change the thin network. ``labels``: the class of each
+    image of ``batch``, which the statistics with ``needs_labels`` (the loss-gradient ones) read.
     """
     networks = as_networks(arch, channels, cells_per_stage)
     validate_stat_names(names)
     knobs = validate_options(names, options)
-    if batch is None and any(STATISTICS[name].needs_batch for name in names):
-        raise BadInput(f"statistics {[n for n in names if STATISTICS[n].needs_batch]} need an input batch")
+    validate_inputs(names, batch, labels, num_classes)
+    if labels is not None:
+        labels = labels.to(device)
     setups = {
         kind: (net.to(device), None if inputs is None else inputs.to(device))
         for kind, (net, inputs) in _networks(names, networks, batch, seed, num_classes,
@@ -261,17 +266,41 @@ def compute_stats(
         net, inputs = setups[stat.network]
         if size is not None and inputs is not None:
             inputs = inputs[:size]
-        if sharing:
-            def call(images, stat=stat, net=net, pass_opts=pass_opts, other_opts=other_opts):
-                return stat.score(passes.result(stat.shared, stat.network, net, images, pass_opts), **other_opts)
-        else:
-            def call(images, stat=stat, net=net, opts={**pass_opts, **other_opts}):
-                return stat.fn(net, images, **opts) if stat.needs_batch else stat.fn(net, **opts)
+        own_labels = labels if stat.needs_labels else None
+
+        def call(n, stat=stat, net=net, inputs=inputs, own_labels=own_labels, sharing=sharing,
+                 pass_opts=pass_opts, other_opts=other_opts):
+            images = None if n is None else inputs[:n]
+            read = None if own_labels is None else own_labels[:n]
+            with_labels = (read,) if stat.needs_labels else ()
+            if sharing:  # the score reads the labels only where its pass has not (see ``Statistic``)
+                result = passes.result(stat.shared, stat.network, net, images, read, pass_opts)
+                return stat.score(result, *(() if stat.shared.needs_labels else with_labels), **other_opts)
+            if images is None:
+                return stat.fn(net, **pass_opts, **other_opts)
+            return stat.fn(net, images, *with_labels, **pass_opts, **other_opts)
+
         try:
-            results[name] = _run_with_oom_retry(name, call, inputs if stat.needs_batch else None)
+            results[name] = _run_with_oom_retry(name, call, len(inputs) if stat.needs_batch else None)
         except Exception as err:  # one statistic's failure must not stop the others
             results[name] = (None, _short(err))
     return results
+
+
+def validate_inputs(names: Sequence[str], batch: torch.Tensor | None, labels: torch.Tensor | None,
+                    num_classes: int) -> None:
+    """BadInput when a statistic of ``names`` needs an input batch and there is none, or needs labels and
+    the batch has none (a synthetic batch, an unlabelled .npz), or a label is not a class of the network."""
+    if batch is None and any(STATISTICS[name].needs_batch for name in names):
+        raise BadInput(f"statistics {[n for n in names if STATISTICS[n].needs_batch]} need an input batch")
+    labelled = [name for name in names if STATISTICS[name].needs_labels]
+    if labelled and labels is None:
+        raise BadInput(f"statistics {labelled} need labelled images; the batch source has no labels "
+                       "(a synthetic batch, or an .npz without a 'labels' array)")
+    if labelled and batch is not None and len(labels) != len(batch):
+        raise BadInput(f"{len(labels)} labels for a batch of {len(batch)} images")
+    if labelled and int(labels.max()) >= num_classes:
+        raise BadInput(f"label {int(labels.max())} is not a class of a network with num_classes={num_classes}")
 
 
 def effective_settings(names: Sequence[str], options: Options | None = None) -> dict[str, dict[str, Any]]:

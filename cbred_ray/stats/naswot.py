@@ -70,6 +70,8 @@ class NaswotPass(NamedTuple):
     """K_H (float64, batch x batch), see ``relu_code_kernel``; None if not asked for."""
     jacobians: torch.Tensor | None
     """(batch, input features) float32, see ``input_jacobians``; None if not asked for."""
+    classes: int = 0
+    """The number of the network's outputs (its classes)."""
 
 
 def naswot_pass(
@@ -113,7 +115,7 @@ def naswot_pass(
             handle.remove()
     if codes and kernel.units == 0:
         raise StatisticFailed("network has no ReLU units")
-    return NaswotPass(None if kernel is None else kernel.matrix(), jac)
+    return NaswotPass(None if kernel is None else kernel.matrix(), jac, int(output.shape[-1]))
 
 
 def relu_code_kernel(net: nn.Module, batch: torch.Tensor, train_mode: bool = True) -> torch.Tensor:

@@ -20,8 +20,20 @@ from cbred_ray.stats.linear_regions import linear_regions
 from cbred_ray.stats.meco import MECO_BATCH, meco
 from cbred_ray.stats.naswot import NaswotPass, naswot_pass, naswot_v1, naswot_v2, v1_score, v2_score
 from cbred_ray.stats.ntk import ntk_cond
+from cbred_ray.stats.saliency import (
+    fisher,
+    fisher_score,
+    grad_norm,
+    grad_norm_score,
+    gradient_pass,
+    grasp,
+    plain,
+    plain_score,
+    snip,
+    snip_score,
+)
 from cbred_ray.stats.synflow import logsynflow, logsynflow_score, synflow, synflow_score, synflow_terms
-from cbred_ray.stats.zero_cost import l2_norm
+from cbred_ray.stats.zero_cost import EPE_K, epe_nas, epe_nas_score, l2_norm
 
 
 @dataclass(frozen=True)
@@ -35,6 +47,7 @@ class SharedPass:
 
     name: str
     run: Callable[..., Any]
+    needs_labels: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,7 +66,10 @@ class Statistic:
     ``samples`` and ``resolution`` of ``region_inputs``, the crops of the batch).
     ``shared`` and ``score``: the pass it can share with other statistics, and
     ``score(result, **other options)`` giving its value from that pass's result (the
-    same value ``fn`` computes alone).
+    same value ``fn`` computes alone). ``needs_labels``: it reads the labels of the batch's images
+    (a loss gradient, a per-class grouping): then ``fn(net, batch, labels, ...)``; a ``SharedPass``
+    with ``needs_labels`` is run as ``run(net, batch, labels, ...)``, and the score of a statistic
+    that needs labels from a pass that does not read them as ``score(result, labels, ...)``.
     """
 
     name: str
@@ -67,10 +83,12 @@ class Statistic:
     input_options: tuple[str, ...] = ()
     shared: SharedPass | None = None
     score: Callable[..., float] | None = field(default=None, compare=False)
+    needs_labels: bool = False
 
 
 _NASWOT_PASS = SharedPass("naswot", naswot_pass)
 _SYNFLOW_PASS = SharedPass("synflow", synflow_terms)
+_GRADIENT_PASS = SharedPass("gradient", gradient_pass, needs_labels=True)
 
 
 def _v1_from_pass(result: NaswotPass, k: float = 1e-5) -> float:
@@ -79,6 +97,10 @@ def _v1_from_pass(result: NaswotPass, k: float = 1e-5) -> float:
 
 def _v2_from_pass(result: NaswotPass) -> float:
     return v2_score(result.kernel)
+
+
+def _epe_from_pass(result: NaswotPass, labels, k: float = EPE_K) -> float:
+    return epe_nas_score(result, labels, k)
 
 
 NASWOT_BATCH = 128
@@ -123,6 +145,30 @@ _ALL = (
     Statistic("meco", meco, True, True, "quality",
               "Σ over every module of λ_min of the Pearson correlation of its output's channels, one image, "
               "train mode (MeCo, Jiang et al., NeurIPS 2023)", batch_size=MECO_BATCH),
+    Statistic("grad_norm", grad_norm, True, True, "quality",
+              "Σ over conv and linear layers of ‖∂L/∂W‖, L the cross-entropy of 64 labelled images, train mode "
+              "(zero-cost set: Abdelfattah et al., ICLR 2021)",
+              batch_size=ZERO_COST_BATCH, shared=_GRADIENT_PASS, score=grad_norm_score, needs_labels=True),
+    Statistic("snip", snip, True, True, "quality",
+              "Σ |∂L/∂W ⊙ W| over conv and linear weights, cross-entropy of 64 labelled images, train mode "
+              "(SNIP, Lee et al., ICLR 2019; zero-cost set)",
+              batch_size=ZERO_COST_BATCH, shared=_GRADIENT_PASS, score=snip_score, needs_labels=True),
+    Statistic("grasp", grasp, True, True, "quality",
+              "Σ -W ⊙ Hg over conv and linear weights, g = ∂L/∂W, H the Hessian, cross-entropy of 64 labelled "
+              "images, train mode (GraSP, Wang et al., ICLR 2020; zero-cost set)",
+              batch_size=ZERO_COST_BATCH, needs_labels=True),
+    Statistic("fisher", fisher, True, True, "quality",
+              "Σ over conv and linear outputs' channels of ½ mean_n (Σ a ⊙ ∂L/∂a)² times the fan-in, cross-entropy "
+              "of 64 labelled images, train mode (Turner et al., ICLR 2020; zero-cost set)",
+              batch_size=ZERO_COST_BATCH, shared=_GRADIENT_PASS, score=fisher_score, needs_labels=True),
+    Statistic("plain", plain, True, True, "quality",
+              "Σ ∂L/∂W ⊙ W (signed) over conv and linear weights, cross-entropy of 64 labelled images, train mode "
+              "(zero-cost set)",
+              batch_size=ZERO_COST_BATCH, shared=_GRADIENT_PASS, score=plain_score, needs_labels=True),
+    Statistic("epe_nas", epe_nas, True, True, "quality",
+              "Σ over classes of |Σ log(|corr|+1e-5)| of the correlations of the class's input Jacobians, "
+              "64 labelled images, train mode (EPE-NAS, Lopes et al., ICANN 2021; NAS-Bench-Suite-Zero)",
+              batch_size=ZERO_COST_BATCH, shared=_NASWOT_PASS, score=_epe_from_pass, needs_labels=True),
     Statistic("params", params, False, False, "cost", "number of parameters"),
     Statistic("macs", macs, False, False, "cost",
               "multiply-accumulates for one 3x32x32 image (FlopCounterMode FLOPs / 2)"),

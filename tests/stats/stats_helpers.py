@@ -18,3 +18,8 @@ def small_net() -> torch.nn.Module:
 def batch16() -> torch.Tensor:
     """A seeded standard-normal batch of 16 CIFAR-sized images."""
     return torch.randn(16, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+
+
+def labels16(num_classes: int = 100) -> torch.Tensor:
+    """Seeded labels for ``batch16``: 16 classes drawn from ``num_classes``, some repeated."""
+    return torch.randint(0, num_classes, (16,), generator=torch.Generator().manual_seed(2))

@@ -2,7 +2,7 @@ import math
 
 import pytest
 import torch
-from stats_helpers import ALL_CONV, MIXED, SMALL, batch16
+from stats_helpers import ALL_CONV, MIXED, SMALL, batch16, labels16
 
 from cbred_ray.errors import BadInput
 from cbred_ray.stats import STATISTICS, Statistic, build_network, compute_stats, registry, validate_stat_names
@@ -10,7 +10,7 @@ from cbred_ray.stats.engine import SMALL_NETWORK, _plan
 from cbred_ray.stats.ntk import ntk_cond
 
 NAMES = ["naswot_v1", "naswot_v2", "ntk_cond", "linear_regions", "synflow", "logsynflow", "jacov", "l2_norm",
-         "meco", "params", "macs"]
+         "meco", "grad_norm", "snip", "grasp", "fisher", "plain", "epe_nas", "params", "macs"]
 
 
 def test_registry_names_and_kinds():
@@ -18,13 +18,16 @@ def test_registry_names_and_kinds():
     assert {n for n, s in STATISTICS.items() if s.kind == "cost"} == {"params", "macs"}
     assert all(not STATISTICS[n].higher_is_better for n in ("params", "macs"))
     assert [n for n, s in STATISTICS.items() if s.needs_batch] == ["naswot_v1", "naswot_v2", "ntk_cond", "linear_regions",
-                                                                  "jacov", "meco"]
+                                                                  "jacov", "meco", "grad_norm", "snip", "grasp",
+                                                                  "fisher", "plain", "epe_nas"]
+    assert [n for n, s in STATISTICS.items() if s.needs_labels] == ["grad_norm", "snip", "grasp", "fisher", "plain",
+                                                                   "epe_nas"]
     assert all(s.doc for s in STATISTICS.values())
 
 
 def test_all_statistics_computed():
     batch = batch16()
-    results = compute_stats(MIXED, NAMES, batch, seed=0, **SMALL)
+    results = compute_stats(MIXED, NAMES, batch, seed=0, labels=labels16(), **SMALL)
     assert set(results) == set(NAMES)
     for value, reason in results.values():
         assert reason is None and math.isfinite(value)
@@ -32,8 +35,8 @@ def test_all_statistics_computed():
 
 def test_deterministic_for_a_seed():
     batch = batch16()
-    a = compute_stats(MIXED, NAMES, batch, seed=5, **SMALL)
-    b = compute_stats(MIXED, NAMES, batch, seed=5, **SMALL)
+    a = compute_stats(MIXED, NAMES, batch, seed=5, labels=labels16(), **SMALL)
+    b = compute_stats(MIXED, NAMES, batch, seed=5, labels=labels16(), **SMALL)
     c = compute_stats(MIXED, ["naswot_v2"], batch, seed=6, **SMALL)
     assert a == b
     assert c["naswot_v2"][0] != a["naswot_v2"][0]

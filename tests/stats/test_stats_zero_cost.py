@@ -41,7 +41,7 @@ def test_l2_norm_needs_no_batch_and_jacov_reads_the_sets_64_images():
 
 
 def test_jacov_is_naswot_v1_on_the_first_64_images():
-    batch, _ = load_batch(None, 128, seed=2)
+    batch, _, _ = load_batch(None, 128, seed=2)
     stats = compute_stats(CELL, ["jacov", "naswot_v1"], batch, seed=1, channels=8, cells_per_stage=1)
     at_64 = compute_stats(CELL, ["naswot_v1"], batch, seed=1, channels=8, cells_per_stage=1,
                           options={"naswot_v1": {"batch_size": 64}})
