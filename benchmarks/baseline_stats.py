@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.flop_counter import FlopCounterMode
 
-from cbred_ray.stats.engine import SMALL_NETWORK
+from cbred_ray.stats.engine import SMALL_NETWORK, random_stream
 from cbred_ray.stats.linear_regions import (
     REGION_FORWARD_BATCH,
     REGION_REPEATS,
@@ -438,6 +438,184 @@ def epe_nas(ops: Sequence[str], batch: torch.Tensor, labels: torch.Tensor, seed:
     return float(sum(np.absolute(a - b) for a in scores.values() for b in scores.values()) / len(scores))
 
 
+# --------------------------------------------------------------------------------------------
+# Zen-NAS (ZenNAS ZeroShotProxy/compute_zen_score.py), AZ-NAS (NB201/ZeroShotProxy/
+# compute_az_nas_score.py), ZiCo (ZeroShotProxy/compute_zico.py), SWAP (src/metrics/swap.py)
+# --------------------------------------------------------------------------------------------
+
+
+def _gaussian_init(net: nn.Module, generator: torch.Generator) -> nn.Module:
+    """ZenNAS / SWAP ``network_weight_gaussian_init`` (the ``generator`` in place of the global stream)."""
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.normal_(m.weight, generator=generator)
+                if hasattr(m, "bias") and m.bias is not None:
+                    nn.init.zeros_(m.bias)
+            elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, generator=generator)
+                if hasattr(m, "bias") and m.bias is not None:
+                    nn.init.zeros_(m.bias)
+    return net
+
+
+def zen(ops: Sequence[str], seed: int, generator: torch.Generator, num_classes: int = 100, channels: int = 16,
+        cells_per_stage: int = 5, batch_size: int = 64, mixup_gamma: float = 1e-2) -> float:
+    """ZenNAS ``compute_nas_score`` (one repeat): Gaussian init, two Gaussian inputs, the pre-GAP map."""
+    model = _standard(ops, seed, num_classes, channels, cells_per_stage)
+    model.train()
+    with torch.no_grad():
+        _gaussian_init(model, generator)
+        input = torch.randn(size=[batch_size, 3, 32, 32], generator=generator)
+        input2 = torch.randn(size=[batch_size, 3, 32, 32], generator=generator)
+        mixup_input = input + mixup_gamma * input2
+        output = model.lastact(model.cells(model.stem(input)))
+        mixup_output = model.lastact(model.cells(model.stem(mixup_input)))
+        nas_score = torch.sum(torch.abs(output - mixup_output), dim=[1, 2, 3])
+        nas_score = torch.mean(nas_score)
+        log_bn_scaling_factor = 0.0
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                bn_scaling_factor = torch.sqrt(torch.mean(m.running_var))
+                log_bn_scaling_factor += torch.log(bn_scaling_factor)
+        nas_score = torch.log(nas_score) + log_bn_scaling_factor
+    return float(nas_score)
+
+
+def _az_nas(ops: Sequence[str], seed: int, generator: torch.Generator, num_classes: int = 100, channels: int = 16,
+            cells_per_stage: int = 5, batch_size: int = 64) -> dict[str, float]:
+    """AZ-NAS ``compute_nas_score`` (Gaussian input, kaiming_norm_fanin), with ``extract_cell_features``."""
+    model = _standard(ops, seed, num_classes, channels, cells_per_stage)
+    model.train()
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu", generator=generator)
+            if hasattr(m, "bias") and m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) and m.affine:
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    input_ = torch.randn(size=[batch_size, 3, 32, 32], generator=generator)
+    layer_features = []
+    feature = model.stem(input_)
+    if feature.requires_grad:
+        feature.retain_grad()
+    layer_features.append(feature)
+    for cell in model.cells:
+        feature = cell(feature)
+        if feature.requires_grad:
+            feature.retain_grad()
+        layer_features.append(feature)
+    expressivity_scores = []
+    for i in range(len(layer_features)):
+        feat = layer_features[i].detach().clone()
+        b, c, h, w = feat.size()
+        feat = feat.permute(0, 2, 3, 1).contiguous().view(b * h * w, c)
+        m = feat.mean(dim=0, keepdim=True)
+        feat = feat - m
+        sigma = torch.mm(feat.transpose(1, 0), feat) / (feat.size(0))
+        s = torch.linalg.eigvalsh(sigma)
+        prob_s = s / s.sum()
+        score = (-prob_s) * torch.log(prob_s + 1e-8)
+        expressivity_scores.append(score.sum().item())
+    expressivity_scores = np.array(expressivity_scores)
+    progressivity = np.min(expressivity_scores[1:] - expressivity_scores[:-1])
+    expressivity = np.sum(expressivity_scores)
+    scores = []
+    for i in reversed(range(1, len(layer_features))):
+        f_out = layer_features[i]
+        f_in = layer_features[i - 1]
+        g_out = torch.ones_like(f_out) * 0.5
+        g_out = (torch.bernoulli(g_out, generator=generator) - 0.5) * 2
+        if f_out.requires_grad and f_in.requires_grad:
+            g_in = torch.autograd.grad(outputs=f_out, inputs=f_in, grad_outputs=g_out, retain_graph=False,
+                                       allow_unused=True)[0]
+        else:
+            g_in = None
+        if g_in is None:  # the reference's 'none' multiplies by 0; here the edge is absent
+            g_in = torch.zeros_like(f_in)
+        if g_out.size() == g_in.size() and torch.all(g_in == g_out):
+            scores.append(-np.inf)
+        else:
+            if g_out.size(2) != g_in.size(2) or g_out.size(3) != g_in.size(3):
+                bo, co, ho, wo = g_out.size()
+                bi, ci, hi, wi = g_in.size()
+                stride = int(hi / ho)
+                g_in = nn.PixelUnshuffle(stride)(g_in)
+            bo, co, ho, wo = g_out.size()
+            bi, ci, hi, wi = g_in.size()
+            g_out = g_out.permute(0, 2, 3, 1).contiguous().view(bo * ho * wo, co)
+            g_in = g_in.permute(0, 2, 3, 1).contiguous().view(bi * hi * wi, ci)
+            mat = torch.mm(g_in.transpose(1, 0), g_out) / (bo * ho * wo)
+            if mat.size(0) < mat.size(1):
+                mat = mat.transpose(0, 1)
+            s = torch.linalg.svdvals(mat)
+            scores.append(-s.max().item() - 1 / (s.max().item() + 1e-6) + 2)
+    trainability = np.mean(scores)
+    return {"az_expressivity": float(expressivity), "az_progressivity": float(progressivity),
+            "az_trainability": float(trainability)}
+
+
+def zico(ops: Sequence[str], batch: torch.Tensor, labels: torch.Tensor, seed: int, num_classes: int = 100,
+         channels: int = 16, cells_per_stage: int = 5, batches: int = 2) -> float:
+    """ZiCo ``getzico`` over ``batches`` splits of the batch, ``caculate_zico`` in numpy (a layer with no
+    gradient, off every path to the output, is given zeros, where the reference would fail)."""
+    network = _standard(ops, seed, num_classes, channels, cells_per_stage)
+    network.train()
+    grad_dict: dict[str, list] = {}
+    size = len(batch) // batches
+    for i in range(batches):
+        network.zero_grad()
+        data, label = batch[i * size:(i + 1) * size], labels[i * size:(i + 1) * size]
+        loss = nn.CrossEntropyLoss()(network(data), label)
+        loss.backward()
+        for name, mod in network.named_modules():
+            if isinstance(mod, (nn.Conv2d, nn.Linear)):
+                grad = mod.weight.grad if mod.weight.grad is not None else torch.zeros_like(mod.weight)
+                grad_dict.setdefault(name, []).append(grad.data.cpu().reshape(-1).numpy())
+    nsr_mean_sum_abs = 0
+    for modname in grad_dict:
+        g = np.array(grad_dict[modname])
+        nsr_std = np.std(g, axis=0)
+        nonzero_idx = np.nonzero(nsr_std)[0]
+        nsr_mean_abs = np.mean(np.abs(g), axis=0)
+        tmpsum = np.sum(nsr_mean_abs[nonzero_idx] / nsr_std[nonzero_idx])
+        if tmpsum != 0:
+            nsr_mean_sum_abs += np.log(tmpsum)
+    return float(nsr_mean_sum_abs)
+
+
+def swap(ops: Sequence[str], batch: torch.Tensor, seed: int, generator: torch.Generator, num_classes: int = 100,
+         repeats: int = 32) -> float:
+    """SWAP's ``correlation.py`` loop on the small network (C=3, N=1): per repeat Gaussian init, hooks on
+    every ``nn.ReLU`` with a 4-D input, ``torch.sign`` of the concatenated outputs, ``torch.unique(dim=0)``
+    of the transpose; the mean over repeats (unregularised)."""
+    torch.manual_seed(seed)
+    network = build_network(ops, num_classes, **SMALL_NETWORK).to(memory_format=torch.contiguous_format)
+    features: list[torch.Tensor] = []
+
+    def hook_in_forward(module, input, output):
+        if isinstance(input, tuple) and len(input[0].size()) == 4:
+            features.append(output.detach())
+
+    for m in network.modules():
+        if isinstance(m, nn.ReLU):
+            m.register_forward_hook(hook_in_forward)
+    swap_score = []
+    for _ in range(repeats):
+        _gaussian_init(network, generator)
+        features.clear()
+        with torch.no_grad():
+            network.forward(batch)
+            activations = torch.cat([f.view(batch.size(0), -1) for f in features], 1)
+            activations = torch.sign(activations).T
+            swap_score.append(torch.unique(activations, dim=0).size(0))
+    return float(np.mean(swap_score))
+
+
 def params(ops: Sequence[str], seed: int, num_classes: int = 100, channels: int = 16, cells_per_stage: int = 5) -> float:
     """Number of parameters of the NB201 network."""
     net = _standard(ops, seed, num_classes, channels, cells_per_stage)
@@ -458,7 +636,8 @@ def macs(ops: Sequence[str], seed: int, num_classes: int = 100, channels: int = 
 
 
 NAMES = ("naswot_v1", "naswot_v2", "ntk_cond", "linear_regions", "synflow", "logsynflow", "jacov", "l2_norm",
-         "meco", "grad_norm", "snip", "grasp", "fisher", "plain", "epe_nas", "params", "macs")
+         "meco", "grad_norm", "snip", "grasp", "fisher", "plain", "epe_nas", "zen", "az_expressivity",
+         "az_progressivity", "az_trainability", "az_complexity", "zico", "swap", "params", "macs")
 
 
 def baseline_calls(ops: Sequence[str], batch: torch.Tensor, labels: torch.Tensor, seed: int, num_classes: int = 100,
@@ -487,7 +666,12 @@ def baseline_calls(ops: Sequence[str], batch: torch.Tensor, labels: torch.Tensor
         "meco": lambda: meco(ops, images("meco"), seed, **std),
         **{name: (lambda fn=fn, name=name: fn(ops, images(name), labels[: len(images(name))], seed, **std))
            for name, fn in (("grad_norm", grad_norm), ("snip", snip), ("grasp", grasp), ("fisher", fisher),
-                            ("plain", plain), ("epe_nas", epe_nas))},
+                            ("plain", plain), ("epe_nas", epe_nas), ("zico", zico))},
+        "zen": lambda: zen(ops, seed, random_stream(seed, "zen"), **std),
+        **{name: (lambda name=name: _az_nas(ops, seed, random_stream(seed, "az_nas"), **std)[name])
+           for name in ("az_expressivity", "az_progressivity", "az_trainability")},
+        "az_complexity": lambda: macs(ops, seed, **std),
+        "swap": lambda: swap(ops, images("swap"), seed, random_stream(seed, "swap"), num_classes),
         "params": lambda: params(ops, seed, **std),
         "macs": lambda: macs(ops, seed, **std),
     }

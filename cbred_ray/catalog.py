@@ -13,7 +13,9 @@ NETWORK_OF: dict[str, str] = {
     "naswot_v1": "standard", "naswot_v2": "standard", "ntk_cond": "small", "linear_regions": "thin",
     "synflow": "standard", "logsynflow": "standard", "jacov": "standard", "l2_norm": "standard", "meco": "standard",
     "grad_norm": "standard", "snip": "standard", "grasp": "standard", "fisher": "standard", "plain": "standard",
-    "epe_nas": "standard", "params": "standard", "macs": "standard",
+    "epe_nas": "standard", "zen": "standard", "az_expressivity": "standard", "az_progressivity": "standard",
+    "az_trainability": "standard", "az_complexity": "standard", "zico": "standard", "swap": "small",
+    "params": "standard", "macs": "standard",
 }
 """Every statistic of the registry, in its order, and its ``Statistic.network``."""
 

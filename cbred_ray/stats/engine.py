@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -51,8 +52,9 @@ def validate_options(names: Sequence[str], options: Options | None) -> dict[str,
             raise BadInput(f"options given for statistic {name!r}, which is not computed (computed: {', '.join(names)})")
         stat = STATISTICS[name]
         params = inspect.signature(stat.fn).parameters
-        allowed = {p for p in params if params[p].kind is inspect.Parameter.KEYWORD_ONLY or params[p].default
-                   is not inspect.Parameter.empty} | ({"batch_size"} if stat.needs_batch else set()) | set(stat.input_options)
+        allowed = ({p for p in params if params[p].kind is inspect.Parameter.KEYWORD_ONLY or params[p].default
+                    is not inspect.Parameter.empty} - {"generator"}) | ({"batch_size"} if stat.needs_batch else set()) \
+            | set(stat.input_options)
         checked[name] = {}
         for key, value in dict(knobs).items():
             if key not in allowed:
@@ -132,12 +134,12 @@ class _Passes:
         self._done: dict[tuple, tuple[Any, BaseException | None]] = {}
 
     def result(self, shared: SharedPass, kind: str, net: torch.nn.Module, images: torch.Tensor | None,
-               labels: torch.Tensor | None, options: dict[str, Any]) -> Any:
+               labels: torch.Tensor | None, options: dict[str, Any], extra: dict[str, Any]) -> Any:
         key = (shared.name, kind, None if images is None else len(images), tuple(sorted(options.items())))
         if key not in self._done:
             try:
                 inputs = () if images is None else (images, labels) if shared.needs_labels else (images,)
-                value = shared.run(net, *inputs, **options)
+                value = shared.run(net, *inputs, **options, **extra)
                 self._done[key] = (value, None)
             except Exception as err:  # remembered, and raised for every statistic that reads it
                 if _out_of_memory(err):
@@ -151,7 +153,14 @@ class _Passes:
 
 def _pass_options(shared: SharedPass) -> set[str]:
     params = inspect.signature(shared.run).parameters
-    return {p for p in params if params[p].default is not inspect.Parameter.empty}
+    return {p for p in params if params[p].default is not inspect.Parameter.empty} - {"generator"}
+
+
+def random_stream(seed: int, name: str) -> torch.Generator:
+    """The CPU generator a statistic that draws its own random numbers (``Statistic.random``) reads:
+    seeded by the run's seed and the statistic's name (its shared pass's, if it has one), so its
+    values do not depend on which other statistics run, nor on the device."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + zlib.crc32(name.encode())) % 2**63)
 
 
 def _input_options(knobs: dict[str, dict[str, Any]], kind: str) -> dict[str, Any]:
@@ -273,12 +282,14 @@ def compute_stats(
             images = None if n is None else inputs[:n]
             read = None if own_labels is None else own_labels[:n]
             with_labels = (read,) if stat.needs_labels else ()
+            extra = {"generator": random_stream(seed, stat.shared.name if stat.shared else stat.name)} \
+                if stat.random else {}
             if sharing:  # the score reads the labels only where its pass has not (see ``Statistic``)
-                result = passes.result(stat.shared, stat.network, net, images, read, pass_opts)
+                result = passes.result(stat.shared, stat.network, net, images, read, pass_opts, extra)
                 return stat.score(result, *(() if stat.shared.needs_labels else with_labels), **other_opts)
             if images is None:
-                return stat.fn(net, **pass_opts, **other_opts)
-            return stat.fn(net, images, *with_labels, **pass_opts, **other_opts)
+                return stat.fn(net, **pass_opts, **other_opts, **extra)
+            return stat.fn(net, images, *with_labels, **pass_opts, **other_opts, **extra)
 
         try:
             results[name] = _run_with_oom_retry(name, call, len(inputs) if stat.needs_batch else None)

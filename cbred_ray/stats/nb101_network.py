@@ -218,7 +218,18 @@ class NB101Network(nn.Module):
         self.classifier = nn.Linear(channels, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.cells(self.stem(x)).mean(dim=(2, 3)))
+        return self.classifier(self.pre_pool(x).mean(dim=(2, 3)))
+
+    def pre_pool(self, x: torch.Tensor) -> torch.Tensor:
+        """The feature map the global average pooling reads."""
+        return self.cells(self.stem(x))
+
+    def cell_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stem's output and every layer's of the stacks (cells and downsampling), in order."""
+        features = [self.stem(x)]
+        for layer in self.cells:
+            features.append(layer(features[-1]))
+        return features
 
 
 def _validate_sizes(num_classes: int, stem_channels: int, num_stacks: int, cells_per_stack: int) -> None:

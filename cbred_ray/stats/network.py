@@ -134,8 +134,18 @@ class NB201Network(nn.Module):
         self.classifier = nn.Linear(width, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.global_pooling(self.lastact(self.cells(self.stem(x))))
-        return self.classifier(features.flatten(1))
+        return self.classifier(self.global_pooling(self.pre_pool(x)).flatten(1))
+
+    def pre_pool(self, x: torch.Tensor) -> torch.Tensor:
+        """The feature map the global pooling reads (after the last BatchNorm and ReLU)."""
+        return self.lastact(self.cells(self.stem(x)))
+
+    def cell_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The stem's output and every block's (cells and reduction blocks), in order."""
+        features = [self.stem(x)]
+        for block in self.cells:
+            features.append(block(features[-1]))
+        return features
 
 
 def validate_ops(ops: Sequence[str], edges: Sequence[tuple[int, int]] = EDGES) -> tuple[str, ...]:

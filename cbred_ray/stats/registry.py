@@ -15,6 +15,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from cbred_ray.catalog import NETWORK_OF
+from cbred_ray.stats.az_nas import (
+    az_expressivity,
+    az_pass,
+    az_progressivity,
+    az_trainability,
+    expressivity_score,
+    progressivity_score,
+    trainability_score,
+)
 from cbred_ray.stats.cost import macs, params
 from cbred_ray.stats.linear_regions import linear_regions
 from cbred_ray.stats.meco import MECO_BATCH, meco
@@ -32,8 +41,11 @@ from cbred_ray.stats.saliency import (
     snip,
     snip_score,
 )
+from cbred_ray.stats.swap import SWAP_BATCH, swap
 from cbred_ray.stats.synflow import logsynflow, logsynflow_score, synflow, synflow_score, synflow_terms
+from cbred_ray.stats.zen import zen
 from cbred_ray.stats.zero_cost import EPE_K, epe_nas, epe_nas_score, l2_norm
+from cbred_ray.stats.zico import ZICO_BATCH, zico
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,7 @@ class SharedPass:
     name: str
     run: Callable[..., Any]
     needs_labels: bool = False
+    random: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,9 @@ class Statistic:
     (a loss gradient, a per-class grouping): then ``fn(net, batch, labels, ...)``; a ``SharedPass``
     with ``needs_labels`` is run as ``run(net, batch, labels, ...)``, and the score of a statistic
     that needs labels from a pass that does not read them as ``score(result, labels, ...)``.
+    ``random``: it draws random numbers of its own (a re-initialisation, Gaussian inputs): its
+    function (or its pass's ``run``) takes a ``generator`` keyword, which the engine gives it
+    seeded by the run's seed and the statistic's (or pass's) name (``engine.random_stream``).
     """
 
     name: str
@@ -84,11 +100,13 @@ class Statistic:
     shared: SharedPass | None = None
     score: Callable[..., float] | None = field(default=None, compare=False)
     needs_labels: bool = False
+    random: bool = False
 
 
 _NASWOT_PASS = SharedPass("naswot", naswot_pass)
 _SYNFLOW_PASS = SharedPass("synflow", synflow_terms)
 _GRADIENT_PASS = SharedPass("gradient", gradient_pass, needs_labels=True)
+_AZ_PASS = SharedPass("az_nas", az_pass, random=True)
 
 
 def _v1_from_pass(result: NaswotPass, k: float = 1e-5) -> float:
@@ -169,6 +187,31 @@ _ALL = (
               "Σ over classes of |Σ log(|corr|+1e-5)| of the correlations of the class's input Jacobians, "
               "64 labelled images, train mode (EPE-NAS, Lopes et al., ICANN 2021; NAS-Bench-Suite-Zero)",
               batch_size=ZERO_COST_BATCH, shared=_NASWOT_PASS, score=_epe_from_pass, needs_labels=True),
+    Statistic("zen", zen, True, False, "quality",
+              "log E‖f(x) - f(x + 0.01ε)‖₁ + Σ log √mean(BN running var), f the pre-pooling map, N(0,1) weights, "
+              "64 Gaussian images, train mode (Zen-NAS, Lin et al., ICCV 2021)", random=True),
+    Statistic("az_expressivity", az_expressivity, True, False, "quality",
+              "Σ over stem and block outputs of the entropy of the channel-covariance spectrum, Kaiming fan-in "
+              "weights, 64 Gaussian images, train mode (AZ-NAS, Lee and Ham, CVPR 2024)",
+              shared=_AZ_PASS, score=expressivity_score, random=True),
+    Statistic("az_progressivity", az_progressivity, True, False, "quality",
+              "min over consecutive stem and block outputs of the growth of their expressivity (AZ-NAS, CVPR 2024)",
+              shared=_AZ_PASS, score=progressivity_score, random=True),
+    Statistic("az_trainability", az_trainability, True, False, "quality",
+              "mean over blocks of -σ - 1/σ + 2, σ the spectral norm of the Rademacher-probed input-output "
+              "gradient correlation (AZ-NAS, CVPR 2024)",
+              shared=_AZ_PASS, score=trainability_score, random=True),
+    Statistic("az_complexity", macs, True, False, "quality",
+              "multiply-accumulates for one 3x32x32 image, as a quality: AZ-NAS's complexity (FLOPs), higher is "
+              "better (AZ-NAS, CVPR 2024)"),
+    Statistic("zico", zico, True, True, "quality",
+              "Σ over conv and linear layers of log Σ E|g|/σ(g) of the CE weight gradients across 2 batches of 64 "
+              "labelled images, train mode (ZiCo, Li et al., ICLR 2023)",
+              batch_size=ZICO_BATCH, needs_labels=True),
+    Statistic("swap", swap, True, True, "quality",
+              "distinct sample-wise ReLU activation patterns of 16 images, mean over 32 N(0,1) re-initialisations, "
+              "train mode, NB201 network at C=3, N=1 (SWAP, Peng et al., ICLR 2024)",
+              network="small", batch_size=SWAP_BATCH, random=True),
     Statistic("params", params, False, False, "cost", "number of parameters"),
     Statistic("macs", macs, False, False, "cost",
               "multiply-accumulates for one 3x32x32 image (FlopCounterMode FLOPs / 2)"),

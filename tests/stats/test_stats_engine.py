@@ -10,7 +10,8 @@ from cbred_ray.stats.engine import SMALL_NETWORK, _plan
 from cbred_ray.stats.ntk import ntk_cond
 
 NAMES = ["naswot_v1", "naswot_v2", "ntk_cond", "linear_regions", "synflow", "logsynflow", "jacov", "l2_norm",
-         "meco", "grad_norm", "snip", "grasp", "fisher", "plain", "epe_nas", "params", "macs"]
+         "meco", "grad_norm", "snip", "grasp", "fisher", "plain", "epe_nas", "zen", "az_expressivity", "az_progressivity",
+         "az_trainability", "az_complexity", "zico", "swap", "params", "macs"]
 
 
 def test_registry_names_and_kinds():
@@ -19,9 +20,9 @@ def test_registry_names_and_kinds():
     assert all(not STATISTICS[n].higher_is_better for n in ("params", "macs"))
     assert [n for n, s in STATISTICS.items() if s.needs_batch] == ["naswot_v1", "naswot_v2", "ntk_cond", "linear_regions",
                                                                   "jacov", "meco", "grad_norm", "snip", "grasp",
-                                                                  "fisher", "plain", "epe_nas"]
+                                                                  "fisher", "plain", "epe_nas", "zico", "swap"]
     assert [n for n, s in STATISTICS.items() if s.needs_labels] == ["grad_norm", "snip", "grasp", "fisher", "plain",
-                                                                   "epe_nas"]
+                                                                   "epe_nas", "zico"]
     assert all(s.doc for s in STATISTICS.values())
 
 
@@ -44,8 +45,8 @@ def test_deterministic_for_a_seed():
 
 def test_unknown_statistic_is_bad_input():
     batch = batch16()
-    with pytest.raises(BadInput, match="zen"):
-        compute_stats(MIXED, ["naswot_v2", "zen"], batch, seed=0, **SMALL)
+    with pytest.raises(BadInput, match="zen_v2"):
+        compute_stats(MIXED, ["naswot_v2", "zen_v2"], batch, seed=0, **SMALL)
     with pytest.raises(BadInput, match="ntk"):
         validate_stat_names(["params", "ntk"])
     with pytest.raises(BadInput):
