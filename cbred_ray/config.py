@@ -247,9 +247,10 @@ class SelectConfig(_Strict):
     statistics: tuple[str, ...] = ("naswot_v2", "logsynflow")
     scoring: Literal["median_rank", "mean_rank", "quantile_rank"] = "median_rank"
     quantile: float = Field(0.5, gt=0.0, lt=1.0)
-    combine: Literal["mean", "median", "min"] = Field("mean", description="how the statistics' summaries make a "
-                                                      "cluster's score: mean; median or min are robust to one "
-                                                      "misleading statistic")
+    combine: Literal["mean", "median", "min", "log_rank"] = Field(
+        "mean", description="how the statistics' summaries make a cluster's score: mean; median or min are robust "
+        "to one misleading statistic; log_rank (AZ-NAS) sums their logarithms, and also orders architectures "
+        "(Q + C, Quantiled) by their ranks' log sum instead of their mean")
     min_cluster_size: int = Field(1, ge=1)
     max_cluster_fraction: float | None = Field(None, gt=0.0, le=1.0, description="clusters of more than this "
                                                "fraction of the space cannot be chosen (the reduced space stays "

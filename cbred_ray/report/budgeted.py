@@ -44,6 +44,7 @@ class BudgetRun:
     measured: pd.DataFrame  # the statistics the run computed (its B architectures)
     chosen: int  # the cluster the run kept
     statistics: tuple[str, ...]  # the statistics that score
+    combine: str = "mean"  # how their ranks make one order (select.combine)
 
 
 def choose_on_budget(run: BudgetRun, seed: int, sample: pd.DataFrame | None = None) -> dict[str, pd.Index]:
@@ -60,15 +61,16 @@ def choose_on_budget(run: BudgetRun, seed: int, sample: pd.DataFrame | None = No
         "Whole space": space,
         "C-BRED (C)": members,
         "Random": pd.Index(np.sort(rng.choice(space.to_numpy(), size=size, replace=False))),
-        "Regressor": top_by_rank(predicted_rank(run.features.loc[space], ensemble_rank(measured_ranks), seed),
+        "Regressor": top_by_rank(predicted_rank(run.features.loc[space], ensemble_rank(measured_ranks, run.combine),
+                                                seed),
                                  size).sort_values(),
         "Params-Quantiled": top_by_rank(run.costs.loc[space, "params"], size).sort_values(),
         "MACs-Quantiled": top_by_rank(run.costs.loc[space, "macs"], size).sort_values(),
-        "C-BRED (Q + C)": top_by_rank(ensemble_rank(inside), share).sort_values(),
+        "C-BRED (Q + C)": top_by_rank(ensemble_rank(inside, run.combine), share).sort_values(),
     }
     if sample is not None:
-        subsets["Quantiled (random sample)"] = top_by_rank(ensemble_rank(oriented_ranks(sample, run.statistics)),
-                                                           share).sort_values()
+        subsets["Quantiled (random sample)"] = top_by_rank(
+            ensemble_rank(oriented_ranks(sample, run.statistics), run.combine), share).sort_values()
     return subsets
 
 

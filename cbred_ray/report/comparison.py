@@ -55,6 +55,7 @@ class Choice:
     reduction: Reduction
     clustering: SpaceClustering
     clusters: pd.Series
+    combine: str = "mean"  # how the statistics' ranks make one order (select.combine)
 
 
 def choose(space: Space, config: RunConfig, budget: float | None, seed: int) -> Choice:
@@ -71,10 +72,11 @@ def choose(space: Space, config: RunConfig, budget: float | None, seed: int) -> 
     clusters = pd.Series(clustering.labels, index=clustered).loc[index[inside.to_numpy()]]
     ranks = oriented_ranks(space.stats.loc[clusters.index], select.statistics)
     reduction = reduce_space(ranks, clusters, Selection.of(select), len(clusters), seed)
-    subsets = choose_subsets(ranks, space.costs.loc[clusters.index, "macs"], reduction, seed)
+    subsets = choose_subsets(ranks, space.costs.loc[clusters.index, "macs"], reduction, seed,
+                             combine=select.combine)
     for name in select.statistics:  # each statistic alone, for reference
         subsets[f"Quantiled [{name}]"] = top_by_rank(ranks[name], reduction.target).sort_values()
-    return Choice(budget, seed, subsets, ranks, reduction, clustering, clusters)
+    return Choice(budget, seed, subsets, ranks, reduction, clustering, clusters, select.combine)
 
 
 def measure(choice: Choice, space: Space, table: pd.DataFrame) -> list[dict]:
@@ -95,7 +97,7 @@ def measure(choice: Choice, space: Space, table: pd.DataFrame) -> list[dict]:
 
     for method, subset in choice.subsets.items():
         report = evaluate_subset(space.arch_str.loc[subset].tolist(), budgeted)
-        first = space.arch_str.loc[first_by_statistics(choice.ranks, subset)]
+        first = space.arch_str.loc[first_by_statistics(choice.ranks, subset, choice.combine)]
         for dataset, column in accuracy_columns(budgeted).items():
             rows.append(row(method, dataset, report["datasets"][dataset], float(accuracy.loc[first, column])))
     for dataset, column in accuracy_columns(budgeted).items():

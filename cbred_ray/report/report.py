@@ -156,7 +156,8 @@ def _budget_report(store: Store, config: RunConfig, table: pd.DataFrame, out: Pa
     chosen = int(store.read_manifest()["stages"]["selection"]["cluster"])
     run = BudgetRun(pd.Series(space.format_ids(index), index=clusters.index), clusters["cluster"],
                     clusters[["arch_params", "arch_macs"]].set_axis(["params", "macs"], axis=1), features,
-                    measured.loc[measured.index.intersection(clusters.index)], chosen, tuple(select.statistics))
+                    measured.loc[measured.index.intersection(clusters.index)], chosen, tuple(select.statistics),
+                    select.combine)
     rows = []
     for seed in range(config.seed, config.seed + seeds):  # choosing first: no accuracy read
         rows += measure_on_budget(choose_on_budget(run, seed, sample), run, table, key, seed)

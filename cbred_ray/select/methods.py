@@ -25,17 +25,18 @@ METHODS: tuple[str, ...] = ("Whole space", "Random", "Intrinsic", "Quantiled", "
 
 
 def choose_subsets(ranks: pd.DataFrame, macs: pd.Series, reduction: Reduction, seed: int,
-                   mac_quantile: float = 0.5) -> dict[str, pd.Index]:
+                   mac_quantile: float = 0.5, combine: str = "mean") -> dict[str, pd.Index]:
     """The subset (architecture labels) each method keeps.
 
     ``ranks`` and ``macs`` are indexed by the architectures of the space (after any budget);
     ``reduction`` is C-BRED's (Q + C) result on the same space, whose target size every other
-    quantile rule keeps too, so that the comparison is at equal size.
+    quantile rule keeps too, so that the comparison is at equal size. ``combine``: how the rank
+    ensemble is formed (:func:`~cbred_ray.select.reduction.ensemble_rank`), as the reduction's.
     """
     if reduction.target is None:
         raise ValueError("the comparison needs a C-BRED (Q + C) reduction: set select.top_fraction")
     size = reduction.target
-    order = ensemble_rank(ranks)
+    order = ensemble_rank(ranks, combine)
     space = ranks.index.sort_values()
     rng = np.random.default_rng(seed)
     cheap = macs.index[macs.to_numpy() <= np.quantile(macs.to_numpy(), mac_quantile)]
@@ -50,6 +51,6 @@ def choose_subsets(ranks: pd.DataFrame, macs: pd.Series, reduction: Reduction, s
     }
 
 
-def first_by_statistics(ranks: pd.DataFrame, subset: pd.Index) -> int:
+def first_by_statistics(ranks: pd.DataFrame, subset: pd.Index, combine: str = "mean") -> int:
     """The architecture of ``subset`` that the statistics rank first (a training-free search inside it)."""
-    return int(top_by_rank(ensemble_rank(ranks.loc[subset]), 1)[0])
+    return int(top_by_rank(ensemble_rank(ranks.loc[subset], combine), 1)[0])

@@ -1,8 +1,8 @@
 """The reduction itself, given clusters and statistics: score the clusters, keep the best.
 
 C-BRED (C) keeps the best cluster; C-BRED (Q + C) keeps the best members of the best
-cluster, ranked by the mean of the statistics' oriented ranks, up to a fraction of the
-space. Pure functions of (ranks, clusters, :class:`~cbred_ray.select.settings.Selection`): no accuracy
+cluster, ranked by the mean of the statistics' oriented ranks (or, with ``combine: log_rank``,
+the sum of their logarithms), up to a fraction of the space. Pure functions of (ranks, clusters, :class:`~cbred_ray.select.settings.Selection`): no accuracy
 ever enters.
 """
 from __future__ import annotations
@@ -13,12 +13,17 @@ import numpy as np
 import pandas as pd
 
 from cbred_ray.errors import BadInput
-from cbred_ray.select.scoring import best_cluster, score_clusters
+from cbred_ray.select.scoring import best_cluster, log_rank, score_clusters
 from cbred_ray.select.settings import Selection, top_count
 
 
-def ensemble_rank(ranks: pd.DataFrame) -> pd.Series:
-    """The mean of the statistics' oriented ranks (higher is better); NaN where one is missing."""
+def ensemble_rank(ranks: pd.DataFrame, combine: str = "mean") -> pd.Series:
+    """One order of architectures from the statistics' oriented ranks (higher is better; NaN where one is
+    missing): their mean, or their log-rank sum (AZ-NAS) with ``combine`` "log_rank". The median and
+    minimum, which ``combine`` offers for clusters' scores, would tie most architectures: they order by
+    the mean."""
+    if combine == "log_rank":
+        return pd.Series(log_rank(ranks.to_numpy(dtype=np.float64), axis=1), index=ranks.index)
     return ranks.mean(axis=1, skipna=False)
 
 
@@ -66,5 +71,6 @@ def reduce_space(ranks: pd.DataFrame, clusters: pd.Series, cfg: Selection, space
     members = clusters.index[clusters.to_numpy() == best].sort_values()
     selected = members
     if target is not None:
-        selected = top_by_rank(ensemble_rank(ranks.loc[ranks.index.intersection(members)]), target).sort_values()
+        selected = top_by_rank(ensemble_rank(ranks.loc[ranks.index.intersection(members)], cfg.combine),
+                               target).sort_values()
     return Reduction(scores, best, members, selected, target)

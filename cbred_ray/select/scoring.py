@@ -6,7 +6,9 @@ statistic's orientation; nothing guesses a sign). A cluster's score for one
 statistic is a summary (median, mean or a quantile) of its members' ranks; its
 overall score combines those summaries over the chosen statistics: their mean, or, more
 robust to one misleading statistic, their median or their minimum (a cluster must then be
-good by every statistic). Ranks make statistics on
+good by every statistic), or AZ-NAS's log-rank aggregation, the sum of their logarithms
+(Lee and Ham, CVPR 2024: Σ_m log(rank_m / N), which punishes a low rank by any one statistic
+more than the mean does, less than the minimum). Ranks make statistics on
 different scales comparable and are insensitive to the heavy tails of synflow.
 """
 from __future__ import annotations
@@ -18,7 +20,13 @@ import pandas as pd
 
 from cbred_ray.stats.registry import STATISTICS
 
-COMBINE = {"mean": np.mean, "median": np.median, "min": np.min}
+def log_rank(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Σ log of ``values`` (ranks in (0, 1]) along ``axis``: AZ-NAS's aggregation of its components."""
+    with np.errstate(divide="ignore"):
+        return np.log(values).sum(axis=axis)
+
+
+COMBINE = {"mean": np.mean, "median": np.median, "min": np.min, "log_rank": log_rank}
 """How per-statistic summaries become a cluster's score (NaN when one statistic has none)."""
 
 
@@ -54,7 +62,7 @@ def score_clusters(
     A cluster with fewer than ``min_cluster_size`` scored members gets no score. With
     ``bootstrap`` > 0, ``score_low`` and ``score_high`` bound a 95 % interval of the score
     over that many resamplings of each cluster's members (with replacement, seeded).
-    ``combine`` (mean, median or min) turns the per-statistic summaries into the score.
+    ``combine`` (mean, median, min or log_rank) turns the per-statistic summaries into the score.
     """
     if combine not in COMBINE:
         raise ValueError(f"unknown combination {combine!r}; known: {', '.join(COMBINE)}")

@@ -70,3 +70,12 @@ def test_top_by_rank_skips_missing_and_breaks_ties_by_label():
     rank = pd.Series([0.5, np.nan, 0.9, 0.5, 0.1], index=[7, 3, 9, 2, 1])
     assert list(top_by_rank(rank, 3)) == [9, 2, 7]
     assert list(top_by_rank(rank, 10)) == [9, 2, 7, 1]
+
+
+def test_the_log_rank_ensemble_orders_architectures_by_their_ranks_log_sum():
+    ranks = pd.DataFrame({"a": [0.9, 0.45, 1.0, np.nan], "b": [0.1, 0.45, 0.3, 0.5]}, index=[10, 11, 12, 13])
+    mean, logs = ensemble_rank(ranks), ensemble_rank(ranks, "log_rank")
+    assert list(top_by_rank(mean, 3)) == [12, 10, 11]
+    assert list(top_by_rank(logs, 3)) == [12, 11, 10]  # log 0.3 > log 0.2025 > log 0.09
+    assert logs.loc[11] == pytest.approx(2 * math.log(0.45)) and np.isnan(logs.loc[13])
+    assert SelectConfig(combine="log_rank").combine == "log_rank"

@@ -64,7 +64,8 @@ def test_bootstrap_interval_brackets_the_score_and_narrows_with_size():
     assert np.isnan(small.loc[1, ["score", "score_low", "score_high"]].astype(float)).all()
 
 
-@pytest.mark.parametrize("combine, reduce", [("mean", np.mean), ("median", np.median), ("min", np.min)])
+@pytest.mark.parametrize("combine, reduce", [("mean", np.mean), ("median", np.median), ("min", np.min),
+                                             ("log_rank", lambda v: float(np.log(v).sum()))])
 def test_the_score_combines_the_per_statistic_summaries(combine, reduce):
     rng = np.random.default_rng(4)
     index = pd.RangeIndex(90)
@@ -83,3 +84,12 @@ def test_min_prefers_a_cluster_good_by_every_statistic():
     clusters = pd.Series([0, 0, 1, 1], index=index)
     assert best_cluster(score_clusters(ranks, clusters, combine="mean")) == 0
     assert best_cluster(score_clusters(ranks, clusters, combine="min")) == 1
+
+
+def test_log_rank_prefers_a_cluster_without_a_weak_statistic_where_the_mean_does_not():
+    index = pd.RangeIndex(4)
+    # cluster 0: 0.9 and 0.1 (mean 0.5, log sum log 0.09); cluster 1: 0.45 and 0.45 (mean 0.45, log sum log 0.2025)
+    ranks = pd.DataFrame({"a": [0.9, 0.9, 0.45, 0.45], "b": [0.1, 0.1, 0.45, 0.45]}, index=index)
+    clusters = pd.Series([0, 0, 1, 1], index=index)
+    assert best_cluster(score_clusters(ranks, clusters, combine="mean")) == 0
+    assert best_cluster(score_clusters(ranks, clusters, combine="log_rank")) == 1
