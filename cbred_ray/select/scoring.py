@@ -20,6 +20,7 @@ import pandas as pd
 
 from cbred_ray.stats.registry import STATISTICS
 
+
 def log_rank(values: np.ndarray, axis: int = -1) -> np.ndarray:
     """Σ log of ``values`` (ranks in (0, 1]) along ``axis``: AZ-NAS's aggregation of its components."""
     with np.errstate(divide="ignore"):
