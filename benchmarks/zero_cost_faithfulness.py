@@ -1,0 +1,180 @@
+"""The zero-cost statistics' correlation with NB201 accuracy, beside the numbers their papers publish.
+
+    python benchmarks/score_sample.py --n 1000 --seed 0 --source cifar10-sample20 --num-classes 10 \\
+        --stats synflow,jacov,l2_norm,meco,grad_norm,snip,grasp,fisher,plain,epe_nas --out STORE_A
+    python benchmarks/score_sample.py --n 1000 --seed 0 --source cifar10-sample20 --num-classes 10 \\
+        --stats zen,az_expressivity,az_progressivity,az_trainability,az_complexity,zico,swap --out STORE_B
+    python benchmarks/zero_cost_faithfulness.py --stats STORE_A/stats --stats STORE_B/stats --dataset cifar10 \\
+        --benchmark ../shared/nb201/nb201_test_accuracy.parquet --out benchmarks/results/zero_cost_faithfulness_cifar10
+
+Each ``--stats`` is a stats dataset (a store's, or a Parquet with ``arch_str`` and statistic columns); their
+columns are joined on ``arch_str`` (the same architectures: one seeded sample). For every statistic, and for
+AZ-NAS's aggregate (the log-rank sum of its four components over the architectures scored, ``az_nas``),
+Kendall τ and Spearman ρ with the dataset's test accuracy (signed, oriented by the registry, each with a
+bootstrap 95 % interval over architectures; an architecture on which a statistic failed, e.g. a cell whose
+output is cut off from its input, is ranked last by it, as NASLib's NaN -> -1e8 does), beside the published number of the reference whose setup the
+statistic follows (``PUBLISHED``: the value, the measure, the accuracy and the architectures it was
+measured over, and where it was read). "within" says whether ours is within 0.03 of it on the same
+measure. The published numbers are the papers', never an input to a statistic or a reduction.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from provenance import provenance
+from scipy.stats import kendalltau, spearmanr
+
+from cbred_ray.evaluate.benchmark import accuracy_columns, load_benchmark
+from cbred_ray.select.scoring import log_rank, oriented_ranks
+from cbred_ray.stats.registry import STATISTICS
+
+TOLERANCE = 0.03
+AZ_COMPONENTS = ("az_expressivity", "az_progressivity", "az_trainability", "az_complexity")
+
+ZC = ("Abdelfattah et al., ICLR 2021, zero-cost-nas notebooks/nasbench201_correlations.ipynb, Table 1",
+      "|spearman|", "test (cifar10-valid for CIFAR-10), 200 epochs", "all 15,625")
+SUITE = ("Krishnakumar et al., NeurIPS 2022 D&B (NAS-Bench-Suite-Zero), Figs. 2 and 6", "spearman",
+         "validation", "1,000 random")
+AZ = ("Lee and Ham, CVPR 2024 (AZ-NAS), Table 1 and the Table 4 ablation (read from a third-party copy; "
+      "CIFAR-10 aggregate confirmed by the authors' NB201/tss_general.ipynb output: 0.7409)", "kendall", "test",
+      "all 15,625")
+ZICO = ("Li et al., ICLR 2023 (ZiCo), Table 1 (NATS-Bench-TSS)", "kendall", "test", "all 15,625")
+MECO = ("Jiang et al., NeurIPS 2023 (MeCo), Table 1 (read from a third-party copy; the abstract gives 0.89 on "
+        "CIFAR-10)", "spearman", "test", "all 15,625")
+SWAP = ("Peng et al., ICLR 2024 (SWAP-NAS), abstract: regularised SWAP, CIFAR-100 only; its μ and σ for NB201 "
+        "are not published", "spearman", "validation", "not stated")
+
+PUBLISHED: dict[str, dict[str, tuple[float, tuple[str, str, str, str]]]] = {
+    "grad_norm": {"cifar10": (0.594, ZC), "cifar100": (0.637, ZC)},
+    "snip": {"cifar10": (0.596, ZC), "cifar100": (0.637, ZC)},
+    "grasp": {"cifar10": (0.514, ZC), "cifar100": (0.547, ZC)},
+    "fisher": {"cifar10": (0.36, ZC), "cifar100": (0.385, ZC)},
+    "synflow": {"cifar10": (0.737, ZC), "cifar100": (0.763, ZC)},
+    "jacov": {"cifar10": (0.731, ZC), "cifar100": (0.704, ZC)},
+    "epe_nas": {"cifar10": (0.70, SUITE), "cifar100": (0.60, SUITE)},
+    "l2_norm": {"cifar10": (0.68, SUITE), "cifar100": (0.72, SUITE)},
+    "plain": {"cifar10": (-0.26, SUITE), "cifar100": (-0.21, SUITE)},
+    "zen": {"cifar10": (0.35, SUITE), "cifar100": (0.35, SUITE)},
+    "naswot_v2": {"cifar10": (0.77, SUITE), "cifar100": (0.80, SUITE)},
+    "az_nas": {"cifar10": (0.741, AZ), "cifar100": (0.723, AZ)},
+    "az_expressivity": {"cifar10": (0.569, AZ), "cifar100": (0.563, AZ)},
+    "az_progressivity": {"cifar10": (0.521, AZ), "cifar100": (0.508, AZ)},
+    "az_trainability": {"cifar10": (0.349, AZ), "cifar100": (0.353, AZ)},
+    "az_complexity": {"cifar10": (0.578, AZ), "cifar100": (0.551, AZ)},
+    "zico": {"cifar10": (0.61, ZICO), "cifar100": (0.61, ZICO)},
+    "meco": {"cifar10": (0.894, MECO), "cifar100": (0.883, MECO)},
+    "swap": {"cifar100": (0.90, SWAP)},
+}
+
+
+def correlations(values: np.ndarray, accuracy: np.ndarray, bootstrap: int, rng: np.random.Generator) -> dict:
+    """Kendall τ and Spearman ρ of oriented ``values`` with ``accuracy``, each with a bootstrap 95 % interval."""
+    out = {}
+    for measure, fn in (("kendall", kendalltau), ("spearman", spearmanr)):
+        value = float(fn(values, accuracy).statistic)
+        draws = []
+        for _ in range(bootstrap):
+            pick = rng.integers(len(values), size=len(values))
+            draws.append(fn(values[pick], accuracy[pick]).statistic)
+        low, high = np.nanpercentile(draws, [2.5, 97.5]) if draws else (np.nan, np.nan)
+        out[measure] = {"value": round(value, 4), "ci95": [round(float(low), 4), round(float(high), 4)]}
+    return out
+
+
+def oriented_columns(stats: pd.DataFrame) -> dict[str, pd.Series]:
+    """Every registered statistic of ``stats``, oriented so that higher is better, and AZ-NAS's aggregate."""
+    columns = {name: stats[name] * (1.0 if STATISTICS[name].higher_is_better else -1.0)
+               for name in stats.columns if name in STATISTICS}
+    if all(name in stats.columns for name in AZ_COMPONENTS):
+        ranks = oriented_ranks(stats, AZ_COMPONENTS)
+        columns["az_nas"] = pd.Series(log_rank(ranks.to_numpy(dtype=np.float64), axis=1), index=stats.index)
+    return columns
+
+
+def compare(stats: pd.DataFrame, table: pd.DataFrame, dataset: str, bootstrap: int, seed: int) -> dict:
+    joined = stats.merge(table, on="arch_str", how="inner")
+    accuracy = joined[accuracy_columns(table)[dataset]].to_numpy(dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    rows = {}
+    for name, column in oriented_columns(joined).items():
+        values = column.to_numpy(dtype=np.float64)
+        failed = ~np.isfinite(values)
+        if failed.any() and not failed.all():  # ranked last, as the references' NaN -> -1e8 (NASLib) or 0 do
+            values = np.where(failed, np.nanmin(values[~failed]) - 1.0, values)
+        row = {"n": int(len(values)), "failed": int(failed.sum()), **correlations(values, accuracy, bootstrap, rng)}
+        published = PUBLISHED.get(name, {}).get(dataset)
+        if published is not None:
+            value, (source, measure, accuracy_kind, archs) = published
+            ours = row[measure.strip("|")]["value"]
+            ours = abs(ours) if measure.startswith("|") else ours
+            row["published"] = {"value": value, "measure": measure, "accuracy": accuracy_kind, "archs": archs,
+                                "source": source}
+            row["ours_on_that_measure"] = round(ours, 4)
+            row["difference"] = round(ours - value, 4)
+            row["within"] = bool(abs(ours - value) <= TOLERANCE)
+        rows[name] = row
+    return {"n_archs": int(len(joined)), "statistics": rows}
+
+
+def markdown(result: dict) -> str:
+    lines = [f"# Zero-cost statistics on NB201 {result['dataset']}: ours beside the published", "",
+             f"`{result['command']}`", "", f"{result['provenance']['date']}, commit {result['provenance']['git_commit']}, "
+             f"{result['provenance']['machine']['platform']}; {result['n_archs']} architectures (one seeded sample), "
+             f"test accuracy; batch: {result['batch']}", "",
+             "| statistic | n (failed: ranked last) | Kendall τ [95 %] | Spearman ρ [95 %] | published | measure, accuracy, archs "
+             "| ours on it | diff | within 0.03 |", "|---|---|---|---|---|---|---|---|---|"]
+    for name, row in result["statistics"].items():
+        pub = row.get("published")
+        k, s = row["kendall"], row["spearman"]
+        lines.append(
+            f"| {name} | {row['n']} ({row['failed']}) | {k['value']:.3f} [{k['ci95'][0]:.3f}, {k['ci95'][1]:.3f}] | "
+            f"{s['value']:.3f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}] | "
+            + (f"{pub['value']:.3f} | {pub['measure']}, {pub['accuracy']}, {pub['archs']} | "
+               f"{row['ours_on_that_measure']:.3f} | {row['difference']:+.3f} | {'yes' if row['within'] else 'no'} |"
+               if pub else "– | – | – | – | – |"))
+    lines += ["", "Sources:", ""]
+    sources = sorted({row["published"]["source"] for row in result["statistics"].values() if "published" in row})
+    lines += [f"- {source}" for source in sources]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stats", required=True, action="append", help="a stats dataset, repeatable (joined)")
+    parser.add_argument("--benchmark", required=True)
+    parser.add_argument("--dataset", default="cifar10", choices=("cifar10", "cifar100"))
+    parser.add_argument("--bootstrap", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", required=True, help="path without suffix: writes OUT.json and OUT.md")
+    args = parser.parse_args()
+    frames, batches = [], []
+    for path in args.stats:
+        frame = pd.read_parquet(path)
+        frames.append(frame[["arch_str", *[c for c in frame.columns if c in STATISTICS]]])
+        manifest = Path(path).parent / "manifest.json"
+        if manifest.is_file():
+            batches.append(json.loads(manifest.read_text()).get("stages", {}).get("stats", {}).get("batch", {}))
+    stats = frames[0]
+    for frame in frames[1:]:
+        stats = stats.merge(frame, on="arch_str", how="inner")
+    result = {
+        "command": "python benchmarks/zero_cost_faithfulness.py " + " ".join(f"--stats STORE_{i}/stats" for i in
+                                                                           range(len(frames)))
+                   + f" --dataset {args.dataset} --benchmark {args.benchmark} --out {args.out}",
+        "provenance": provenance(), "dataset": args.dataset, "tolerance": TOLERANCE,
+        "batch": batches[0].get("how") if batches and isinstance(batches[0], dict) else None,
+        **compare(stats, load_benchmark(args.benchmark), args.dataset, args.bootstrap, args.seed),
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+    out.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+
+
+if __name__ == "__main__":
+    main()
