@@ -15,6 +15,7 @@ import numpy as np
 
 from cbred_ray.cluster.space import Clustering, check_points, distinct_points
 from cbred_ray.config import ResourcesConfig, RunConfig, StatsConfig, config_hash
+from cbred_ray.log import log
 from cbred_ray.pipeline.cluster_stage import run_cluster_stage
 from cbred_ray.pipeline.graphs_stage import run_graphs_stage
 from cbred_ray.pipeline.halving_stage import run_halving_stage
@@ -29,7 +30,7 @@ from cbred_ray.select.scoring import sample_members
 from cbred_ray.spaces import nb201
 from cbred_ray.spaces.base import Space, distinct_sorted
 from cbred_ray.stats.data import load_batch
-from cbred_ray.stats.engine import validate_inputs
+from cbred_ray.stats.engine import effective_settings, validate_inputs
 from cbred_ray.store import Store
 from cbred_ray.store.lock import StoreLock
 
@@ -80,9 +81,14 @@ def _preflight(config: RunConfig, space: Space, drawn: np.ndarray | None):
 
 def check_batch(cfg: StatsConfig, seed: int) -> None:
     """BadInput, before anything is written, when the batch source is unusable or cannot feed the
-    statistics asked for (labels they need, labels beyond the network's classes)."""
+    statistics asked for (labels they need, labels beyond the network's classes); a warning for each
+    statistic that will read fewer images than its published setup (the batch is smaller)."""
     batch, labels, _ = load_batch(cfg.data.source, cfg.data.batch_size, seed, cfg.data.augment)
     validate_inputs(cfg.names, batch, labels, cfg.num_classes)
+    for name, setting in effective_settings(cfg.names, cfg.options).items():
+        if setting["images"] is not None and setting["images"] > len(batch):
+            log.warning(f"{name} reads {setting['images']} images but the batch holds {len(batch)}: it will read "
+                        f"{len(batch)} (set stats.data.batch_size to {setting['images']} for its published setup)")
 
 
 def unique_cells(store: Store) -> int:

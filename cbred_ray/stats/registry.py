@@ -205,7 +205,7 @@ _ALL = (
               "multiply-accumulates for one 3x32x32 image, as a quality: AZ-NAS's complexity (FLOPs), higher is "
               "better (AZ-NAS, CVPR 2024)"),
     Statistic("zico", zico, True, True, "quality",
-              "Σ over conv and linear layers of log Σ E|g|/σ(g) of the CE weight gradients across 2 batches of 64 "
+              "Σ over conv and linear layers of log Σ E|g|/σ(g) of the CE weight gradients across 2 batches of 128 "
               "labelled images, train mode (ZiCo, Li et al., ICLR 2023)",
               batch_size=ZICO_BATCH, needs_labels=True),
     Statistic("swap", swap, True, True, "quality",

@@ -2,7 +2,8 @@
 
 Li, Yang, Wang, Marculescu, "ZiCo: Zero-shot NAS via Inverse Coefficient of Variation on
 Gradients", ICLR 2023 (github.com/SLDGroup/ZiCo, ``ZeroShotProxy/compute_zico.py``: ``getzico``,
-``caculate_zico``); on NB201 as AZ-NAS's port runs it (two batches of 64 labelled images).
+``caculate_zico``), in the paper's setup: two batches of 128 labelled images ("we set the batch size as
+128 and use two batches"; AZ-NAS's port of it uses two of 64).
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from cbred_ray.stats.numerics import StatisticFailed, finite, restored_state
 from cbred_ray.stats.zero_cost import SCORED_LAYERS
 
 ZICO_BATCHES = 2
-"""Batches ZiCo's statistics run across (AZ-NAS's NB201 port: ``batch_iter`` 2)."""
-ZICO_BATCH = 128
-"""Labelled images ZiCo reads: two batches of 64."""
+"""Batches ZiCo's statistics run across (the paper's N = 2)."""
+ZICO_BATCH = 256
+"""Labelled images ZiCo reads: two batches of 128 (the paper's)."""
 
 
 def zico(net: nn.Module, batch: torch.Tensor, labels: torch.Tensor, batches: int = ZICO_BATCHES,
