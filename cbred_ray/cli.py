@@ -132,7 +132,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     if args.seeds < 1:
         raise BadInput(f"--seeds must be at least 1, got {args.seeds}")
     path = write_report(args.store, args.benchmark, args.out and _out_folder(args.out), seeds=args.seeds, progress=not args.quiet,
-                        sample_stats=args.sample_stats)
+                        sample_stats=args.sample_stats, also=args.also)
     print(json.dumps({"report": str(path)}))
     return 0
 
@@ -229,6 +229,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", default=None, help="folder for report.md, results.json and the figures "
                     "(default STORE/report)")
     rp.add_argument("--seeds", type=int, default=5, help="seeds of the clustering and the random baseline (default 5)")
+    rp.add_argument("--also", action="append", default=[], metavar="LABEL=NAME,NAME[:COMBINE]",
+                    help="another set of the store's statistics to run Quantiled and C-BRED (Q + C) on too, e.g. "
+                         "paper=naswot_v2,logsynflow or az=az_expressivity,az_progressivity:log_rank (repeatable)")
     _with_quiet(rp)
     rp.set_defaults(fn=_cmd_report)
 

@@ -18,7 +18,7 @@ from cbred_ray.evaluate.benchmark import ARCH_COLUMN, accuracy_columns
 from cbred_ray.evaluate.metrics import evaluate_subset
 from cbred_ray.select.constraints import within_budget
 from cbred_ray.select.methods import choose_subsets, first_by_statistics
-from cbred_ray.select.reduction import Reduction, reduce_space, top_by_rank
+from cbred_ray.select.reduction import Reduction, ensemble_rank, reduce_space, top_by_rank
 from cbred_ray.select.scoring import oriented_ranks
 from cbred_ray.select.settings import Selection
 from cbred_ray.spaces import nb201
@@ -27,6 +27,10 @@ BUDGETS: tuple[float | None, ...] = (None, 500_000, 300_000)
 ORACLE = "Oracle (best by accuracy)"
 """A reference row, not a method: the best networks by the measured accuracy, as many as Q + C keeps."""
 DEFAULT_TOP_FRACTION = 0.05
+SET_MARK = " · "
+"""Joins a method and the label of another statistic set it was run on ("C-BRED (Q + C) · paper")."""
+StatisticSets = dict[str, tuple[tuple[str, ...], str]]
+"""Other statistic sets to compare on: label -> (statistics, how their ranks combine)."""
 
 
 def budget_label(max_params: float | None) -> str:
@@ -58,8 +62,11 @@ class Choice:
     combine: str = "mean"  # how the statistics' ranks make one order (select.combine)
 
 
-def choose(space: Space, config: RunConfig, budget: float | None, seed: int) -> Choice:
-    """Every method's subset for one parameter budget and seed (no accuracy read)."""
+def choose(space: Space, config: RunConfig, budget: float | None, seed: int,
+           also: StatisticSets | None = None) -> Choice:
+    """Every method's subset for one parameter budget and seed (no accuracy read). ``also``: other statistic
+    sets of the store, on which Quantiled and C-BRED (Q + C) run too, on the same clusters and at the same size
+    (methods "Quantiled · LABEL", "C-BRED (Q + C) · LABEL")."""
     select = config.select
     if select.top_fraction is None:
         select = select.model_copy(update={"top_fraction": DEFAULT_TOP_FRACTION})
@@ -76,6 +83,11 @@ def choose(space: Space, config: RunConfig, budget: float | None, seed: int) -> 
                              combine=select.combine)
     for name in select.statistics:  # each statistic alone, for reference
         subsets[f"Quantiled [{name}]"] = top_by_rank(ranks[name], reduction.target).sort_values()
+    for label, (names, combine) in (also or {}).items():
+        other = oriented_ranks(space.stats.loc[clusters.index], names)
+        settings = Selection.of(select.model_copy(update={"statistics": names, "combine": combine}))
+        subsets[f"Quantiled{SET_MARK}{label}"] = top_by_rank(ensemble_rank(other, combine), reduction.target).sort_values()
+        subsets[f"C-BRED (Q + C){SET_MARK}{label}"] = reduce_space(other, clusters, settings, len(clusters), seed).selected
     return Choice(budget, seed, subsets, ranks, reduction, clustering, clusters, select.combine)
 
 

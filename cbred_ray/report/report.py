@@ -28,6 +28,7 @@ from cbred_ray.report.budgeted import ORACLE as BUDGET_ORACLE
 from cbred_ray.report.comparison import (
     BUDGETS,
     ORACLE,
+    SET_MARK,
     Choice,
     Space,
     budget_label,
@@ -39,6 +40,7 @@ from cbred_ray.report.comparison import (
 )
 from cbred_ray.select.constraints import arch_costs, budget_mask
 from cbred_ray.select.methods import METHODS
+from cbred_ray.select.scoring import COMBINE
 from cbred_ray.stats.registry import STATISTICS
 from cbred_ray.store import Store
 
@@ -82,15 +84,18 @@ def _run_config(store: Store) -> RunConfig:
 
 def write_report(store_root: str | Path, benchmark: str | Path | None = None, out: str | Path | None = None,
                  seeds: int = 5, budgets: Sequence[float | None] = BUDGETS, progress: bool = True,
-                 sample_stats: str | Path | None = None) -> Path:
+                 sample_stats: str | Path | None = None, also: Sequence[str] = ()) -> Path:
     """Write ``report.md``, ``results.json`` and the figures into ``out`` (default STORE/report).
 
     ``benchmark``: the table to measure against (default: the one built in for the store's space). A store
     whose statistics cover only part of its space (quick mode, successive halving) gets the comparison at
     its statistics budget (:mod:`cbred_ray.report.budgeted`; ``sample_stats``: statistics of a uniform
-    sample of as many architectures, for the Quantiled baseline at that budget)."""
+    sample of as many architectures, for the Quantiled baseline at that budget). ``also``: other statistic
+    sets of the store to run Quantiled and C-BRED (Q + C) on too, each ``LABEL=NAME,NAME[:COMBINE]``
+    (:func:`parse_statistic_set`)."""
     store = Store(store_root)
     config = _run_config(store)
+    sets = dict(parse_statistic_set(spec, config.stats.names) for spec in also)
     space_of_run = config.space.space()
     table = load_benchmark(benchmark or builtin_table(space_of_run), space_of_run)
     if store.count_rows("stats") < store.count_rows("clusters"):
@@ -112,7 +117,7 @@ def write_report(store_root: str | Path, benchmark: str | Path | None = None, ou
     choices: list[Choice] = []
     for budget in budgets:  # choosing first, for every budget and seed; no accuracy read
         for seed in range(config.seed, config.seed + seeds):
-            choices.append(choose(space, config, budget, seed))
+            choices.append(choose(space, config, budget, seed, sets))
             say(progress, f"report: chose subsets for budget {budget_label(budget)}, seed {seed}")
     rows = pd.DataFrame([row for choice in choices for row in measure(choice, space, table)])
     summary = summarise(rows)
@@ -124,7 +129,8 @@ def write_report(store_root: str | Path, benchmark: str | Path | None = None, ou
     first = choices[0]
     figure_paths = _figures(out, summary, main, first, space, accuracy)
     results = {
-        "command": f"cbred report STORE --seeds {seeds}" + (f" --benchmark {benchmark}" if benchmark else ""),
+        "command": f"cbred report STORE --seeds {seeds}" + (f" --benchmark {benchmark}" if benchmark else "")
+                   + "".join(f" --also {spec}" for spec in also),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
         "config": portable(config.model_dump(mode="json")), "seeds": list(range(config.seed, config.seed + seeds)),
@@ -135,6 +141,23 @@ def write_report(store_root: str | Path, benchmark: str | Path | None = None, ou
     (out / "results.json").write_text(json.dumps(results, indent=1, default=_json_default))
     (out / "report.md").write_text(_markdown(summary, choice_table, datasets, main, config, seeds, figure_paths, out))
     return out / "report.md"
+
+
+def parse_statistic_set(spec: str, stored: Sequence[str]) -> tuple[str, tuple[tuple[str, ...], str]]:
+    """``LABEL=NAME,NAME[:COMBINE]`` as (label, (names, combine)); BadInput naming what is wrong (a name the
+    store did not compute, an unknown combination)."""
+    label, sep, rest = spec.partition("=")
+    names, _, combine = rest.partition(":")
+    combine = combine or "mean"
+    if not sep or not label or not names:
+        raise BadInput(f"--also {spec!r} must be LABEL=NAME,NAME[:COMBINE]")
+    if combine not in COMBINE:
+        raise BadInput(f"--also {spec!r}: unknown combination {combine!r}; known: {', '.join(COMBINE)}")
+    chosen = tuple(names.split(","))
+    missing = [name for name in chosen if name not in stored]
+    if missing:
+        raise BadInput(f"--also {spec!r}: the store did not compute {missing[0]!r} (it has: {', '.join(stored)})")
+    return label, (chosen, combine)
 
 
 def _budget_report(store: Store, config: RunConfig, table: pd.DataFrame, out: Path, seeds: int,
@@ -279,7 +302,10 @@ def _markdown(summary: pd.DataFrame, choices: pd.DataFrame, datasets: list[str],
         for budget in summary["budget"].unique():
             part = summary[(summary["dataset"] == dataset) & (summary["budget"] == budget)]
             lines += ["", f"### constraint: {budget}", "", _table(part[part["method"].isin([*METHODS, ORACLE])])]
-            singles = part[~part["method"].isin([*METHODS, ORACLE])]
+            on_sets = part[part["method"].str.contains(SET_MARK, regex=False)]
+            if len(on_sets):
+                lines += ["", "On other statistic sets of the store (same clusters, same size):", "", _table(on_sets)]
+            singles = part[~part["method"].isin([*METHODS, ORACLE]) & ~part["method"].isin(on_sets["method"])]
             if len(singles):
                 lines += ["", "Quantiled by each statistic alone, same size:", "", _table(singles)]
         lines.append("")

@@ -88,3 +88,28 @@ def test_result_files_name_paths_relative_to_the_working_directory(tmp_path):
     value = {"stats": {"precomputed": str(inside), "data": {"source": "/elsewhere/x.npz"}}, "names": ["a"]}
     assert portable(value, base=tmp_path) == {
         "stats": {"precomputed": "results/stats.parquet", "data": {"source": "/elsewhere/x.npz"}}, "names": ["a"]}
+
+
+
+def test_other_statistic_sets_get_quantiled_and_q_plus_c_on_the_same_clusters(precomputed_store, nb201_table,
+                                                                              tmp_path):
+    from cbred_ray.errors import BadInput
+
+    store, manifest, _ = precomputed_store
+    own = ",".join(manifest["config"]["select"]["statistics"])
+    path = write_report(store.root, nb201_table, tmp_path / "r", seeds=1, budgets=(None,), progress=False,
+                        also=[f"same={own}", "ntk=ntk_cond:log_rank"])
+    summary = pd.DataFrame(json.loads((path.parent / "results.json").read_text())["summary"])
+    rows = summary[summary["dataset"] == "cifar100"].set_index("method")
+    for method in ("Quantiled", "C-BRED (Q + C)"):
+        # the run's own statistics as another set: the very same subsets
+        assert rows.loc[f"{method} · same", "mean"] == pytest.approx(rows.loc[method, "mean"])
+        assert rows.loc[f"{method} · ntk", "size"] == rows.loc[method, "size"]
+    assert rows.loc["C-BRED (Q + C) · ntk", "mean"] != pytest.approx(rows.loc["C-BRED (Q + C)", "mean"])
+    assert "On other statistic sets" in path.read_text() and "C-BRED (Q + C) · ntk" in path.read_text()
+    with pytest.raises(BadInput, match="did not compute 'zen'"):
+        write_report(store.root, nb201_table, tmp_path / "bad", seeds=1, budgets=(None,), progress=False,
+                     also=["z=zen"])
+    with pytest.raises(BadInput, match="unknown combination 'max'"):
+        write_report(store.root, nb201_table, tmp_path / "bad", seeds=1, budgets=(None,), progress=False,
+                     also=["n=ntk_cond:max"])
