@@ -261,3 +261,17 @@ def test_bad_sizes(bad):
         build_nb101_network(CHAIN, spec([CONV1X1, CONV1X1]), **bad)
     with pytest.raises(BadInput):
         nb101_costs([CHAIN], [spec([CONV1X1, CONV1X1])], **bad)
+
+
+def test_every_statistic_but_linear_regions_computes_on_an_nb101_network():
+    from stats_helpers import batch16, labels16
+
+    from cbred_ray.stats import STATISTICS, compute_stats
+    from cbred_ray.stats.networks import NB101Networks
+
+    matrix = ((0, 1, 1, 0, 0), (0, 0, 0, 1, 0), (0, 0, 0, 1, 0), (0, 0, 0, 0, 1), (0, 0, 0, 0, 0))
+    ops = ("input", "conv3x3-bn-relu", "maxpool3x3", "conv1x1-bn-relu", "output")
+    names = [name for name in STATISTICS if name != "linear_regions"]
+    results = compute_stats(NB101Networks(matrix, ops, width=4), names, batch16(), seed=0, num_classes=10,
+                            labels=labels16(10))
+    assert all(reason is None for _, reason in results.values()), {n: r for n, (_, r) in results.items() if r}
