@@ -13,8 +13,8 @@ resumes where it was, in the next session too once the parts are committed; ``--
 chunks this invocation computes. Every chunk of a statistic set shares one settings record
 (``PARTS/<stats>/settings.json``: names, batch, seed, classes); a different setting is refused rather than
 mixed in. ``--merge`` expands the canonical values to all 15,625 architectures and writes them as new
-columns of the existing whole-space file (its other columns and rows untouched), once every chunk of every
-set is there.
+columns of the existing whole-space file (its other columns, rows and metadata untouched; each set's settings
+recorded under the metadata key ``cbred_added_columns``), for every set whose chunks are all there.
 """
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from cbred_ray.config import DataConfig, ResourcesConfig, StatsConfig
 from cbred_ray.pipeline.run import run_statistics
@@ -74,24 +76,39 @@ def compute(args: argparse.Namespace) -> None:
 
 
 def merge(parts: Path, out: Path) -> None:
-    table = pd.read_parquet(out)
+    """Every complete set of ``parts`` as columns of ``out`` (replaced where a column exists), its schema
+    metadata kept and each set's settings added under ``cbred_added_columns``."""
+    table = pq.read_table(out)
+    frame = table.to_pandas()
     cells = canonical_cells()
+    added = json.loads((table.schema.metadata or {}).get(b"cbred_added_columns", b"{}"))
+    errors = frame["error"].tolist()
     for folder in sorted(p for p in parts.iterdir() if p.is_dir()):
         settings = json.loads((folder / "settings.json").read_text())
         files = sorted(folder.glob("chunk-*.parquet"))
         expected = (len(cells) + settings["chunk_size"] - 1) // settings["chunk_size"]
         if len(files) != expected:
-            raise SystemExit(f"{folder}: {len(files)} of {expected} chunks; compute the rest first")
+            print(f"{folder.name}: {len(files)} of {expected} chunks, left out until the rest are computed")
+            continue
         values = pd.concat([pd.read_parquet(f) for f in files]).set_index("canonical_index")
         if not np.array_equal(values.index.to_numpy(), cells):
             raise SystemExit(f"{folder}: the chunks do not hold every canonical cell once")
-        rows = values.loc[table["canonical_index"].to_numpy()]
+        rows = values.loc[frame["canonical_index"].to_numpy()]
         for name in settings["names"]:
-            table[name] = rows[name].to_numpy()
-        errors = rows["error"].to_numpy()
-        table["error"] = [("; ".join(e for e in (a, b) if e) or None) for a, b in zip(table["error"], errors)]
-    table.to_parquet(out, index=False)
-    print(f"{out}: {len(table)} rows, columns {list(table.columns)}")
+            column = pa.array(rows[name].to_numpy(), pa.float64())
+            where = table.schema.get_field_index(name)
+            table = table.set_column(where, name, column) if where >= 0 else \
+                table.add_column(table.schema.get_field_index("error"), name, column)
+            added[name] = settings
+        replaced = tuple(f"{name}: " for name in settings["names"])  # a set merged again replaces its errors
+        kept = [[e for e in (a.split("; ") if isinstance(a, str) else []) if not e.startswith(replaced)]
+                for a in errors]
+        errors = ["; ".join(k + ([b] if isinstance(b, str) and b else [])) or None
+                  for k, b in zip(kept, rows["error"].to_numpy())]
+    table = table.set_column(table.schema.get_field_index("error"), "error", pa.array(errors, pa.string()))
+    metadata = {**(table.schema.metadata or {}), b"cbred_added_columns": json.dumps(added).encode()}
+    pq.write_table(table.replace_schema_metadata(metadata), out)
+    print(f"{out}: {table.num_rows} rows, columns {table.column_names}")
 
 
 def main() -> None:
