@@ -134,7 +134,8 @@ def main() -> None:
         "wall_seconds": round(wall, 1),
         "peak_rss_mib_all_processes": round(peak_tree / 1024, 1),
         "peak_rss_mib_driver": round(peak_driver / 1024, 1),
-        "run_output": {**json.loads(run_out.strip().splitlines()[-1]), "store": "STORE"},
+        "run_output": {key: (value.replace(str(store), "STORE") if isinstance(value, str) else value)
+                       for key, value in json.loads(run_out.strip().splitlines()[-1]).items()},
         "stage_seconds": {k: v["seconds"] for k, v in manifest["stages"].items()},
         "measured_architectures": manifest["rows"]["stats"],
         "space": manifest["space"],
