@@ -36,8 +36,8 @@ class AzPass(NamedTuple):
 
 def _entropy_of_spectrum(feature: torch.Tensor) -> float:
     """Σ -p log(p + 1e-8), p the eigenvalues of the channel covariance of the (B·H·W, C) map, normalised."""
-    b, c = feature.shape[:2]
-    rows = feature.detach().transpose(0, 1).reshape(c, -1).T.double() if feature.dim() == 4 else feature.detach()
+    channels = feature.shape[1]
+    rows = feature.detach().transpose(0, 1).reshape(channels, -1).T.double()  # (B·H·W, C)
     rows = rows - rows.mean(dim=0, keepdim=True)
     sigma = rows.T @ rows / rows.shape[0]
     spectrum = torch.linalg.eigvalsh(sigma)
