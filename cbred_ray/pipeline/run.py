@@ -81,13 +81,14 @@ def _preflight(config: RunConfig, space: Space, drawn: np.ndarray | None):
 
 def check_batch(cfg: StatsConfig, seed: int) -> None:
     """BadInput, before anything is written, when the batch source is unusable or cannot feed the
-    statistics asked for (labels they need, labels beyond the network's classes); a warning for each
-    statistic that will read fewer images than its published setup (the batch is smaller)."""
+    statistics asked for (labels they need, labels beyond the network's classes); a progress message (not a
+    warning: a small batch is a legitimate choice, and the manifest records what each statistic read) for each
+    statistic that will read fewer images than its published setup."""
     batch, labels, _ = load_batch(cfg.data.source, cfg.data.batch_size, seed, cfg.data.augment)
     validate_inputs(cfg.names, batch, labels, cfg.num_classes)
     for name, setting in effective_settings(cfg.names, cfg.options).items():
         if setting["images"] is not None and setting["images"] > len(batch):
-            log.warning(f"{name} reads {setting['images']} images but the batch holds {len(batch)}: it will read "
+            log.info(f"{name} reads {setting['images']} images but the batch holds {len(batch)}: it will read "
                         f"{len(batch)} (set stats.data.batch_size to {setting['images']} for its published setup)")
 
 

@@ -99,8 +99,8 @@ def test_stats_with_a_bad_arch_string(tmp_path, line, named):
 def test_stats_with_an_unknown_statistic(tmp_path):
     archs = tmp_path / "archs.txt"
     archs.write_text(nb201.format_cell((3,) * 6) + "\n")
-    assert_bad_input(cbred("stats", "--archs", archs, "--stats", "naswot_v2,grasp", "--out", tmp_path / "s"),
-                     "grasp")
+    assert_bad_input(cbred("stats", "--archs", archs, "--stats", "naswot_v2,grasp_v2", "--out", tmp_path / "s"),
+                     "grasp_v2")
 
 
 def test_stats_from_a_config_uses_its_stats_section_and_seed(tmp_path):

@@ -35,7 +35,7 @@ def test_hash_changes_with_any_value():
     ({"cluster": {"k": "many"}}, "cluster.k"),
     ({"cluster": {"k": 1}}, "cluster.k"),
     ({"seed": -3}, "seed"),
-    ({"stats": {"names": ["naswot_v2", "zen"]}}, "zen"),
+    ({"stats": {"names": ["naswot_v2", "zen_v2"]}}, "zen_v2"),
     ({"select": {"statistics": ["params"]}, "stats": {"names": ["naswot_v2"]}}, "params"),
     ({"resources": {"num_gpus_per_actor": 99}}, "num_gpus_per_actor"),
     ({"stats": {"num_actors": 2}}, "unknown config key 'stats.num_actors'"),

@@ -165,15 +165,15 @@ def test_statistics_do_not_depend_on_the_number_of_actors_or_shards(ray_local, t
     assert tables[0][list(names)].notna().any().all()
 
 
-def test_a_batch_smaller_than_a_published_setup_is_warned_of_and_one_without_labels_refused(caplog):
+def test_a_batch_smaller_than_a_published_setup_is_said_and_one_without_labels_refused(caplog):
     from cbred_ray.errors import BadInput
     from cbred_ray.pipeline.run import check_batch
 
-    with caplog.at_level("WARNING", logger="cbred"):
+    with caplog.at_level("INFO", logger="cbred"):
         check_batch(StatsConfig(names=("zico", "params"), data={"batch_size": 16}), seed=0)
     assert any("zico reads 256 images but the batch holds 16" in r.getMessage() for r in caplog.records)
     caplog.clear()
-    with caplog.at_level("WARNING", logger="cbred"):
+    with caplog.at_level("INFO", logger="cbred"):
         check_batch(StatsConfig(names=("zico",), data={"batch_size": 256}), seed=0)
     assert not caplog.records
     with pytest.raises(BadInput, match="need labelled images"):
