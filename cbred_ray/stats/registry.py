@@ -1,11 +1,13 @@
 """The registry of training-free statistics, by the names the store and configs use.
 
-Adding a statistic: write it as a plain function, ``fn(net)`` for a data-free one or
-``fn(net, batch, train_mode=...)`` for one that needs an input batch, and add one
-``Statistic`` to ``_ALL`` below. Statistics that read the same pass (NASWOT v1 and v2
-read one forward/backward pass; synflow and log-synflow one backward pass) also name a
-``SharedPass`` and a function that scores its result: the engine then runs the pass once
-for all of them.
+Adding a statistic: write it as a plain function, ``fn(net)`` for a data-free one,
+``fn(net, batch, train_mode=...)`` for one that needs an input batch, ``fn(net, batch, labels, ...)``
+for one that needs the images' labels (``needs_labels``), with a keyword-only ``generator`` if it draws
+random numbers of its own (``random``), and add one ``Statistic`` to ``_ALL`` below. Statistics
+that read the same pass (NASWOT v1 and v2 one forward/backward pass; synflow and log-synflow one
+backward pass; jacov and EPE-NAS one at 64 images; grad_norm, snip, fisher and plain one
+cross-entropy backward pass; AZ-NAS's three feature components one) also name a ``SharedPass`` and
+a function that scores its result: the engine then runs the pass once for all of them.
 """
 
 from __future__ import annotations
