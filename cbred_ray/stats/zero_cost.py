@@ -59,13 +59,13 @@ def epe_nas_score(result: NaswotPass, labels: torch.Tensor, k: float = EPE_K) ->
     for label in labels.unique():
         rows = jac[labels == label]
         if len(rows) == 1:
-            scores.append(torch.log(torch.tensor(1.0 + k, dtype=torch.float64)))
+            scores.append(torch.log(torch.tensor(1.0 + k, dtype=torch.float64, device=jac.device)))
             continue
         if bool((rows.std(dim=1) == 0).any()):
             raise StatisticFailed("an image's input Jacobian is constant: correlation undefined")
         s = torch.log(torch.corrcoef(rows).abs() + k).sum()
         scores.append(s / len(rows) if result.classes > 100 else s)
-    values = torch.stack([torch.as_tensor(v, dtype=torch.float64) for v in scores])
+    values = torch.stack(scores)
     if result.classes <= 100:
         return finite(values.abs().sum(), "epe_nas")
     return finite((values[:, None] - values[None, :]).abs().sum() / len(values), "epe_nas")
