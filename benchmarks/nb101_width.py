@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--stats", default=",".join(STATISTICS))
     parser.add_argument("--work", required=True, help="folder for one store per width")
     parser.add_argument("--benchmark", default="../shared/nb101/nb101_test_accuracy.parquet")
+    parser.add_argument("--batch-size", type=int, default=128, help="images in the batch (crops of the built-in 20)")
     parser.add_argument("--cost-cells", type=int, default=10, help="cells of the sample timed one by one")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
@@ -66,13 +67,13 @@ def main() -> None:
     sample = space.sample(args.n, args.seed)  # by index: no accuracy read
     hashes = space.format_ids(sample)
     names = tuple(args.stats.split(","))
-    costs = {int(w): cost_per_cell(space, sample[: args.cost_cells], int(w), names, args.seed)
+    costs = {int(w): cost_per_cell(space, sample[: args.cost_cells], int(w), names, args.batch_size, args.seed)
              for w in args.widths.split(",")}
     print(f"seconds per cell: {costs}", file=sys.stderr, flush=True)
     runs = {}
     for width in (int(w) for w in args.widths.split(",")):
         cfg = StatsConfig(names=names, num_classes=10, width=width, shard_size=5,
-                          data={"source": "cifar10-sample20", "batch_size": 128})
+                          data={"source": "cifar10-sample20", "batch_size": args.batch_size})
         started = time.perf_counter()
         manifest = run_statistics(hashes, cfg, str(Path(args.work) / f"width{width}"), seed=args.seed, space=space)
         record = manifest["stages"]["stats"]
@@ -94,7 +95,8 @@ def main() -> None:
         "command": " ".join(["python", "benchmarks/nb101_width.py", *sys.argv[1:]]).replace(args.work, "WORK"),
         **provenance(torch_threads=1),
         "sample": {"n": args.n, "seed": args.seed, "drawn": "space.sample(n, seed) over the 423,624 cells"},
-        "batch": "cifar10-sample20 enlarged to 128 with seeded crops and flips (NASWOT reads 128, the NTK 32)",
+        "batch": f"cifar10-sample20 enlarged to {args.batch_size} with seeded crops and flips, with their labels "
+                 "(each statistic reads its published number of images of it)",
         "space_mean_accuracy_of_sample": round(float(params["cifar10_test_acc"].mean()), 3),
         "widths": results,
     }
@@ -102,18 +104,18 @@ def main() -> None:
     print(json.dumps({w: {n: r["tau"][n]["tau"] for n in names} for w, r in results.items()}, indent=1))
 
 
-def cost_per_cell(space, cells: np.ndarray, width: int, names: tuple[str, ...], seed: int) -> dict:
+def cost_per_cell(space, cells: np.ndarray, width: int, names: tuple[str, ...], batch_size: int, seed: int) -> dict:
     """Mean seconds per cell of each statistic computed alone (one torch thread, the default batch), and of
     all of them together as the engine computes them (sharing passes)."""
     import torch
 
     torch.set_num_threads(1)
-    batch, _, _ = load_batch("cifar10-sample20", 128, seed)
+    batch, labels, _ = load_batch("cifar10-sample20", batch_size, seed)
     seconds = {}
     for group in [(n,) for n in names] + [names]:
         started = time.perf_counter()
         for index in cells:
-            compute_stats(networks_of(space, int(index), width), group, batch, seed, num_classes=10)
+            compute_stats(networks_of(space, int(index), width), group, batch, seed, num_classes=10, labels=labels)
         seconds["all" if len(group) > 1 else group[0]] = round((time.perf_counter() - started) / len(cells), 3)
     return seconds
 
