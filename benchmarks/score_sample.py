@@ -2,7 +2,7 @@
 
     python benchmarks/score_sample.py --n 400 --seed 0 --out STORE [--source SOURCE] [--no-augment] \
         [--stats ntk_cond --options '{"ntk_cond": {"batch_size": 72}}'] [--first 150] \
-        [--num-classes 10 --source cifar10-sample20] [--actors 2]
+        [--num-classes 10 --source cifar10-sample20] [--actors 2] [--run-seed 1]
     python benchmarks/faithfulness.py --stats STORE/stats --benchmark TABLE --out RESULT.json
 
 For comparing inputs on the same architectures before (or besides) scoring the whole
@@ -29,7 +29,10 @@ from cbred_ray.stats.registry import STATISTICS
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=400)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the sample's seed, and the run's unless --run-seed")
+    parser.add_argument("--run-seed", type=int, default=None,
+                        help="the run's seed (the batch's crops, the networks' initial weights): the same sample "
+                             "scored again with another draw of both")
     parser.add_argument("--source", default=DataConfig().source)
     parser.add_argument("--batch-size", type=int, default=DataConfig().batch_size)
     parser.add_argument("--no-augment", action="store_true")
@@ -47,7 +50,8 @@ def main() -> None:
     cfg = StatsConfig(names=tuple(args.stats.split(",")), options=json.loads(args.options), shard_size=10,
                       num_classes=args.num_classes,
                       data={"source": source, "batch_size": args.batch_size, "augment": not args.no_augment})
-    run_statistics([nb201.format_cell(c) for c in cells], cfg, args.out, seed=args.seed,
+    run_statistics([nb201.format_cell(c) for c in cells], cfg, args.out,
+                   seed=args.seed if args.run_seed is None else args.run_seed,
                    resources=ResourcesConfig(num_actors=args.actors))
 
 

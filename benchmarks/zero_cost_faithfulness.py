@@ -1,4 +1,4 @@
-"""The zero-cost statistics' correlation with NB201 accuracy, beside the numbers their papers publish.
+"""The zero-cost statistics' correlation with NB201 (or NB101) accuracy, beside the numbers their papers publish.
 
     python benchmarks/score_sample.py --n 1000 --seed 0 --source cifar10-sample20 --num-classes 10 \\
         --stats synflow,jacov,l2_norm,meco,grad_norm,snip,grasp,fisher,plain,epe_nas --out STORE_A
@@ -7,8 +7,9 @@
     python benchmarks/zero_cost_faithfulness.py --stats STORE_A/stats --stats STORE_B/stats --dataset cifar10 \\
         --benchmark ../shared/nb201/nb201_test_accuracy.parquet --out benchmarks/results/zero_cost_faithfulness_cifar10
 
-Each ``--stats`` is a stats dataset (a store's, or a Parquet with ``arch_str`` and statistic columns); their
-columns are joined on ``arch_str`` (the same architectures: one seeded sample). For every statistic, and for
+Each ``--stats`` is a stats dataset (a store's, or a Parquet with the space's identifier column, ``arch_str``
+or NB101's ``hash``, and statistic columns); their columns are joined on it (the same architectures: one
+seeded sample). For every statistic, and for
 AZ-NAS's aggregate (the log-rank sum of its four components over the architectures scored, ``az_nas``),
 Kendall τ and Spearman ρ with the dataset's test accuracy (signed, oriented by the registry, each with a
 bootstrap 95 % interval over architectures; an architecture on which a statistic failed, e.g. a cell whose
@@ -30,6 +31,7 @@ from scipy.stats import kendalltau, spearmanr
 
 from cbred_ray.evaluate.benchmark import accuracy_columns, load_benchmark
 from cbred_ray.select.scoring import log_rank, oriented_ranks
+from cbred_ray.spaces import space_of
 from cbred_ray.stats.registry import STATISTICS
 
 TOLERANCE = 0.03
@@ -48,7 +50,7 @@ MECO = ("Jiang et al., NeurIPS 2023 (MeCo), Table 1 (read from a third-party cop
 SWAP = ("Peng et al., ICLR 2024 (SWAP-NAS), abstract: regularised SWAP, CIFAR-100 only; its μ and σ for NB201 "
         "are not published", "spearman", "validation", "not stated")
 
-PUBLISHED: dict[str, dict[str, tuple[float, tuple[str, str, str, str]]]] = {
+NB201: dict[str, dict[str, tuple[float, tuple[str, str, str, str]]]] = {
     "grad_norm": {"cifar10": (0.594, ZC), "cifar100": (0.637, ZC)},
     "snip": {"cifar10": (0.596, ZC), "cifar100": (0.637, ZC)},
     "grasp": {"cifar10": (0.514, ZC), "cifar100": (0.547, ZC)},
@@ -69,6 +71,9 @@ PUBLISHED: dict[str, dict[str, tuple[float, tuple[str, str, str, str]]]] = {
     "meco": {"cifar10": (0.894, MECO), "cifar100": (0.883, MECO)},
     "swap": {"cifar100": (0.90, SWAP)},
 }
+NB101: dict[str, dict[str, tuple[float, tuple[str, str, str, str]]]] = {}
+PUBLISHED = {"nb201": NB201, "nb101": NB101}
+"""Per space, per statistic, per dataset: the published value and (source, measure, accuracy, architectures)."""
 
 
 def correlations(values: np.ndarray, accuracy: np.ndarray, bootstrap: int, rng: np.random.Generator) -> dict:
@@ -95,8 +100,9 @@ def oriented_columns(stats: pd.DataFrame) -> dict[str, pd.Series]:
     return columns
 
 
-def compare(stats: pd.DataFrame, table: pd.DataFrame, dataset: str, bootstrap: int, seed: int) -> dict:
-    joined = stats.merge(table, on="arch_str", how="inner")
+def compare(stats: pd.DataFrame, table: pd.DataFrame, dataset: str, bootstrap: int, seed: int,
+            space: str = "nb201") -> dict:
+    joined = stats.merge(table, on=space_of(space).id_column, how="inner")
     accuracy = joined[accuracy_columns(table)[dataset]].to_numpy(dtype=np.float64)
     rng = np.random.default_rng(seed)
     rows = {}
@@ -106,7 +112,7 @@ def compare(stats: pd.DataFrame, table: pd.DataFrame, dataset: str, bootstrap: i
         if failed.any() and not failed.all():  # ranked last, as the references' NaN -> -1e8 (NASLib) or 0 do
             values = np.where(failed, np.nanmin(values[~failed]) - 1.0, values)
         row = {"n": int(len(values)), "failed": int(failed.sum()), **correlations(values, accuracy, bootstrap, rng)}
-        published = PUBLISHED.get(name, {}).get(dataset)
+        published = PUBLISHED[space].get(name, {}).get(dataset)
         if published is not None:
             value, (source, measure, accuracy_kind, archs) = published
             ours = row[measure.strip("|")]["value"]
@@ -121,7 +127,7 @@ def compare(stats: pd.DataFrame, table: pd.DataFrame, dataset: str, bootstrap: i
 
 
 def markdown(result: dict) -> str:
-    lines = [f"# Zero-cost statistics on NB201 {result['dataset']}: ours beside the published", "",
+    lines = [f"# Zero-cost statistics on {result['space'].upper()} {result['dataset']}: ours beside the published", "",
              f"`{result['command']}`", "", f"{result['provenance']['date']}, commit {result['provenance']['git_commit']}, "
              f"{result['provenance']['machine']['platform']}; {result['n_archs']} architectures (one seeded sample), "
              f"test accuracy; batches: {'; '.join(result['batch']) or 'none recorded'}", "",
@@ -146,28 +152,30 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stats", required=True, action="append", help="a stats dataset, repeatable (joined)")
     parser.add_argument("--benchmark", required=True)
+    parser.add_argument("--space", default="nb201", choices=tuple(PUBLISHED))
     parser.add_argument("--dataset", default="cifar10", choices=("cifar10", "cifar100"))
     parser.add_argument("--bootstrap", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", required=True, help="path without suffix: writes OUT.json and OUT.md")
     args = parser.parse_args()
+    space = space_of(args.space)
     frames, batches = [], []
     for path in args.stats:
         frame = pd.read_parquet(path)
-        frames.append(frame[["arch_str", *[c for c in frame.columns if c in STATISTICS]]])
+        frames.append(frame[[space.id_column, *[c for c in frame.columns if c in STATISTICS]]])
         manifest = Path(path).parent / "manifest.json"
         if manifest.is_file():
             batches.append(json.loads(manifest.read_text()).get("stages", {}).get("stats", {}).get("batch", {}))
     stats = frames[0]
     for frame in frames[1:]:
-        stats = stats.merge(frame, on="arch_str", how="inner")
+        stats = stats.merge(frame, on=space.id_column, how="inner")
     result = {
         "command": "python benchmarks/zero_cost_faithfulness.py " + " ".join(f"--stats STORE_{i}/stats" for i in
                                                                            range(len(frames)))
-                   + f" --dataset {args.dataset} --benchmark {args.benchmark} --out {args.out}",
-        "provenance": provenance(), "dataset": args.dataset, "tolerance": TOLERANCE,
+                   + f" --space {args.space} --dataset {args.dataset} --benchmark {args.benchmark} --out {args.out}",
+        "provenance": provenance(), "space": args.space, "dataset": args.dataset, "tolerance": TOLERANCE,
         "batch": sorted({b.get("how") for b in batches if isinstance(b, dict) and b.get("how")}),
-        **compare(stats, load_benchmark(args.benchmark), args.dataset, args.bootstrap, args.seed),
+        **compare(stats, load_benchmark(args.benchmark, space), args.dataset, args.bootstrap, args.seed, args.space),
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
