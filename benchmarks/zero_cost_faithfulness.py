@@ -71,7 +71,31 @@ NB201: dict[str, dict[str, tuple[float, tuple[str, str, str, str]]]] = {
     "meco": {"cifar10": (0.894, MECO), "cifar100": (0.883, MECO)},
     "swap": {"cifar100": (0.90, SWAP)},
 }
-NB101: dict[str, dict[str, tuple[float, tuple[str, str, str, str]]]] = {}
+ZC101 = ("Abdelfattah et al., ICLR 2021, zero-cost-nas notebooks/nasbench101_correlations.ipynb (saved output)",
+         "|spearman|", "test (the benchmark's first stored accuracy)", "all 423,624")
+SUITE101 = ("Krishnakumar et al., NeurIPS 2022 D&B (NAS-Bench-Suite-Zero), Fig. 2, NB101-CF10", "spearman",
+            "validation", "1,000 random of 10,000 scored")
+ZICO101 = ("Li et al., ICLR 2023 (ZiCo), Fig. 3 (all 423K cells: the authors in their repository's issue #1)",
+           "kendall", "test", "all 423,624")
+NB101: dict[str, dict[str, tuple[float, tuple[str, str, str, str]]]] = {
+    "grad_norm": {"cifar10": (0.198, ZC101)},
+    "snip": {"cifar10": (0.164, ZC101)},
+    "grasp": {"cifar10": (0.448, ZC101)},
+    "fisher": {"cifar10": (0.257, ZC101)},
+    "synflow": {"cifar10": (0.372, ZC101)},
+    "jacov": {"cifar10": (0.378, ZC101)},
+    "epe_nas": {"cifar10": (0.00, SUITE101)},
+    "l2_norm": {"cifar10": (0.50, SUITE101)},
+    "plain": {"cifar10": (-0.32, SUITE101)},
+    "zen": {"cifar10": (0.59, SUITE101)},
+    "naswot_v2": {"cifar10": (0.31, SUITE101)},
+    "zico": {"cifar10": (0.46, ZICO101)},
+}
+"""NB101 CIFAR-10: one reference per statistic, the one whose setup it follows (as for NB201). Other published
+NB101 numbers (docs/zero-cost-setups.md): ZiCo's Fig. 3 also gives, as Kendall τ over all cells, Zen 0.46,
+#Params and FLOPs 0.31, grad_norm -0.17, snip -0.12, GraSP 0.20, Fisher -0.20, synflow 0.23; Suite-Zero's
+grad_norm -0.25, snip -0.19, GraSP 0.27, Fisher -0.28, synflow 0.31, jacov -0.29, params 0.37, FLOPs 0.36.
+MeCo, SWAP and AZ-NAS publish none."""
 PUBLISHED = {"nb201": NB201, "nb101": NB101}
 """Per space, per statistic, per dataset: the published value and (source, measure, accuracy, architectures)."""
 

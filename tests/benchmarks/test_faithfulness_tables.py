@@ -1,0 +1,59 @@
+"""The faithfulness benchmarks' tables: the space's identifier joins, each space's published numbers are the
+ones set beside ours, and the run-seed spread reports what the runs measured."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cbred_ray.evaluate.benchmark import BUILTIN_TABLES, load_benchmark
+from cbred_ray.spaces import space_of
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import run_seed_spread  # noqa: E402
+import zero_cost_faithfulness as zcf  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def nb101_rows() -> pd.DataFrame:
+    table = load_benchmark(BUILTIN_TABLES["nb101"], space_of("nb101"))
+    return table.sample(200, random_state=0).reset_index(drop=True)
+
+
+def test_nb101_joins_on_hash_and_reads_nb101_published(nb101_rows):
+    accuracy = nb101_rows["cifar10_test_acc"].to_numpy()
+    stats = pd.DataFrame({"hash": nb101_rows["hash"], "grasp": accuracy, "zico": -accuracy})
+    result = zcf.compare(stats, nb101_rows, "cifar10", bootstrap=0, seed=0, space="nb101")
+    assert result["n_archs"] == 200
+    grasp, zico = result["statistics"]["grasp"], result["statistics"]["zico"]
+    assert grasp["spearman"]["value"] == pytest.approx(1.0)
+    assert zico["kendall"]["value"] == pytest.approx(-1.0)  # oriented: zico is higher-is-better
+    assert grasp["published"]["value"] == zcf.NB101["grasp"]["cifar10"][0]
+    assert grasp["published"]["measure"] == "|spearman|" and zico["published"]["measure"] == "kendall"
+    assert zico["ours_on_that_measure"] == pytest.approx(-1.0) and not zico["within"]
+
+
+def test_a_statistic_without_an_nb101_number_has_none(nb101_rows):
+    stats = pd.DataFrame({"hash": nb101_rows["hash"], "meco": nb101_rows["cifar10_test_acc"]})
+    row = zcf.compare(stats, nb101_rows, "cifar10", bootstrap=0, seed=0, space="nb101")["statistics"]["meco"]
+    assert "published" not in row and "meco" in zcf.NB201
+
+
+def test_run_seed_spread_reports_each_run_and_the_gap(nb101_rows):
+    accuracy = nb101_rows["cifar10_test_acc"].to_numpy()
+    rng = np.random.default_rng(0)
+    runs = [zcf.compare(pd.DataFrame({"hash": nb101_rows["hash"], "grasp": accuracy + rng.normal(0, s, len(accuracy)),
+                                      "meco": accuracy}),
+                        nb101_rows, "cifar10", 0, 0, "nb101") for s in (0.5, 2.0, 8.0)]
+    out = run_seed_spread.spread(runs)
+    per_run = [run["statistics"]["grasp"]["ours_on_that_measure"] for run in runs]
+    assert out["grasp"]["per_run"] == per_run and len(set(per_run)) == 3  # noisier runs, lower ρ
+    assert out["grasp"]["range"] == [min(per_run), max(per_run)]
+    published = zcf.NB101["grasp"]["cifar10"][0]
+    assert out["grasp"]["gap_of_mean"] == pytest.approx(np.mean(per_run) - published, abs=1e-4)
+    assert out["grasp"]["runs_within_tolerance"] == sum(abs(v - published) <= zcf.TOLERANCE for v in per_run)
+    assert out["meco"]["measure"] == "spearman" and out["meco"]["sd"] == 0.0 and "published" not in out["meco"]
