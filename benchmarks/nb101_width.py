@@ -2,12 +2,15 @@
 
     python benchmarks/nb101_width.py --n 300 --seed 0 --widths 8,16,32 --work WORK \
         --out benchmarks/results/nb101_width.json
+    python benchmarks/nb101_width.py --n 300 --seed 0 --widths 8 --batch-size 256 --stats zico,meco,... \
+        --work WORK --out RESULT.json    # other statistics on the same labelled sample
 
 Full-width NB101 networks (a 128-channel stem, up to 512 channels in the last stack) are heavy
 on a CPU, so statistics are computed on the same network at a smaller stem (``stats.width``).
 For each width this scores a seeded random sample of NB101 cells (drawn by index, without
 looking at any accuracy) with every statistic NB101 networks support, on the built-in CIFAR-10
-images, through ``cbred stats``' own path (Ray actors, one per CPU; a store per width under WORK,
+images (enlarged to ``--batch-size`` by seeded crops and flips, each with its image's label), through
+``cbred stats``' own path (Ray actors, one per CPU; a store per width under WORK,
 so a killed run resumes), and then, only then, joins the benchmark's CIFAR-10 test accuracy to
 measure each statistic's Kendall τ (95 % bootstrap interval) and records the seconds per cell.
 The default width is chosen from this file and fixed before any reduction is measured.

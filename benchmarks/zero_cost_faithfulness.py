@@ -6,6 +6,8 @@
         --stats zen,az_expressivity,az_progressivity,az_trainability,az_complexity,zico,swap --out STORE_B
     python benchmarks/zero_cost_faithfulness.py --stats STORE_A/stats --stats STORE_B/stats --dataset cifar10 \\
         --benchmark ../shared/nb201/nb201_test_accuracy.parquet --out benchmarks/results/zero_cost_faithfulness_cifar10
+    python benchmarks/zero_cost_faithfulness.py --space nb101 --stats NB101_STORE/stats --dataset cifar10 \\
+        --benchmark ../shared/nb101/nb101_test_accuracy.parquet --out benchmarks/results/zero_cost_faithfulness_nb101_cifar10
 
 Each ``--stats`` is a stats dataset (a store's, or a Parquet with the space's identifier column, ``arch_str``
 or NB101's ``hash``, and statistic columns); their columns are joined on it (the same architectures: one
