@@ -3,6 +3,9 @@
     python benchmarks/choose_statistics.py --stats STORE_A/stats --stats STORE_B/stats \\
         --cost benchmarks/results/engine_speedup.json --benchmark ../shared/nb201/nb201_test_accuracy.parquet \\
         --out benchmarks/results/modern_choice.json
+    python benchmarks/choose_statistics.py --space nb101 --stats benchmarks/results/nb101_sample300_width8_stats.parquet \\
+        --cost benchmarks/results/nb101_width8_zero_cost.json --cost benchmarks/results/nb101_width8_paper_stats.json \\
+        --benchmark ../shared/nb101/nb101_test_accuracy.parquet --out benchmarks/results/nb101_modern_choice.json
 
 The rule, fixed before any CIFAR-100 number of the new statistics was looked at:
 
@@ -15,7 +18,10 @@ The rule, fixed before any CIFAR-100 number of the new statistics was looked at:
 3. Keep the combination rule whose final set has the higher τ (the mean on a tie).
 
 Only CIFAR-10 accuracy is read, so that the CIFAR-100 result of the chosen configuration stays a test.
-Architectures on which a statistic failed are ranked last by it.
+On NB101 (``--space nb101``, CIFAR-10 only) the sample is ``nb101_width.py``'s 300 labelled cells, and the
+test is the reduction of the whole space (423,624 cells) by the chosen configuration. A ``--cost`` file is
+an ``engine_speedup.py`` result (engine seconds) or an ``nb101_width.py`` one (seconds per cell at its
+width, each statistic alone). Architectures on which a statistic failed are ranked last by it.
 """
 from __future__ import annotations
 
@@ -31,6 +37,7 @@ from scipy.stats import kendalltau
 from cbred_ray.evaluate.benchmark import load_benchmark
 from cbred_ray.select.reduction import ensemble_rank
 from cbred_ray.select.scoring import oriented_ranks
+from cbred_ray.spaces import space_of
 from cbred_ray.stats.registry import STATISTICS
 
 DATASET_COLUMN = "cifar10_test_acc"
@@ -62,24 +69,37 @@ def greedy(ranks: pd.DataFrame, candidates: list[str], combine: str, accuracy: n
     return {"combine": combine, "statistics": chosen, "tau": round(best, 4), "path": path}
 
 
+def seconds_per_statistic(result: dict) -> dict[str, float]:
+    """Seconds per architecture of each statistic in a cost result (``engine_speedup.py`` or ``nb101_width.py``)."""
+    if "summary" in result:
+        return {name: row["engine_mean_s"] for name, row in result["summary"]["per_statistic"].items()}
+    (width,) = result["widths"].values()
+    return {name: s for name, s in width["seconds_per_cell_1_thread"].items() if name != "all"}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stats", required=True, action="append")
-    parser.add_argument("--cost", required=True, help="an engine_speedup.py result (per-statistic engine seconds)")
+    parser.add_argument("--cost", required=True, action="append",
+                        help="an engine_speedup.py or one-width nb101_width.py result (seconds per statistic)")
+    parser.add_argument("--space", default="nb201")
     parser.add_argument("--benchmark", required=True)
     parser.add_argument("--max-seconds", type=float, default=2.0)
     parser.add_argument("--min-gain", type=float, default=0.005)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
+    space = space_of(args.space)
+    key = space.id_column
     stats = None
     for path in args.stats:
         frame = pd.read_parquet(path)
-        frame = frame[["arch_str", *[c for c in frame.columns if c in STATISTICS]]]
-        stats = frame if stats is None else stats.merge(frame, on="arch_str", how="inner")
-    joined = stats.merge(load_benchmark(args.benchmark)[["arch_str", DATASET_COLUMN]], on="arch_str", how="inner")
+        frame = frame[[key, *[c for c in frame.columns if c in STATISTICS]]]
+        stats = frame if stats is None else stats.merge(frame, on=key, how="inner")
+    joined = stats.merge(load_benchmark(args.benchmark, space)[[key, DATASET_COLUMN]], on=key, how="inner")
     accuracy = joined[DATASET_COLUMN].to_numpy(dtype=np.float64)
-    cost = json.loads(Path(args.cost).read_text())["summary"]["per_statistic"]
-    seconds = {name: cost[name]["engine_mean_s"] for name in cost}
+    seconds = {}
+    for path in args.cost:
+        seconds.update(seconds_per_statistic(json.loads(Path(path).read_text())))
     names = [n for n in joined.columns if n in STATISTICS and STATISTICS[n].kind == "quality"]
     candidates = [n for n in names if seconds.get(n, np.inf) <= args.max_seconds]
     ranks = ranks_failed_last(joined, names)
@@ -90,7 +110,8 @@ def main() -> None:
     result = {
         "command": "python benchmarks/choose_statistics.py " + " ".join(f"--stats STORE_{i}/stats" for i in
                                                                        range(len(args.stats)))
-                   + f" --cost {args.cost} --benchmark {args.benchmark} --max-seconds {args.max_seconds} "
+                   + "".join(f" --cost {path}" for path in args.cost)
+                   + f" --space {args.space} --benchmark {args.benchmark} --max-seconds {args.max_seconds} "
                      f"--min-gain {args.min_gain} --out {args.out}",
         **provenance(),
         "rule": __doc__.split("The rule, ")[1].split("Only CIFAR-10")[0].strip(),
