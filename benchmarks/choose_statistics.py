@@ -108,8 +108,9 @@ def main() -> None:
     runs = [greedy(ranks, candidates, combine, accuracy, args.min_gain) for combine in ("mean", "log_rank")]
     choice = max(runs, key=lambda run: (run["tau"], run["combine"] == "mean"))
     result = {
-        "command": "python benchmarks/choose_statistics.py " + " ".join(f"--stats STORE_{i}/stats" for i in
-                                                                       range(len(args.stats)))
+        "command": "python benchmarks/choose_statistics.py " + " ".join(
+                       f"--stats {path}" if path.startswith("benchmarks/") else f"--stats STORE_{i}/stats"
+                       for i, path in enumerate(args.stats))
                    + "".join(f" --cost {path}" for path in args.cost)
                    + f" --space {args.space} --benchmark {args.benchmark} --max-seconds {args.max_seconds} "
                      f"--min-gain {args.min_gain} --out {args.out}",
