@@ -1,8 +1,8 @@
 """How much one run's correlation moves with the run's seed: the spread that a single published number sits in.
 
     for s in 0 1 2; do
-        python benchmarks/score_sample.py --n 1000 --first 500 --seed 0 --run-seed $s --source cifar10-sample20 \\
-            --num-classes 10 --stats grad_norm,snip,grasp,fisher,plain --out STORE_$s
+        python benchmarks/score_sample.py --n 1000 --first 200 --seed 0 --run-seed $s --source cifar10-sample20 \\
+            --num-classes 10 --stats grad_norm,snip,grasp,fisher,plain,zen,l2_norm --out STORE_$s
     done
     python benchmarks/run_seed_spread.py --run STORE_0/stats --run STORE_1/stats --run STORE_2/stats \\
         --dataset cifar10 --benchmark ../shared/nb201/nb201_test_accuracy.parquet \\
