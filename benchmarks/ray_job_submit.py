@@ -67,10 +67,16 @@ def dashboard_dependency_error() -> str | None:
     return str(error) if error else None
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free ports: the sockets are held open together, so the system cannot hand one out twice."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def offline_runtime_env() -> dict:
@@ -123,7 +129,7 @@ class LocalHead:
             raise FileNotFoundError("the `ray` command is not installed")
         self.num_cpus = num_cpus
         self.start_timeout = start_timeout
-        self.ports = {flag: free_port() for flag in PORT_FLAGS}
+        self.ports = dict(zip(PORT_FLAGS, free_ports(len(PORT_FLAGS))))
         self.token = secrets.token_hex(32)
         self.temp_dir: str | None = None
         self.proc: subprocess.Popen | None = None
