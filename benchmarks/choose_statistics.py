@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 from provenance import provenance
 from scipy.stats import kendalltau
+from zero_cost_faithfulness import read_stats
 
 from cbred_ray.evaluate.benchmark import load_benchmark
 from cbred_ray.select.reduction import ensemble_rank
@@ -90,12 +91,7 @@ def main() -> None:
     args = parser.parse_args()
     space = space_of(args.space)
     key = space.id_column
-    stats = None
-    for path in args.stats:
-        frame = pd.read_parquet(path)
-        frame = frame[[key, *[c for c in frame.columns if c in STATISTICS]]]
-        stats = frame if stats is None else stats.merge(frame, on=key, how="inner")
-    joined = stats.merge(load_benchmark(args.benchmark, space)[[key, DATASET_COLUMN]], on=key, how="inner")
+    joined = read_stats(args.stats, key).merge(load_benchmark(args.benchmark, space)[[key, DATASET_COLUMN]], on=key, how="inner")
     accuracy = joined[DATASET_COLUMN].to_numpy(dtype=np.float64)
     seconds = {}
     for path in args.cost:

@@ -108,7 +108,7 @@ def main() -> None:
 
 
 def cost_per_cell(space, cells: np.ndarray, width: int, names: tuple[str, ...], batch_size: int, seed: int) -> dict:
-    """Mean seconds per cell of each statistic computed alone (one torch thread, the default batch), and of
+    """Mean seconds per cell of each statistic computed alone (one torch thread, a batch of ``batch_size``), and of
     all of them together as the engine computes them (sharing passes)."""
     import torch
 

@@ -102,6 +102,16 @@ PUBLISHED = {"nb201": NB201, "nb101": NB101}
 """Per space, per statistic, per dataset: the published value and (source, measure, accuracy, architectures)."""
 
 
+def read_stats(paths: list[str], id_column: str) -> pd.DataFrame:
+    """The statistic columns of several stats datasets, inner-joined on the space's identifier column."""
+    frames = [pd.read_parquet(path) for path in paths]
+    frames = [frame[[id_column, *[c for c in frame.columns if c in STATISTICS]]] for frame in frames]
+    stats = frames[0]
+    for frame in frames[1:]:
+        stats = stats.merge(frame, on=id_column, how="inner")
+    return stats
+
+
 def correlations(values: np.ndarray, accuracy: np.ndarray, bootstrap: int, rng: np.random.Generator) -> dict:
     """Kendall τ and Spearman ρ of oriented ``values`` with ``accuracy``, each with a bootstrap 95 % interval."""
     out = {}
@@ -185,19 +195,13 @@ def main() -> None:
     parser.add_argument("--out", required=True, help="path without suffix: writes OUT.json and OUT.md")
     args = parser.parse_args()
     space = space_of(args.space)
-    frames, batches = [], []
-    for path in args.stats:
-        frame = pd.read_parquet(path)
-        frames.append(frame[[space.id_column, *[c for c in frame.columns if c in STATISTICS]]])
-        manifest = Path(path).parent / "manifest.json"
-        if manifest.is_file():
-            batches.append(json.loads(manifest.read_text()).get("stages", {}).get("stats", {}).get("batch", {}))
-    stats = frames[0]
-    for frame in frames[1:]:
-        stats = stats.merge(frame, on=space.id_column, how="inner")
+    stats = read_stats(args.stats, space.id_column)
+    manifests = [Path(path).parent / "manifest.json" for path in args.stats]
+    batches = [json.loads(m.read_text()).get("stages", {}).get("stats", {}).get("batch", {})
+               for m in manifests if m.is_file()]
     result = {
         "command": "python benchmarks/zero_cost_faithfulness.py " + " ".join(f"--stats STORE_{i}/stats" for i in
-                                                                           range(len(frames)))
+                                                                           range(len(args.stats)))
                    + f" --space {args.space} --dataset {args.dataset} --benchmark {args.benchmark} --out {args.out}",
         "provenance": provenance(), "space": args.space, "dataset": args.dataset, "tolerance": TOLERANCE,
         "batch": sorted({b.get("how") for b in batches if isinstance(b, dict) and b.get("how")}),
