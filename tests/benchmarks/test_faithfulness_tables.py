@@ -3,6 +3,7 @@ ones set beside ours, and the run-seed spread reports what the runs measured."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -57,3 +58,35 @@ def test_run_seed_spread_reports_each_run_and_the_gap(nb101_rows):
     assert out["grasp"]["gap_of_mean"] == pytest.approx(np.mean(per_run) - published, abs=1e-4)
     assert out["grasp"]["runs_within_tolerance"] == sum(abs(v - published) <= zcf.TOLERANCE for v in per_run)
     assert out["meco"]["measure"] == "spearman" and out["meco"]["sd"] == 0.0 and "published" not in out["meco"]
+
+
+def test_other_references_are_judged_on_their_own_measure(nb101_rows):
+    accuracy = nb101_rows["cifar10_test_acc"].to_numpy()
+    noisy = accuracy + np.random.default_rng(0).normal(0, 2.0, len(accuracy))
+    stats = pd.DataFrame({"hash": nb101_rows["hash"], "fisher": noisy})
+    row = zcf.compare(stats, nb101_rows, "cifar10", bootstrap=0, seed=0, space="nb101")["statistics"]["fisher"]
+    others = row["others"]
+    assert [(o["value"], o["measure"]) for o in others] == [(v, ref[1]) for v, ref in zcf.OTHERS["nb101"]["fisher"]["cifar10"]]
+    for other in others:
+        ours = row[other["measure"]]["value"]
+        assert other["ours"] == ours and other["difference"] == pytest.approx(ours - other["value"], abs=1e-4)
+        assert other["within"] == (abs(ours - other["value"]) <= zcf.TOLERANCE)
+    assert row["ours_on_that_measure"] == pytest.approx(abs(row["spearman"]["value"]))  # the primary is |ρ|
+
+
+def test_rejudge_sets_the_current_tables_beside_unchanged_correlations(nb101_rows, tmp_path):
+    accuracy = nb101_rows["cifar10_test_acc"].to_numpy()
+    stats = pd.DataFrame({"hash": nb101_rows["hash"], "grasp": accuracy,
+                          "meco": accuracy + np.random.default_rng(1).normal(0, 2.0, len(accuracy))})
+    fresh = {"space": "nb101", "dataset": "cifar10", "command": "c", "batch": [],
+             "provenance": {"date": "d", "git_commit": "g", "machine": {"platform": "p"}},
+             **zcf.compare(stats, nb101_rows, "cifar10", bootstrap=20, seed=0, space="nb101")}
+    stale = json.loads(json.dumps(fresh))
+    for row in stale["statistics"].values():  # as written before the other references existed
+        row.pop("others", None)
+    stale["statistics"]["grasp"]["published"]["value"] = 0.123
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(stale))
+    rejudged = zcf.rejudge(path)
+    assert rejudged["statistics"] == fresh["statistics"] and "references_set" in rejudged
+    assert "[1]" in zcf.markdown(rejudged) and "0.123" not in zcf.markdown(rejudged)
