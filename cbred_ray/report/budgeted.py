@@ -12,17 +12,20 @@ while choosing):
 - at ``s = ceil(S / N x B)``, the same share of the ``B`` measured architectures: **C-BRED (Q + C)**
   (the best-ranked measured members of the chosen cluster) and **Quantiled (random sample)** (the best
   ``s`` of a seeded uniform sample of ``B`` architectures scored with the same statistics; given as a
-  statistics file, since the run did not compute it, and left out with a note when absent).
+  statistics file, since the run did not compute it, and left out with a note when absent);
+- both again on each other statistic set of the store (``cbred report --also``), on the same cluster and
+  sample, e.g. the paper's statistics beside newer ones that the run scored with.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from cbred_ray.evaluate.benchmark import accuracy_columns
 from cbred_ray.evaluate.metrics import evaluate_subset
+from cbred_ray.report.comparison import SET_MARK
 from cbred_ray.select.reduction import ensemble_rank, top_by_rank
 from cbred_ray.select.scoring import oriented_ranks
 from cbred_ray.select.settings import top_count
@@ -45,6 +48,7 @@ class BudgetRun:
     chosen: int  # the cluster the run kept
     statistics: tuple[str, ...]  # the statistics that score
     combine: str = "mean"  # how their ranks make one order (select.combine)
+    also: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)  # label: (statistics, combine)
 
 
 def choose_on_budget(run: BudgetRun, seed: int, sample: pd.DataFrame | None = None) -> dict[str, pd.Index]:
@@ -71,6 +75,13 @@ def choose_on_budget(run: BudgetRun, seed: int, sample: pd.DataFrame | None = No
     if sample is not None:
         subsets["Quantiled (random sample)"] = top_by_rank(
             ensemble_rank(oriented_ranks(sample, run.statistics), run.combine), share).sort_values()
+    for label, (names, combine) in run.also.items():
+        other = oriented_ranks(run.measured, names)
+        subsets[f"C-BRED (Q + C){SET_MARK}{label}"] = top_by_rank(
+            ensemble_rank(other.loc[inside.index], combine), share).sort_values()
+        if sample is not None:
+            subsets[f"Quantiled (random sample){SET_MARK}{label}"] = top_by_rank(
+                ensemble_rank(oriented_ranks(sample, names), combine), share).sort_values()
     return subsets
 
 

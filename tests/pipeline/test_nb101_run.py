@@ -11,6 +11,7 @@ from conftest import NB101_TABLE
 
 from cbred_ray.cli import main
 from cbred_ray.config import config_from_dict
+from cbred_ray.errors import BadInput
 from cbred_ray.pipeline.run import run_reduction
 from cbred_ray.spaces.nb101_space import nb101_space
 from cbred_ray.stats.engine import compute_stats
@@ -99,3 +100,11 @@ def test_report_on_a_statistics_budget_sets_cbred_beside_equal_budget_baselines(
     assert "C-BRED (C)" in text and "Regressor" in text and "not given" not in text
     without = write_report(store.root, out=tmp_path / "report2", seeds=1, progress=False)
     assert "not given (--sample-stats)" in without.read_text()
+    also = write_report(store.root, out=tmp_path / "report3", seeds=1, progress=False,
+                        sample_stats=tmp_path / "sample.parquet", also=["cost=params"])
+    assert "C-BRED (Q + C) · cost" in also.read_text() and "Quantiled (random sample) · cost" in also.read_text()
+    pd.read_parquet(tmp_path / "sample.parquet").drop(columns="params").to_parquet(tmp_path / "lacking.parquet")
+    with pytest.raises(BadInput, match="lacks the statistic 'params'"):
+        write_report(store.root, out=tmp_path / "report4", seeds=1, progress=False,
+                     sample_stats=tmp_path / "lacking.parquet", also=["cost=params"])
+    assert not (tmp_path / "report4").exists()

@@ -113,3 +113,28 @@ def test_other_statistic_sets_get_quantiled_and_q_plus_c_on_the_same_clusters(pr
     with pytest.raises(BadInput, match="unknown combination 'max'"):
         write_report(store.root, nb201_table, tmp_path / "bad", seeds=1, budgets=(None,), progress=False,
                      also=["n=ntk_cond:max"])
+
+
+def test_a_budget_run_ranks_the_chosen_cluster_and_the_sample_by_each_other_set_too():
+    from cbred_ray.report.budgeted import BudgetRun, choose_on_budget
+    from cbred_ray.report.comparison import SET_MARK
+
+    rng = np.random.default_rng(0)
+    index = pd.RangeIndex(40)
+    measured_at = np.r_[np.arange(1, 40, 2), [0, 2, 4, 6]]  # as halving does, the chosen cluster (odd) measured most
+    measured = pd.DataFrame({"synflow": rng.normal(size=24), "params": rng.normal(size=24)}, index=measured_at)
+    sample = pd.DataFrame({"synflow": rng.normal(size=16), "params": rng.normal(size=16)},
+                          index=rng.choice(40, size=16, replace=False))
+    clusters = pd.Series(np.arange(40) % 2, index=index)
+    run = BudgetRun(pd.Series([f"a{i}" for i in index], index=index), clusters,
+                    pd.DataFrame({"params": rng.normal(size=40), "macs": rng.normal(size=40)}, index=index),
+                    pd.DataFrame(rng.normal(size=(40, 3)), index=index), measured, 1, ("synflow",), "mean",
+                    {"cost": (("params",), "mean")})
+    subsets = choose_on_budget(run, 0, sample)
+    share = len(subsets["C-BRED (Q + C)"])
+    inside = measured[clusters.loc[measured.index].to_numpy() == 1]
+    assert list(subsets["C-BRED (Q + C)"]) == sorted(inside["synflow"].nlargest(share).index)
+    # params is a cost: the other set keeps the cluster's and the sample's smallest
+    assert list(subsets[f"C-BRED (Q + C){SET_MARK}cost"]) == sorted(inside["params"].nsmallest(share).index)
+    assert list(subsets[f"Quantiled (random sample){SET_MARK}cost"]) == sorted(sample["params"].nsmallest(share).index)
+    assert subsets[f"C-BRED (Q + C){SET_MARK}cost"].tolist() != subsets["C-BRED (Q + C)"].tolist()
