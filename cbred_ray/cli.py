@@ -225,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--benchmark", default=None, help="Parquet table with the space's identifier column and *_acc "
                     "columns (default: the table built in for the store's space)")
     rp.add_argument("--sample-stats", default=None, help="a run on a statistics budget: statistics of a uniform "
-                    "sample of as many architectures (cbred export --stage stats), for the Quantiled baseline")
+                    "sample of as many architectures (cbred export --stage stats; a Parquet file or a folder of parts), for "
+                    "the Quantiled baseline")
     rp.add_argument("--out", default=None, help="folder for report.md, results.json and the figures "
                     "(default STORE/report)")
     rp.add_argument("--seeds", type=int, default=5, help="seeds of the clustering and the random baseline (default 5)")

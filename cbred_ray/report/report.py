@@ -175,7 +175,9 @@ def _budget_report(store: Store, config: RunConfig, table: pd.DataFrame, out: Pa
     measured = store.read("stats", columns=["arch_index", *names]).to_pandas().set_index("arch_index")
     sample = None
     if sample_stats is not None:
-        frame = pd.read_parquet(sample_stats)
+        if not Path(sample_stats).exists():
+            raise BadInput(f"--sample-stats {str(sample_stats)!r}: no such file or folder")
+        frame = pd.read_parquet(sample_stats)  # one Parquet file, or a folder of parts
         lacking = [name for name in names if name not in frame.columns]
         if lacking:
             raise BadInput(f"--sample-stats {str(sample_stats)!r} lacks the statistic {lacking[0]!r}")

@@ -108,3 +108,14 @@ def test_report_on_a_statistics_budget_sets_cbred_beside_equal_budget_baselines(
         write_report(store.root, out=tmp_path / "report4", seeds=1, progress=False,
                      sample_stats=tmp_path / "lacking.parquet", also=["cost=params"])
     assert not (tmp_path / "report4").exists()
+    with pytest.raises(BadInput, match="no such file or folder"):
+        write_report(store.root, out=tmp_path / "report5", seeds=1, progress=False, sample_stats=tmp_path / "none")
+    parts = tmp_path / "parts"  # a sample kept in parts reads as one
+    parts.mkdir()
+    whole = pd.read_parquet(tmp_path / "sample.parquet")
+    whole.iloc[: len(whole) // 2].to_parquet(parts / "part-1.parquet")
+    whole.iloc[len(whole) // 2:].to_parquet(parts / "part-2.parquet")
+    in_parts = write_report(store.root, out=tmp_path / "report6", seeds=1, progress=False, sample_stats=parts,
+                            also=["cost=params"])
+    assert json.loads((in_parts.parent / "results.json").read_text())["summary"] == \
+        json.loads((also.parent / "results.json").read_text())["summary"]
