@@ -211,7 +211,9 @@ def _budget_report(store: Store, config: RunConfig, table: pd.DataFrame, out: Pa
              "C-BRED (Q + C) ranks the chosen cluster's measured members, Quantiled (random sample) a uniform "
              "sample of as many architectures as the run measured."
              + ("" if sample is not None else " That sample's statistics were not given (--sample-stats): its row "
-                "is left out."), "",
+                "is left out.")
+             + "".join(f" Rows marked `{SET_MARK.strip()} {label}` rank by {', '.join(names)} ({combine}) instead, on "
+                       "the same cluster and sample." for label, (names, combine) in sets.items()), "",
              "Left out, because they rank every architecture of the space by its statistics and the run measured "
              f"{len(run.measured) / space.size:.2%} of it: Quantiled and Intrinsic over the whole space, and the "
              "comparison under parameter budgets. A store of a config that computes every statistic (the full or "
