@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 from provenance import provenance
 from scipy.stats import kendalltau
-from zero_cost_faithfulness import read_stats
+from zero_cost_faithfulness import read_stats, stats_arguments
 
 from cbred_ray.evaluate.benchmark import load_benchmark
 from cbred_ray.select.reduction import ensemble_rank
@@ -104,9 +104,7 @@ def main() -> None:
     runs = [greedy(ranks, candidates, combine, accuracy, args.min_gain) for combine in ("mean", "log_rank")]
     choice = max(runs, key=lambda run: (run["tau"], run["combine"] == "mean"))
     result = {
-        "command": "python benchmarks/choose_statistics.py " + " ".join(
-                       f"--stats {path}" if path.startswith("benchmarks/") else f"--stats STORE_{i}/stats"
-                       for i, path in enumerate(args.stats))
+        "command": "python benchmarks/choose_statistics.py " + stats_arguments(args.stats)
                    + "".join(f" --cost {path}" for path in args.cost)
                    + f" --space {args.space} --benchmark {args.benchmark} --max-seconds {args.max_seconds} "
                      f"--min-gain {args.min_gain} --out {args.out}",

@@ -146,6 +146,12 @@ def read_stats(paths: list[str], id_column: str) -> pd.DataFrame:
     return stats
 
 
+def stats_arguments(paths: list[str]) -> str:
+    """The ``--stats`` arguments as a result file records them: committed inputs by their path, others as STORE_i."""
+    return " ".join(f"--stats {path}" if path.startswith("benchmarks/") else f"--stats STORE_{i}/stats"
+                    for i, path in enumerate(paths))
+
+
 def correlations(values: np.ndarray, accuracy: np.ndarray, bootstrap: int, rng: np.random.Generator) -> dict:
     """Kendall τ and Spearman ρ of oriented ``values`` with ``accuracy``, each with a bootstrap 95 % interval."""
     out = {}
@@ -285,9 +291,7 @@ def main() -> None:
     batches = [json.loads(m.read_text()).get("stages", {}).get("stats", {}).get("batch", {})
                for m in manifests if m.is_file()]
     result = {
-        "command": "python benchmarks/zero_cost_faithfulness.py " + " ".join(f"--stats STORE_{i}/stats" for i in
-                                                                           range(len(args.stats)))
-                   + f" --space {args.space} --dataset {args.dataset} --benchmark {args.benchmark} --out {args.out}",
+        "command": "python benchmarks/zero_cost_faithfulness.py " + stats_arguments(args.stats) + f" --space {args.space} --dataset {args.dataset} --benchmark {args.benchmark} --out {args.out}",
         "provenance": provenance(), "space": args.space, "dataset": args.dataset, "tolerance": TOLERANCE,
         "batch": sorted({b.get("how") for b in batches if isinstance(b, dict) and b.get("how")}),
         **compare(stats, load_benchmark(args.benchmark, space), args.dataset, args.bootstrap, args.seed, args.space),
