@@ -98,12 +98,11 @@ def write_report(store_root: str | Path, benchmark: str | Path | None = None, ou
     sets = dict(parse_statistic_set(spec, config.stats.names) for spec in also)
     space_of_run = config.space.space()
     table = load_benchmark(benchmark or builtin_table(space_of_run), space_of_run)
+    command = (f"cbred report STORE --seeds {seeds}" + (f" --benchmark {benchmark}" if benchmark else "")
+               + (" --sample-stats SAMPLE" if sample_stats else "") + "".join(f" --also {spec}" for spec in also))
     if store.count_rows("stats") < store.count_rows("clusters"):
         return _budget_report(store, config, table, Path(out) if out is not None else store.root / "report", seeds,
-                              sample_stats, sets, f"cbred report STORE --seeds {seeds}"
-                              + (f" --benchmark {benchmark}" if benchmark else "")
-                              + (" --sample-stats SAMPLE" if sample_stats else "")
-                              + "".join(f" --also {spec}" for spec in also))
+                              sample_stats, sets, command)
     space, config = load_space(store)
     missing = set(space.arch_str) - set(table[ARCH_COLUMN])
     if missing:
@@ -130,8 +129,7 @@ def write_report(store_root: str | Path, benchmark: str | Path | None = None, ou
     first = choices[0]
     figure_paths = _figures(out, summary, main, first, space, accuracy)
     results = {
-        "command": f"cbred report STORE --seeds {seeds}" + (f" --benchmark {benchmark}" if benchmark else "")
-                   + "".join(f" --also {spec}" for spec in also),
+        "command": command,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
         "config": portable(config.model_dump(mode="json")), "seeds": list(range(config.seed, config.seed + seeds)),
@@ -212,8 +210,8 @@ def _budget_report(store: Store, config: RunConfig, table: pd.DataFrame, out: Pa
              "sample of as many architectures as the run measured."
              + ("" if sample is not None else " That sample's statistics were not given (--sample-stats): its row "
                 "is left out.")
-             + "".join(f" Rows marked `{SET_MARK.strip()} {label}` rank by {', '.join(names)} ({combine}) instead, on "
-                       "the same cluster and sample." for label, (names, combine) in sets.items()), "",
+             + "".join(f" Rows marked `{SET_MARK.strip()} {label}` rank by {', '.join(chosen_set)} ({combine}) "
+                       "instead, on the same cluster and sample." for label, (chosen_set, combine) in sets.items()), "",
              "Left out, because they rank every architecture of the space by its statistics and the run measured "
              f"{len(run.measured) / space.size:.2%} of it: Quantiled and Intrinsic over the whole space, and the "
              "comparison under parameter budgets. A store of a config that computes every statistic (the full or "
