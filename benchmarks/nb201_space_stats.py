@@ -14,7 +14,8 @@ chunks this invocation computes. Every chunk of a statistic set shares one setti
 (``PARTS/<stats>/settings.json``: names, batch, seed, classes); a different setting is refused rather than
 mixed in. ``--merge`` expands the canonical values to all 15,625 architectures and writes them as new
 columns of the existing whole-space file (its other columns, rows and metadata untouched; each set's settings
-recorded under the metadata key ``cbred_added_columns``), for every set whose chunks are all there.
+recorded under the metadata key ``cbred_added_columns``), for every set whose chunks are all there, and,
+once AZ-NAS's four components are there, its aggregate ``az_nas`` (their log-rank sum among all 15,625).
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ import pyarrow.parquet as pq
 
 from cbred_ray.config import DataConfig, ResourcesConfig, StatsConfig
 from cbred_ray.pipeline.run import run_statistics
+from cbred_ray.select.scoring import AZ_COMPONENTS, az_nas
 from cbred_ray.spaces import nb201
 from cbred_ray.spaces.base import distinct_sorted
 from cbred_ray.store import Store
@@ -75,6 +77,13 @@ def compute(args: argparse.Namespace) -> None:
         print(f"chunk {chunk}: {len(canon)} cells in {time.perf_counter() - started:.0f} s", flush=True)
 
 
+def set_column(table: pa.Table, name: str, column: pa.Array) -> pa.Table:
+    """``table`` with ``column`` as ``name``: in its place if there is one, else just before ``error``."""
+    where = table.schema.get_field_index(name)
+    return table.set_column(where, name, column) if where >= 0 else \
+        table.add_column(table.schema.get_field_index("error"), name, column)
+
+
 def merge(parts: Path, out: Path) -> None:
     """Every complete set of ``parts`` as columns of ``out`` (replaced where a column exists), its schema
     metadata kept and each set's settings added under ``cbred_added_columns``."""
@@ -96,15 +105,17 @@ def merge(parts: Path, out: Path) -> None:
         rows = values.loc[frame["canonical_index"].to_numpy()]
         for name in settings["names"]:
             column = pa.array(rows[name].to_numpy(), pa.float64())
-            where = table.schema.get_field_index(name)
-            table = table.set_column(where, name, column) if where >= 0 else \
-                table.add_column(table.schema.get_field_index("error"), name, column)
+            table = set_column(table, name, column)
             added[name] = settings
         replaced = tuple(f"{name}: " for name in settings["names"])  # a set merged again replaces its errors
         kept = [[e for e in (a.split("; ") if isinstance(a, str) else []) if not e.startswith(replaced)]
                 for a in errors]
         errors = ["; ".join(k + ([b] if isinstance(b, str) and b else [])) or None
                   for k, b in zip(kept, rows["error"].to_numpy())]
+    if all(name in table.column_names for name in AZ_COMPONENTS):
+        score = az_nas(table.select(list(AZ_COMPONENTS)).to_pandas())
+        table = set_column(table, "az_nas", pa.array(score.to_numpy(), pa.float64()))
+        added["az_nas"] = {"log_rank": list(AZ_COMPONENTS), "among": "all rows"}
     table = table.set_column(table.schema.get_field_index("error"), "error", pa.array(errors, pa.string()))
     metadata = {**(table.schema.metadata or {}), b"cbred_added_columns": json.dumps(added).encode()}
     pq.write_table(table.replace_schema_metadata(metadata), out)

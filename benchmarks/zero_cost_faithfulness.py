@@ -36,12 +36,11 @@ from provenance import provenance
 from scipy.stats import kendalltau, spearmanr
 
 from cbred_ray.evaluate.benchmark import accuracy_columns, load_benchmark
-from cbred_ray.select.scoring import log_rank, oriented_ranks
+from cbred_ray.select.scoring import AZ_COMPONENTS, az_nas
 from cbred_ray.spaces import space_of
 from cbred_ray.stats.registry import STATISTICS
 
 TOLERANCE = 0.03
-AZ_COMPONENTS = ("az_expressivity", "az_progressivity", "az_trainability", "az_complexity")
 
 ZC = ("Abdelfattah et al., ICLR 2021, zero-cost-nas notebooks/nasbench201_correlations.ipynb, Table 1",
       "|spearman|", "test (cifar10-valid for CIFAR-10), 200 epochs", "all 15,625")
@@ -171,8 +170,7 @@ def oriented_columns(stats: pd.DataFrame) -> dict[str, pd.Series]:
     columns = {name: stats[name] * (1.0 if STATISTICS[name].higher_is_better else -1.0)
                for name in stats.columns if name in STATISTICS}
     if all(name in stats.columns for name in AZ_COMPONENTS):
-        ranks = oriented_ranks(stats, AZ_COMPONENTS)
-        columns["az_nas"] = pd.Series(log_rank(ranks.to_numpy(dtype=np.float64), axis=1), index=stats.index)
+        columns["az_nas"] = az_nas(stats)
     return columns
 
 

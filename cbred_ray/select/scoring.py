@@ -30,6 +30,9 @@ def log_rank(values: np.ndarray, axis: int = -1) -> np.ndarray:
 COMBINE = {"mean": np.mean, "median": np.median, "min": np.min, "log_rank": log_rank}
 """How per-statistic summaries become a cluster's score (NaN when one statistic has none)."""
 
+AZ_COMPONENTS = ("az_expressivity", "az_progressivity", "az_trainability", "az_complexity")
+"""The four statistics AZ-NAS assembles."""
+
 
 def oriented_ranks(stats: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
     """Percentile ranks (average ties), higher = better; nulls stay NaN."""
@@ -38,6 +41,13 @@ def oriented_ranks(stats: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
         ascending = STATISTICS[name].higher_is_better
         ranks[name] = stats[name].astype("float64").rank(pct=True, ascending=ascending, method="average")
     return pd.DataFrame(ranks, index=stats.index)
+
+
+def az_nas(stats: pd.DataFrame) -> pd.Series:
+    """AZ-NAS's score of every row of ``stats``: the log-rank sum of its four components' oriented ranks
+    among those rows (a population's property: the same network scores differently among others)."""
+    return pd.Series(log_rank(oriented_ranks(stats, AZ_COMPONENTS).to_numpy(np.float64), axis=1),
+                     index=stats.index, name="az_nas")
 
 
 def _summary(values: pd.Series, method: str, quantile: float) -> float:
