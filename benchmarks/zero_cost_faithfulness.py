@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 from provenance import provenance
 from scipy.stats import kendalltau, spearmanr
 
@@ -133,6 +134,27 @@ OTHERS: dict[str, dict[str, dict[str, list[tuple[float, tuple[str, str, str, str
     },
 }
 """Per space, per statistic, per dataset: further published values, each on its own reference's measure."""
+
+
+def batches_of(path: Path) -> list[str]:
+    """How the batches behind a stats dataset were drawn: from the store's manifest beside it, or, for a file
+    that carries its own (the whole-space file), from its metadata, with the settings of every set merged in."""
+    manifest, added = path.parent / "manifest.json", {}
+    if manifest.is_file():
+        manifest = json.loads(manifest.read_text())
+    elif path.is_file():
+        metadata = pq.read_schema(path).metadata or {}
+        manifest = json.loads(metadata.get(b"cbred_manifest", b"{}"))
+        added = json.loads(metadata.get(b"cbred_added_columns", b"{}"))
+    else:
+        manifest = {}
+    batch = manifest.get("stages", {}).get("stats", {}).get("batch", {})
+    hows = [batch["how"]] if isinstance(batch, dict) and batch.get("how") else []
+    if added and hows:
+        hows = [f"{', '.join(manifest.get('config', {}).get('stats', {}).get('names', []))}: {hows[0]}"]
+    sets = {tuple(s["names"]): s for s in added.values() if "names" in s}
+    return hows + [f"{', '.join(names)}: {s['source']}, batch {s['batch_size']}, {s['num_classes']} classes, "
+                   f"seed {s['seed']}" for names, s in sets.items()]
 
 
 def read_stats(paths: list[str], id_column: str) -> pd.DataFrame:
@@ -285,13 +307,10 @@ def main() -> None:
         parser.error("--stats, --benchmark and --out are required (or --rejudge OUT.json)")
     space = space_of(args.space)
     stats = read_stats(args.stats, space.id_column)
-    manifests = [Path(path).parent / "manifest.json" for path in args.stats]
-    batches = [json.loads(m.read_text()).get("stages", {}).get("stats", {}).get("batch", {})
-               for m in manifests if m.is_file()]
     result = {
         "command": "python benchmarks/zero_cost_faithfulness.py " + stats_arguments(args.stats) + f" --space {args.space} --dataset {args.dataset} --benchmark {args.benchmark} --out {args.out}",
         "provenance": provenance(), "space": args.space, "dataset": args.dataset, "tolerance": TOLERANCE,
-        "batch": sorted({b.get("how") for b in batches if isinstance(b, dict) and b.get("how")}),
+        "batch": sorted({how for path in args.stats for how in batches_of(Path(path))}),
         **compare(stats, load_benchmark(args.benchmark, space), args.dataset, args.bootstrap, args.seed, args.space),
     }
     write(result, Path(args.out))

@@ -18,6 +18,7 @@ from cbred_ray.spaces import nb201
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import nb201_space_stats as space_stats  # noqa: E402
+import zero_cost_faithfulness as zcf  # noqa: E402
 
 AZ = ("az_expressivity", "az_progressivity", "az_trainability", "az_complexity")
 
@@ -38,7 +39,9 @@ def _parts(folder: Path, names: tuple[str, ...], chunk_size: int, seed: int, kee
                            "error": None})
     values.loc[3, "error"] = f"{names[0]}: did not converge"
     folder.mkdir(parents=True)
-    (folder / "settings.json").write_text(json.dumps({"names": list(names), "chunk_size": chunk_size}))
+    (folder / "settings.json").write_text(json.dumps({"names": list(names), "source": "cifar100-sample25",
+                                                      "batch_size": 256, "num_classes": 100, "seed": 0,
+                                                      "chunk_size": chunk_size}))
     starts = range(0, len(cells), chunk_size)
     for chunk, start in list(enumerate(starts))[:keep]:
         values.iloc[start:start + chunk_size].to_parquet(folder / f"chunk-{chunk:03d}.parquet", index=False)
@@ -65,6 +68,7 @@ def test_complete_sets_reach_every_architecture_and_az_nas_is_their_log_rank_sum
     metadata = merged.schema.metadata
     added = json.loads(metadata[b"cbred_added_columns"])
     assert metadata[b"cbred_manifest"] == b"{}" and set(added) == {*AZ, "az_nas"}
+    assert zcf.batches_of(out) == [f"{', '.join(AZ)}: cifar100-sample25, batch 256, 100 classes, seed 0"]
 
 
 def test_a_set_merged_again_replaces_its_columns_and_errors(tmp_path):
