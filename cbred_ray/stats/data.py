@@ -3,10 +3,10 @@
 Sources: ``None`` (seeded standard-normal batch), the built-in samples ``"cifar100-sample25"``
 (25 real CIFAR-100 test images) and ``"cifar10-sample20"`` (the first 20 CIFAR-10 test images),
 shipped with the package (see ``samples/README.md``), a ``.npz`` file with an ``images`` uint8
-array (N, 32, 32, 3) and optionally its ``labels`` (N,), or torchvision's ``cifar-100-python`` or
-``cifar-10-batches-py`` folder (its test pickle, read without torchvision). Real images are scaled to
-[0, 1] and normalised with the channel means and standard deviations of their dataset (CIFAR-100's
-for an ``.npz``). Each image of the batch carries the label of the image it came from (a crop, its
+array (N, 32, 32, 3), optionally its ``labels`` (N,) and the name of its ``dataset`` (``cifar10`` or
+``cifar100``), or torchvision's ``cifar-100-python`` or ``cifar-10-batches-py`` folder (its test pickle,
+read without torchvision). Real images are scaled to [0, 1] and normalised with the channel means and
+standard deviations of their dataset (for an ``.npz`` that names none, CIFAR-100's). Each image of the batch carries the label of the image it came from (a crop, its
 source image's); a synthetic batch, or an ``.npz`` without ``labels``, has none.
 """
 
@@ -41,21 +41,25 @@ def _checked_labels(labels, count: int, where: str) -> np.ndarray:
     return labels.astype(np.int64)
 
 
-def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    """The ``images`` array (N, 32, 32, 3) uint8 of an .npz file, as (N, 3, 32, 32), and its ``labels`` if any."""
+def _read_npz(path: Path) -> tuple[str, np.ndarray, np.ndarray | None]:
+    """The dataset an .npz file names (CIFAR-100 if none), its ``images`` array (N, 32, 32, 3) uint8 as
+    (N, 3, 32, 32), and its ``labels`` if any."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             images = archive["images"]
             labels = archive["labels"] if "labels" in archive.files else None
+            dataset = str(archive["dataset"]) if "dataset" in archive.files else "cifar100"
     except (OSError, ValueError, KeyError) as err:
         raise BadInput(f"cannot read an 'images' array from {str(path)!r}: {err}") from None
+    if dataset not in NORMALISATION:
+        raise BadInput(f"'dataset' in {str(path)!r} must be one of {', '.join(NORMALISATION)}, got {dataset!r}")
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != (32, 32, 3):
         raise BadInput(
             f"'images' in {str(path)!r} must be uint8 (N, 32, 32, 3), got {images.dtype} {images.shape}"
         )
     if labels is not None:
         labels = _checked_labels(labels, len(images), repr(str(path)))
-    return images.transpose(0, 3, 1, 2), labels
+    return dataset, images.transpose(0, 3, 1, 2), labels
 
 
 def _read_cifar_python(folder: Path, pickle_name: str, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -85,14 +89,15 @@ def _read_source(source: str) -> tuple[str, str, np.ndarray, np.ndarray | None]:
     """(kind, dataset, images as (N, 3, 32, 32) uint8, labels (N,) or None) for a built-in or path source;
     BadInput if unusable."""
     if source in BUILTIN_SOURCES:
-        return "builtin", BUILTIN_DATASET[source], *_read_npz(BUILTIN_SOURCES[source])
+        _, images, labels = _read_npz(BUILTIN_SOURCES[source])
+        return "builtin", BUILTIN_DATASET[source], images, labels
     path = Path(source)
     if path.is_dir():
         kind = next((k for k, (name, _) in _FOLDERS.items() if (path / name).is_file()), "cifar-100-python")
         pickle_name, dataset = _FOLDERS[kind]
         images, labels = _read_cifar_python(path, pickle_name, kind)
     elif path.is_file() and path.suffix == ".npz":
-        kind, dataset, (images, labels) = "npz", "cifar100", _read_npz(path)
+        kind, (dataset, images, labels) = "npz", _read_npz(path)
     else:
         raise BadInput(f"batch source {source!r} is neither an .npz file nor a cifar-100-python or "
                        "cifar-10-batches-py folder")

@@ -73,6 +73,22 @@ def test_builtin_sample_is_the_shipped_npz_and_the_default_source():
     assert images["images"].shape == (25, 32, 32, 3) and images["images"].dtype == np.uint8
 
 
+def test_an_npz_that_names_its_dataset_is_normalised_as_it(tmp_path):
+    shipped = np.load(BUILTIN_SOURCES["cifar10-sample20"])
+    named = tmp_path / "first8.npz"
+    np.savez(named, images=shipped["images"][:8], labels=shipped["labels"][:8], dataset="cifar10")
+    batch, labels, desc = load_batch(str(named), 8, seed=0)
+    assert desc["normalised_as"] == "cifar10"
+    builtin, builtin_labels, _ = load_batch("cifar10-sample20", 20, seed=0)
+    assert torch.equal(batch, builtin[:8]) and torch.equal(labels, builtin_labels[:8])
+    unnamed = tmp_path / "unnamed.npz"
+    np.savez(unnamed, images=shipped["images"][:8])
+    assert load_batch(str(unnamed), 8, seed=0)[2]["normalised_as"] == "cifar100"
+    np.savez(tmp_path / "svhn.npz", images=shipped["images"][:8], dataset="svhn")
+    with pytest.raises(BadInput, match="'svhn'"):
+        load_batch(str(tmp_path / "svhn.npz"), 8, seed=0)
+
+
 def test_npz_sample_without_augmentation_is_smaller():
     batch, _, desc = load_batch(str(SAMPLE), 64, seed=0, augment=False)
     assert batch.shape == (25, 3, 32, 32) and desc["n_images"] == 25 and desc["batch_size"] == 64
