@@ -8,7 +8,7 @@
 The references draw their batch from the training set (64 images for GraSP in zero-cost-nas); ours is built
 from a handful of real images filled up with their crops and flips. For every COUNT, the first COUNT images of
 SOURCE (with their labels, normalised as SOURCE's dataset) are written to ``WORK/images-COUNT.npz``, and the
-same seeded sample of NB201 architectures is scored from them once per run seed (``WORK/COUNT-s<SEED>``;
+same seeded sample of NB201 architectures (``score_sample.py``'s) is scored from them once per run seed (``WORK/COUNT-s<SEED>``;
 a finished store is reused, an unfinished one resumed). Each run's correlation with the dataset's test
 accuracy is measured on the published number's measure (``zero_cost_faithfulness.PUBLISHED``), and per count
 the runs' mean, standard deviation and range are reported beside the published value, as
@@ -31,7 +31,7 @@ from run_seed_spread import spread  # noqa: E402
 from zero_cost_faithfulness import compare  # noqa: E402
 
 from cbred_ray.catalog import BUILTIN_DATASET, BUILTIN_SOURCES  # noqa: E402
-from cbred_ray.config import ResourcesConfig, StatsConfig  # noqa: E402
+from cbred_ray.config import DataConfig, ResourcesConfig, StatsConfig  # noqa: E402
 from cbred_ray.evaluate.benchmark import load_benchmark  # noqa: E402
 from cbred_ray.pipeline.run import run_statistics  # noqa: E402
 from cbred_ray.spaces import nb201  # noqa: E402
@@ -61,7 +61,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="the sample's seed")
     parser.add_argument("--stats", default="grasp", help="comma-separated statistic names")
     parser.add_argument("--num-classes", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=DataConfig().batch_size)
     parser.add_argument("--actors", type=int, default=None, help="statistics actors (default: one per CPU)")
     parser.add_argument("--work", required=True, help="a folder for the image files and the runs' stores")
     parser.add_argument("--benchmark", required=True)
