@@ -8,8 +8,8 @@
 The references draw their batch from the training set (64 images for GraSP in zero-cost-nas); ours is built
 from a handful of real images filled up with their crops and flips. For every COUNT, the first COUNT images of
 SOURCE (with their labels, normalised as SOURCE's dataset) are written to ``WORK/images-COUNT.npz``, and the
-same seeded sample of NB201 architectures (``score_sample.py``'s) is scored from them once per run seed (``WORK/COUNT-s<SEED>``;
-a finished store is reused, an unfinished one resumed). Each run's correlation with the dataset's test
+same seeded sample of NB201 architectures (``score_sample.py``'s) is scored from them once per run seed
+(``WORK/COUNT-s<SEED>``; a finished store's shards are reused, an unfinished one resumed). Each run's correlation with the dataset's test
 accuracy is measured on the published number's measure (``zero_cost_faithfulness.PUBLISHED``), and per count
 the runs' mean, standard deviation and range are reported beside the published value, as
 ``run_seed_spread.py`` does for one count: a correlation that climbs towards the published value as the count
@@ -30,24 +30,23 @@ from provenance import provenance  # noqa: E402
 from run_seed_spread import spread  # noqa: E402
 from zero_cost_faithfulness import compare  # noqa: E402
 
-from cbred_ray.catalog import BUILTIN_DATASET, BUILTIN_SOURCES  # noqa: E402
 from cbred_ray.config import DataConfig, ResourcesConfig, StatsConfig  # noqa: E402
 from cbred_ray.evaluate.benchmark import load_benchmark  # noqa: E402
 from cbred_ray.pipeline.run import run_statistics  # noqa: E402
 from cbred_ray.spaces import nb201  # noqa: E402
+from cbred_ray.stats.data import read_source  # noqa: E402
 
 
 def first_images(source: str, count: int, out: Path) -> Path:
     """The first ``count`` images of ``source`` (a built-in sample or an .npz) with their labels and the name
     of their dataset, as an .npz at ``out``."""
-    with np.load(BUILTIN_SOURCES.get(source, source), allow_pickle=False) as archive:
-        images, labels = archive["images"], archive["labels"]
-        dataset = BUILTIN_DATASET.get(source) or (str(archive["dataset"]) if "dataset" in archive.files
-                                                  else "cifar100")
+    _, dataset, images, labels = read_source(source)
+    if labels is None:
+        raise SystemExit(f"--source: {source!r} has no labels")
     if not 1 <= count <= len(images):
         raise SystemExit(f"--counts: {count} is not between 1 and the {len(images)} images of {source!r}")
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(out, images=images[:count], labels=labels[:count], dataset=dataset)
+    np.savez(out, images=images[:count].transpose(0, 2, 3, 1), labels=labels[:count], dataset=dataset)
     return out
 
 

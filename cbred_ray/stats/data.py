@@ -6,8 +6,9 @@ shipped with the package (see ``samples/README.md``), a ``.npz`` file with an ``
 array (N, 32, 32, 3), optionally its ``labels`` (N,) and the name of its ``dataset`` (``cifar10`` or
 ``cifar100``), or torchvision's ``cifar-100-python`` or ``cifar-10-batches-py`` folder (its test pickle,
 read without torchvision). Real images are scaled to [0, 1] and normalised with the channel means and
-standard deviations of their dataset (for an ``.npz`` that names none, CIFAR-100's). Each image of the batch carries the label of the image it came from (a crop, its
-source image's); a synthetic batch, or an ``.npz`` without ``labels``, has none.
+standard deviations of their dataset (for an ``.npz`` that names none, CIFAR-100's). Each image of the
+batch carries the label of the image it came from (a crop, its source image's); a synthetic batch, or an
+``.npz`` without ``labels``, has none.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def _read_cifar_python(folder: Path, pickle_name: str, kind: str) -> tuple[np.nd
     return images, labels
 
 
-def _read_source(source: str) -> tuple[str, str, np.ndarray, np.ndarray | None]:
+def read_source(source: str) -> tuple[str, str, np.ndarray, np.ndarray | None]:
     """(kind, dataset, images as (N, 3, 32, 32) uint8, labels (N,) or None) for a built-in or path source;
     BadInput if unusable."""
     if source in BUILTIN_SOURCES:
@@ -181,7 +182,7 @@ def load_batch(source: str | None, batch_size: int, seed: int,
         batch = torch.randn((batch_size, *IMAGE_SHAPE), generator=generator)
         how = f"{batch_size} seeded standard-normal images"
     else:
-        kind, dataset, images, source_labels = _read_source(source)
+        kind, dataset, images, source_labels = read_source(source)
         n_source = len(images)
         batch, sources, how = _real_batch(images, batch_size, augment, generator, dataset)
         labels = None if source_labels is None else torch.from_numpy(source_labels)[sources]
