@@ -1,7 +1,7 @@
 """How a statistic's correlation moves with the number of distinct real images behind its batch.
 
     python benchmarks/image_count.py --source cifar10-sample20 --counts 5,10,20 --run-seeds 0,1,2 \\
-        --n 1000 --first 200 --seed 0 --stats grasp --num-classes 10 --work WORK \\
+        --n 1000 --first 200 --seed 0 --stats grasp,plain,fisher,grad_norm,snip,zico --num-classes 10 --work WORK \\
         --benchmark ../shared/nb201/nb201_test_accuracy.parquet --dataset cifar10 \\
         --out benchmarks/results/image_count_cifar10.json
 
