@@ -38,7 +38,6 @@ from provenance import provenance
 from cbred_ray.config import load_config
 from cbred_ray.pipeline.run import run_statistics
 from cbred_ray.stats import compute_stats, load_batch
-from cbred_ray.stats.networks import networks_of
 
 TOLERANCE = {"naswot_v1": 1e-3, "naswot_v2": 1e-3, "ntk_cond": 5e-2, "linear_regions": 1e-2, "synflow": 1e-6,
              "logsynflow": 1e-6, "params": 0.0, "macs": 0.0}
@@ -96,7 +95,7 @@ def main() -> None:
     mismatched = {name: [] for name in names}
     for arch in archs[: args.check]:
         canonical = int(space.canonical_indices([space.parse_id(arch)])[0])
-        cpu = compute_stats(networks_of(space, canonical, config.stats.width), names, batch, config.seed,
+        cpu = compute_stats(space.networks(canonical, config.stats.width), names, batch, config.seed,
                             num_classes=config.stats.num_classes, options=config.stats.options)
         for name in names:
             gpu_value, cpu_value = stats_of_first.loc[arch, name], cpu[name][0]

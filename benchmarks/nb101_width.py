@@ -32,7 +32,6 @@ from cbred_ray.pipeline.run import run_statistics
 from cbred_ray.spaces.nb101_space import nb101_space
 from cbred_ray.stats.data import load_batch
 from cbred_ray.stats.engine import compute_stats
-from cbred_ray.stats.networks import networks_of
 from cbred_ray.store import Store
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -118,7 +117,7 @@ def cost_per_cell(space, cells: np.ndarray, width: int, names: tuple[str, ...], 
     for group in [(n,) for n in names] + [names]:
         started = time.perf_counter()
         for index in cells:
-            compute_stats(networks_of(space, int(index), width), group, batch, seed, num_classes=10, labels=labels)
+            compute_stats(space.networks(int(index), width), group, batch, seed, num_classes=10, labels=labels)
         seconds["all" if len(group) > 1 else group[0]] = round((time.perf_counter() - started) / len(cells), 3)
     return seconds
 

@@ -19,6 +19,7 @@ EPILOG = """examples:
   cbred run configs/nb201_cifar100.yaml --out stores/k8 --set cluster.k=8 --set resources.num_actors=2
   cbred evaluate stores/quick
   cbred report stores/quick
+  cbred spaces
 
 exit codes: 0 success; 2 bad input (one line naming the bad value, nothing written); 1 anything else"""
 
@@ -101,7 +102,7 @@ def _cmd_stats(args: argparse.Namespace) -> int:
             cfg = StatsConfig(names=tuple(n.strip() for n in args.stats.split(",") if n.strip()), data=data,
                               **{key: value for key, value in given.items() if value is not None})
             seed = RunConfig(seed=0 if args.seed is None else args.seed).seed
-            space = SpaceConfig(name=args.space or "nb201").space()
+            space = SpaceConfig(name=args.space or "nb201").space()  # the space's default parameters
         except ValidationError as err:
             raise BadInput(one_line(err, "cbred stats")) from None
     if args.archs:
@@ -134,6 +135,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     path = write_report(args.store, args.benchmark, args.out and _out_folder(args.out), seeds=args.seeds, progress=not args.quiet,
                         sample_stats=args.sample_stats, also=args.also)
     print(json.dumps({"report": str(path)}))
+    return 0
+
+
+def _cmd_spaces(args: argparse.Namespace) -> int:
+    from cbred_ray.spaces.registry import describe_spaces
+
+    print(json.dumps(describe_spaces(), indent=None if args.compact else 2))
     return 0
 
 
@@ -192,7 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--archs", default=None,
                     help="text file (one identifier per line) or Parquet with the space's identifier column (arch_str; "
                          "hash for NB101); default: every architecture of the space")
-    st.add_argument("--space", default=None, choices=("nb201", "nb101"), help="the space of --archs (default nb201)")
+    st.add_argument("--space", default=None, help="the space of --archs, with its default parameters: a registered "
+                    "name (cbred spaces lists them) or package.module:Class (default nb201; other parameters: "
+                    "--config)")
     st.add_argument("--config", default=None, help="a run config: its stats section, seed and resources "
                     "(instead of the flags below)")
     st.add_argument("--stats", default=None, help="comma-separated statistic names, e.g. naswot_v2,logsynflow")
@@ -235,6 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
                          "paper=naswot_v2,logsynflow or az=az_expressivity,az_progressivity:log_rank (repeatable)")
     _with_quiet(rp)
     rp.set_defaults(fn=_cmd_report)
+
+    sp = sub.add_parser("spaces", help="every registered search space, its parameters and size (JSON on stdout)",
+                        description="List the search spaces a config may name: the built-in ones, those of installed "
+                                    "distributions (entry-point group cbred_ray.spaces) and any registered in Python; "
+                                    "each with its parameters (default, description) and its size at the defaults.")
+    sp.add_argument("--compact", action="store_true", help="one-line JSON")
+    sp.set_defaults(fn=_cmd_spaces)
 
     im = sub.add_parser("import-nb201", help="benchmark table from the official NAS-Bench-201 file",
                         description="Write the benchmark table (arch_str and test accuracies) from the official "

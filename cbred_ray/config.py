@@ -9,16 +9,24 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from cbred_ray.catalog import BUILTIN_SOURCES, NETWORK_OF
 from cbred_ray.errors import BadInput
-from cbred_ray.spaces import space_of
 from cbred_ray.spaces.base import Space
-from cbred_ray.spaces.cell import KNOWN_OPS, MAX_NODES
+from cbred_ray.spaces.cell import KNOWN_OPS
+from cbred_ray.spaces.registry import build_space, space_class
 
 DRIVER_ENGINE_MAX = 2_000_000
 """``cluster.engine: auto`` clusters at most this many architectures on the driver, more on holder actors."""
@@ -28,39 +36,63 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SpaceConfig(_Strict):
-    """The search space: NAS-Bench-201, a generic cell space of ``nodes`` nodes over ``ops``, or
-    NAS-Bench-101 (its cells of at most ``max_vertices`` vertices: 7 is the whole benchmark).
+LEGACY_SPACE_KEYS = {"nodes": 4, "ops": KNOWN_OPS, "max_vertices": 7}
+"""Keys every space section carried before spaces had parameters of their own (a config or a store's
+manifest of then): at these values, a space without such a parameter ignores them."""
 
-    NB201 is the 4-node member of the cell spaces. A space is enumerated whole, or, with
-    ``sample``, as a seeded sample of that many distinct architectures (the run's seed).
+
+class SpaceConfig(BaseModel):
+    """The search space: ``name`` (a registered space, or ``package.module:Class``), that space's own
+    parameters beside it (validated by the space's ``Params``) and ``sample``.
+
+    ``space: {name: cell, nodes: 5}``; ``space: {name: nb101, max_vertices: 5}``; ``space: {name:
+    my_package.spaces:TinySpace, depth: 3}``. A space is enumerated whole, or, with ``sample``, as a
+    seeded sample of that many distinct architectures (the run's seed).
     """
 
-    name: Literal["nb201", "cell", "nb101"] = "nb201"
-    nodes: int = Field(4, ge=2, le=MAX_NODES, description="cell nodes (input, intermediates, output)")
-    ops: tuple[str, ...] = KNOWN_OPS
-    max_vertices: int = Field(7, ge=2, le=7, description="NB101: cells of at most this many vertices")
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    name: str = "nb201"
     sample: int | None = Field(None, ge=1, description="architectures drawn at random; null: the whole space")
+    params: dict[str, Any] = Field(default_factory=dict, description="the space's own parameters")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_params(cls, data: Any) -> Any:
+        """Every key but ``name`` and ``sample`` is a parameter of the space."""
+        if not isinstance(data, dict):
+            return data
+        own = {k: v for k, v in data.items() if k in ("name", "sample")}
+        params = dict(data.get("params") or {}) if isinstance(data.get("params", {}), dict) else data["params"]
+        params.update({k: v for k, v in data.items() if k not in ("name", "sample", "params")})
+        return {**own, "params": params}
 
     @model_validator(mode="after")
     def _valid_space(self) -> SpaceConfig:
-        if self.name == "nb201" and (self.nodes != 4 or self.ops != KNOWN_OPS):
-            raise ValueError("space 'nb201' is fixed (4 nodes, its 5 operations): use name 'cell'")
-        if self.name != "nb101" and self.max_vertices != 7:
-            raise ValueError("max_vertices is a setting of space 'nb101'")
-        if self.name == "nb101" and (self.nodes != 4 or self.ops != KNOWN_OPS):
-            raise ValueError("space 'nb101' has its own cells: nodes and ops are settings of cell spaces")
         try:
-            space = self.space()
+            cls = space_class(self.name)
+            params = {k: v for k, v in self.params.items()
+                      if k in cls.Params.model_fields or k not in LEGACY_SPACE_KEYS
+                      or _legacy_value(v) != _legacy_value(LEGACY_SPACE_KEYS[k])}
+            validated = cls.validate_params(params, self.name)
+            space = cls.from_params(validated)
         except BadInput as err:
             raise ValueError(str(err)) from None
+        object.__setattr__(self, "params", validated.model_dump(mode="json"))
         if self.sample is not None and self.sample > space.size:
             raise ValueError(f"sample {self.sample} exceeds the {space.size} architectures of the space")
         return self
 
+    @model_serializer(mode="plain")
+    def _flat(self) -> dict[str, Any]:
+        return {"name": self.name, **self.params, "sample": self.sample}
+
     def space(self) -> Space:
-        """The space itself (:class:`cbred_ray.spaces.base.Space`)."""
-        return space_of(self.name, self.nodes, self.ops, self.max_vertices)
+        """The space itself (:class:`cbred_ray.spaces.base.Space`), from the registry."""
+        return build_space(self.name, self.params)
+
+
+def _legacy_value(value: Any) -> Any:
+    return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
 class GraphsConfig(_Strict):
@@ -305,7 +337,7 @@ class RunConfig(_Strict):
         if unbuilt:
             raise ValueError(f"statistic {unbuilt[0]!r} needs the {NETWORK_OF[unbuilt[0]]} network, which "
                              f"space {space.name!r} does not have")
-        if cluster.method == "spectral" and cluster.distance == "edit" and space.name != "nb201":
+        if cluster.method == "spectral" and cluster.distance == "edit" and not space.edit_distance:
             raise ValueError(f"the cell edit distance is defined on NB201 cells, not on space {space.name!r}")
         if cluster.engine_for(self.space.sample or space.size) == "distributed":
             if not isinstance(cluster.k, int) or not isinstance(cluster.eta, (int, float)):
@@ -341,6 +373,8 @@ def one_line(err: ValidationError, origin: str) -> str:
     if first["type"] == "extra_forbidden":
         return f"{origin}: unknown config key {where!r}"
     value = first.get("input")
+    if first["type"] == "value_error" and isinstance(value, dict):  # a section refused as a whole: its reason
+        return f"{origin}: {where}: {first['msg'].removeprefix('Value error, ')}"
     return f"{origin}: bad value for {where!r}: {value!r} ({first['msg']})"
 
 

@@ -7,12 +7,14 @@ columns. An accuracy column is a numeric column whose name ends in ``_acc``; its
 dataset is the name without the ``_test_acc`` (or, failing that, ``_acc``) suffix,
 so ``cifar100_test_acc`` measures ``cifar100``.
 
-The NB201 (CIFAR-10 and CIFAR-100) and NB101 (CIFAR-10) tables ship with the package
-(:data:`BUILTIN_TABLES`, provenance in ``tables/README.md``), so that ``cbred evaluate`` and
-``cbred report`` need no download; ``--benchmark FILE`` reads another.
+A space names the table shipped for it (:attr:`~cbred_ray.spaces.base.Space.benchmark_table`, read by
+:func:`builtin_table`): the NB201 (CIFAR-10 and CIFAR-100) and NB101 (CIFAR-10) tables ship with this
+package (provenance in ``tables/README.md``), so that ``cbred evaluate`` and ``cbred report`` need no
+download; a user's space may ship its own; ``--benchmark FILE`` reads another.
 """
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -26,17 +28,22 @@ from cbred_ray.spaces.base import Space
 ARCH_COLUMN = "arch_str"
 """The identifier column of NB201 (and cell-space) tables."""
 _SUFFIXES = ("_test_acc", "_acc")
-_TABLES = Path(__file__).parent / "tables"
-BUILTIN_TABLES = {"nb201": _TABLES / "nb201_test_accuracy.parquet", "nb101": _TABLES / "nb101_test_accuracy.parquet"}
-"""The benchmark table of each space that has one, shipped with the package."""
 
 
 def builtin_table(space: Space) -> Path:
-    """The packaged benchmark table of ``space``; BadInput when it has none."""
-    if space.name not in BUILTIN_TABLES:
-        raise BadInput(f"no built-in benchmark table for space {space.name!r} (built in: "
-                       f"{', '.join(BUILTIN_TABLES)}): give --benchmark FILE")
-    return BUILTIN_TABLES[space.name]
+    """The benchmark table ``space`` ships (its ``benchmark_table``: a path, or ``package:relative/path``
+    inside an installed package); BadInput when it has none."""
+    where = space.benchmark_table
+    if not where:
+        raise BadInput(f"space {space.name!r} ships no benchmark table: give --benchmark FILE")
+    package, sep, relative = where.partition(":")
+    if not sep or Path(where).exists():
+        return Path(where)
+    try:
+        return Path(str(resources.files(package).joinpath(relative)))
+    except ModuleNotFoundError:
+        raise BadInput(f"space {space.name!r}: its benchmark table {where!r} names a package that is not "
+                       "installed") from None
 
 
 def dataset_of(column: str) -> str:

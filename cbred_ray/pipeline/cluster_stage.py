@@ -60,7 +60,7 @@ def _driver(store: Store, space: Space, cfg: ClusterConfig, constraints: Constra
     features = np.stack(graphs[cfg.features].to_numpy()).astype(np.float64)
     canonical = graphs["canonical_index"].to_numpy()
     # the edit distance reads the cells themselves; every other clustering reads only the features
-    cells = space.cells_of(canonical) if cfg.distance == "edit" else canonical[:, None]
+    cells = space.edit_rows(canonical) if cfg.distance == "edit" else canonical[:, None]
     points = len(np.unique(cells if cfg.distance == "edit" else features, axis=0))
     blocks = ray_blocks if cfg.method == "spectral" and points >= RAY_BLOCKS_FROM else serial_blocks
     result = cluster_space(features, cells, Clustering.of(cfg), seed, blocks)

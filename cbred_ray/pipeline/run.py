@@ -63,7 +63,7 @@ def _preflight(config: RunConfig, space: Space, drawn: np.ndarray | None):
     clustering = Clustering.of(config.cluster)
     if whole and config.cluster.engine_for(runs) == "driver":  # the points the driver will cluster
         canonical = distinct_sorted(space.canonical_indices(clustered))
-        cells = space.cells_of(canonical) if clustering.distance == "edit" else canonical[:, None]
+        cells = space.edit_rows(canonical) if clustering.distance == "edit" else canonical[:, None]
         check_points(distinct_points(space.features(canonical, config.cluster.features), cells, clustering),
                      clustering)
     else:
@@ -151,9 +151,8 @@ def run_statistics(arch_strs: list[str], cfg: StatsConfig, out: str, seed: int =
     arch_index = np.unique(space.parse_ids(arch_strs))
     canonical = space.canonical_indices(arch_index)
     archs = {"count": int(len(arch_index)), "sha256": hashlib.sha256(arch_index.tobytes()).hexdigest()}
-    config = {"command": "stats", "stats": cfg.model_dump(mode="json"), "seed": seed, "archs": archs}
-    if space.name != "nb201":
-        config["space"] = space.describe()
+    config = {"command": "stats", "stats": cfg.model_dump(mode="json"), "seed": seed, "archs": archs,
+              "space": space.describe()}
     digest_of_config = config_hash(config)
     store = Store(out)
     StoreLock(out).check()

@@ -17,7 +17,6 @@ from cbred_ray.config import StatsConfig
 from cbred_ray.spaces.base import Space
 from cbred_ray.stats.data import load_batch
 from cbred_ray.stats.engine import OOM_NOTE, compute_stats, summarise_repeats
-from cbred_ray.stats.networks import networks_of
 from cbred_ray.store import Store
 
 
@@ -80,7 +79,7 @@ class StatsWorker:
         started = time.perf_counter()
         results = {}
         for canon in np.unique(canonical_index):
-            networks = networks_of(self.space, int(canon), self.cfg.width)
+            networks = self.space.networks(int(canon), self.cfg.width)
             runs = [
                 compute_stats(networks, self.cfg.names, batch, self.seed + repeat, num_classes=self.cfg.num_classes,
                               device=self.device, options=self.cfg.options, labels=labels)

@@ -11,22 +11,27 @@ them) and never hold a large space whole. Each space also has
 - clustering *features* of canonical architectures (:data:`FEATURES`), computed without
   building a network, and the bipartite *computational graph* of an architecture;
 - the *cost model* (parameters and MACs of the network as the benchmark builds it) and the
-  *network family* by which ``cbred_ray.stats`` builds its untrained networks.
+  *networks* (:meth:`Space.networks`) on which ``cbred_ray.stats`` computes the statistics;
+- its *parameters*, a pydantic model ``Params`` (validated without torch when a config is loaded)
+  from which :meth:`Space.from_params` builds it, and the benchmark table it ships, if any.
 
-Ray never appears here: the pipeline maps these pure methods over shards.
+Every space is found through :mod:`cbred_ray.spaces.registry`. Ray never appears here: the
+pipeline maps these pure methods over shards.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from cbred_ray.errors import BadInput
 
 if TYPE_CHECKING:
     import networkx as nx
+    from torch import nn
 
 FEATURES: tuple[str, ...] = ("op_usage", "op_counts", "adjacency")
 """Clustering features every space provides: the share and the count of each kernel type of the
@@ -40,6 +45,19 @@ def distinct_sorted(values: np.ndarray) -> np.ndarray:
     return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])] if len(ordered) else ordered
 
 
+class NoParams(BaseModel):
+    """The parameters of a space that has none."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Networks(Protocol):
+    """How to build the untrained networks of one architecture: ``build(kind, num_classes)`` for each
+    kind the space has (``Space.network_kinds``; a statistic names the kind it runs on)."""
+
+    def build(self, kind: str, num_classes: int) -> nn.Module: ...
+
+
 class Space(ABC):
     """A search space, enumerated by index. Subclasses are immutable value objects."""
 
@@ -47,10 +65,43 @@ class Space(ABC):
     """The name a config gives the space (``space.name``)."""
     id_column: str
     """The column holding each architecture's identifier in the store and in a benchmark table."""
-    network_family: str
-    """How ``cbred_ray.stats`` builds the networks of this space (see ``stats.networks``)."""
     network_kinds: tuple[str, ...] = ("standard", "small", "thin")
-    """The networks its family has (a statistic names the one it runs on, ``Statistic.network``)."""
+    """The networks :meth:`networks` builds (a statistic names the one it runs on, ``Statistic.network``)."""
+    Params: ClassVar[type[BaseModel]] = NoParams
+    """The model of the space's own parameters (pydantic, strict: unknown keys are refused)."""
+    benchmark_table: ClassVar[str | None] = None
+    """The benchmark table shipped for this space (identifier and accuracy columns), if any: a path, or
+    ``package:relative/path`` inside an installed package (read only by ``cbred_ray.evaluate``)."""
+    edit_distance: bool = False
+    """Whether the cell edit distance (``cluster.distance: edit``) is defined on its architectures
+    (:meth:`edit_rows` gives them)."""
+
+    # -- parameters -----------------------------------------------------------------------------
+    @classmethod
+    def validate_params(cls, params: dict, name: str | None = None) -> BaseModel:
+        """``params`` checked by :attr:`Params`; BadInput names the first bad key and value."""
+        label = name or getattr(cls, "name", cls.__name__)
+        if not isinstance(params, dict):
+            raise BadInput(f"space {label!r}: parameters must be a mapping, got {params!r}")
+        try:
+            return cls.Params.model_validate(params)
+        except ValidationError as err:
+            first = err.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(parameters)"
+            if first["type"] == "extra_forbidden":
+                known = ", ".join(cls.Params.model_fields) or "none"
+                raise BadInput(f"space {label!r} has no parameter {where!r} (its parameters: {known})") from None
+            raise BadInput(f"space {label!r}: bad value for {where!r}: {first.get('input')!r} "
+                           f"({first['msg']})") from None
+
+    @classmethod
+    def from_params(cls, params: BaseModel) -> Space:
+        """The space with these (validated) parameters; by default ``cls(**params)``."""
+        return cls(**params.model_dump())
+
+    def params(self) -> dict:
+        """The parameters that rebuild this space (:meth:`from_params`), as JSON-able values."""
+        return {name: getattr(self, name) for name in self.Params.model_fields}
 
     # -- size and enumeration -------------------------------------------------------------------
     @property
@@ -129,9 +180,20 @@ class Space(ABC):
         """(parameters, MACs per 32×32 image) of each architecture's network as the benchmark builds it
         from its identifier."""
 
-    @abstractmethod
     def describe(self) -> dict:
-        """What the manifest records of the space."""
+        """What the manifest records of the space: its name, parameters and size."""
+        return {"name": self.name, **self.Params.model_validate(self.params()).model_dump(mode="json"),
+                "size": self.size}
+
+    # -- networks -------------------------------------------------------------------------------
+    def networks(self, canonical_index: int, width: int | None = None) -> Networks:
+        """How to build the untrained networks of one (canonical) architecture; ``width`` overrides the
+        width of its standard network (None: the space's default)."""
+        raise BadInput(f"space {self.name!r} builds no networks: its statistics must be precomputed")
+
+    def edit_rows(self, canonical: np.ndarray) -> np.ndarray:
+        """The rows the cell edit distance compares (:attr:`edit_distance`)."""
+        raise BadInput(f"the cell edit distance is not defined on space {self.name!r}")
 
     def check_feature(self, name: str) -> None:
         if name not in FEATURES:

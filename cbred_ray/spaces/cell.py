@@ -18,7 +18,7 @@ Canonical form (one representative per computed function), for any node count:
    higher node; the representative is the renaming with the smallest index
    (equivalently, lexicographically smallest cell).
 Cells whose output is disconnected from the input map to the all-``none`` cell.
-NAS-Bench-201 is ``CellSpace(4, name="nb201")`` (:data:`cbred_ray.spaces.nb201.SPACE`): one
+NAS-Bench-201 is :class:`NB201Space`, the 4-node member (:data:`cbred_ray.spaces.nb201.SPACE`): one
 implementation, with NB201's arch strings, its 8,765 canonical classes and its networks.
 """
 from __future__ import annotations
@@ -27,29 +27,39 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import ClassVar
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from cbred_ray.errors import BadInput
-from cbred_ray.spaces.base import Space, distinct_sorted
+from cbred_ray.spaces.base import NoParams, Space, distinct_sorted
 
 KNOWN_OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 """Operations a cell space may use (their kernels are defined in :mod:`cbred_ray.graphs.cell_features`)."""
 MAX_NODES = 8
 _CHUNK = 1 << 18  # rows per vectorised block, to bound temporary memory
 
-__all__ = ["KNOWN_OPS", "MAX_NODES", "CellSpace", "distinct_sorted"]
+__all__ = ["KNOWN_OPS", "MAX_NODES", "CellSpace", "NB201Space", "distinct_sorted"]
+
+
+class CellParams(BaseModel):
+    """The parameters of a cell space (``space: {name: cell, nodes: 5, ops: [...]}``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    nodes: int = Field(4, ge=2, le=MAX_NODES, description="cell nodes (input, intermediates, output)")
+    ops: tuple[str, ...] = Field(KNOWN_OPS, description=f"operations of each edge, among {', '.join(KNOWN_OPS)}")
 
 
 @dataclass(frozen=True)
 class CellSpace(Space):
-    """The space of ``nodes``-node cells over ``ops``; ``name`` is "nb201" for NAS-Bench-201's."""
+    """The space of ``nodes``-node cells over ``ops``."""
 
     nodes: int = 4
     ops: tuple[str, ...] = KNOWN_OPS
     name: str = "cell"
     id_column = "arch_str"
-    network_family = "cell"
+    Params: ClassVar[type[BaseModel]] = CellParams
 
     def __post_init__(self) -> None:
         if not 2 <= self.nodes <= MAX_NODES:
@@ -175,10 +185,15 @@ class CellSpace(Space):
         return best
 
     # -- identifiers: the official string form ------------------------------------------------
+    @property
+    def id_kind(self) -> str:
+        """What an identifier of this space is called in an error."""
+        return f"{self.nodes}-node arch string"
+
     def parse_cell(self, arch_str: str) -> tuple[int, ...]:
         """Parse ``|op~0|+|op~0|op~1|+...`` into a cell (operation indices in edge order);
         BadInput names what is wrong."""
-        kind = "NB201 arch string" if self.name == "nb201" else f"{self.nodes}-node arch string"
+        kind = self.id_kind
         if not isinstance(arch_str, str):
             raise BadInput(f"arch string must be text, got {arch_str!r}")
         parts = arch_str.strip().split("+")
@@ -234,5 +249,42 @@ class CellSpace(Space):
 
         return cell_costs(self, self.cells_of(indices), num_classes)
 
-    def describe(self) -> dict:
-        return {"name": self.name, "nodes": self.nodes, "ops": list(self.ops), "size": self.size}
+    @property
+    def edit_distance(self) -> bool:
+        """The cell edit distance is defined on NB201's cells: 4 nodes over its 5 operations."""
+        return self.nodes == 4 and self.ops == KNOWN_OPS
+
+    def edit_rows(self, canonical: np.ndarray) -> np.ndarray:
+        if not self.edit_distance:
+            return super().edit_rows(canonical)
+        return self.cells_of(canonical)
+
+    # -- networks -----------------------------------------------------------------------------
+    def networks(self, canonical_index: int, width: int | None = None):
+        """NB201's macro network around the cell (:class:`cbred_ray.stats.networks.CellNetworks`)."""
+        from cbred_ray.stats.networks import CellNetworks
+
+        cell = self.cells_of(np.asarray([canonical_index]))[0]
+        return CellNetworks(self.op_names(cell), self.edges, **({} if width is None else {"channels": width}))
+
+
+@dataclass(frozen=True)
+class NB201Space(CellSpace):
+    """NAS-Bench-201: the 4-node cell space over its 5 operations, with its benchmark table."""
+
+    name: str = "nb201"
+    Params: ClassVar[type[BaseModel]] = NoParams
+    benchmark_table: ClassVar[str | None] = "cbred_ray.evaluate:tables/nb201_test_accuracy.parquet"
+
+    def __post_init__(self) -> None:
+        if self.nodes != 4 or self.ops != KNOWN_OPS:
+            raise BadInput("space 'nb201' is fixed (4 nodes, its 5 operations): use space 'cell'")
+        super().__post_init__()
+
+    @classmethod
+    def from_params(cls, params: BaseModel) -> NB201Space:
+        return cls()
+
+    @property
+    def id_kind(self) -> str:
+        return "NB201 arch string"

@@ -17,9 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
 
 from cbred_ray.errors import BadInput
 from cbred_ray.spaces import nb101
@@ -47,6 +49,14 @@ def write_cells(hashes: np.ndarray, codes: np.ndarray, path: Path = CELLS_FILE) 
                    path, compression="zstd")
 
 
+class NB101Params(BaseModel):
+    """The parameters of NAS-Bench-101 (``space: {name: nb101, max_vertices: 5}``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    max_vertices: int = Field(nb101.MAX_VERTICES, ge=2, le=nb101.MAX_VERTICES,
+                              description="cells of at most this many vertices (7: the whole benchmark)")
+
+
 @dataclass(frozen=True, eq=False)
 class NB101Space(Space):
     """The NB101 cells of at most ``max_vertices`` vertices, as ``hashes`` (sorted) and their ``codes``."""
@@ -56,8 +66,13 @@ class NB101Space(Space):
     codes: np.ndarray = field(repr=False)
     name = "nb101"
     id_column = "hash"
-    network_family = "nb101"
     network_kinds = ("standard", "small")
+    Params: ClassVar[type[BaseModel]] = NB101Params
+    benchmark_table: ClassVar[str | None] = "cbred_ray.evaluate:tables/nb101_test_accuracy.parquet"
+
+    @classmethod
+    def from_params(cls, params: BaseModel) -> NB101Space:
+        return nb101_space(params.max_vertices)
 
     @property
     def size(self) -> int:
@@ -133,8 +148,13 @@ class NB101Space(Space):
         cells = [matrices[i, :v, :v] for i, v in enumerate(size.tolist())]
         return nb101_costs(cells, ops, num_classes)
 
-    def describe(self) -> dict:
-        return {"name": self.name, "max_vertices": self.max_vertices, "size": self.size}
+    def networks(self, canonical_index: int, width: int | None = None):
+        """The benchmark's network around the cell (:class:`cbred_ray.stats.networks.NB101Networks`)."""
+        from cbred_ray.stats.networks import NB101Networks
+
+        spec = self.spec(canonical_index)
+        return NB101Networks(tuple(map(tuple, np.asarray(spec.matrix).tolist())), tuple(spec.ops),
+                             **({} if width is None else {"width": width}))
 
 
 @cache

@@ -19,14 +19,14 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from cbred_ray.spaces.cell import KNOWN_OPS, CellSpace
+from cbred_ray.spaces.cell import KNOWN_OPS, NB201Space
 
 OPS: tuple[str, ...] = KNOWN_OPS
 OP_INDEX = {name: i for i, name in enumerate(OPS)}
 NONE, SKIP, CONV1, CONV3, POOL = range(5)
 NUM_NODES = 4
-SPACE = CellSpace(NUM_NODES, OPS, name="nb201")
-"""NAS-Bench-201 as a :class:`~cbred_ray.spaces.cell.CellSpace`: every function below is its method."""
+SPACE = NB201Space()
+"""NAS-Bench-201 (:class:`~cbred_ray.spaces.cell.NB201Space`): every function below is its method."""
 EDGES: tuple[tuple[int, int], ...] = SPACE.edges  # (to, from)
 NUM_EDGES = SPACE.num_edges
 SPACE_SIZE = SPACE.size

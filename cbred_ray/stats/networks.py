@@ -84,19 +84,6 @@ class NB101Networks:
 Networks = CellNetworks | NB101Networks
 
 
-def networks_of(space, canonical_index: int, width: int | None = None) -> Networks:
-    """How to build the networks of architecture ``canonical_index`` of ``space`` (a
-    :class:`cbred_ray.spaces.base.Space`); ``width`` overrides the standard network's width."""
-    if space.network_family == "cell":
-        cell = space.cells_of(np.asarray([canonical_index]))[0]
-        return CellNetworks(space.op_names(cell), space.edges, **({} if width is None else {"channels": width}))
-    if space.network_family == "nb101":
-        spec = space.spec(canonical_index)
-        return NB101Networks(tuple(map(tuple, np.asarray(spec.matrix).tolist())), tuple(spec.ops),
-                             **({} if width is None else {"width": width}))
-    raise BadInput(f"no networks for space family {space.network_family!r}")
-
-
 def as_networks(arch: Sequence[str] | Networks, channels: int = 16, cells_per_stage: int = 5) -> Networks:
     """``arch`` as networks: NB201 operation names (with the standard network's size), or as given."""
     if isinstance(arch, (CellNetworks, NB101Networks)):

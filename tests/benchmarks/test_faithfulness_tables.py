@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cbred_ray.evaluate.benchmark import BUILTIN_TABLES, load_benchmark
+from cbred_ray.evaluate.benchmark import builtin_table, load_benchmark
 from cbred_ray.spaces import space_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -21,7 +21,7 @@ import zero_cost_faithfulness as zcf  # noqa: E402
 
 @pytest.fixture(scope="module")
 def nb101_rows() -> pd.DataFrame:
-    table = load_benchmark(BUILTIN_TABLES["nb101"], space_of("nb101"))
+    table = load_benchmark(builtin_table(space_of("nb101")), space_of("nb101"))
     return table.sample(200, random_state=0).reset_index(drop=True)
 
 

@@ -14,7 +14,6 @@ from cbred_ray.errors import BadInput
 from cbred_ray.pipeline.run import run_reduction
 from cbred_ray.spaces.cell import CellSpace
 from cbred_ray.stats.engine import compute_stats
-from cbred_ray.stats.networks import networks_of
 from cbred_ray.store import Store
 
 STATS = {"names": ["logsynflow", "params"], "data": {"batch_size": 4}, "shard_size": 8}
@@ -44,7 +43,7 @@ def test_sampled_space_is_clustered_row_per_architecture(ray_local, tmp_path):
     # the statistics are those of the 5-node networks of the canonical cells, as the engine computes them
     stats = store.read("stats").to_pandas()
     row = stats.iloc[0]
-    direct = compute_stats(networks_of(space, int(row["canonical_index"])), ["logsynflow", "params"], None, seed=4)
+    direct = compute_stats(space.networks(int(row["canonical_index"])), ["logsynflow", "params"], None, seed=4)
     assert (row["logsynflow"], row["params"]) == (direct["logsynflow"][0], direct["params"][0])
     assert row["arch_str"] == space.format_cell(space.cells_of(np.array([row["arch_index"]]))[0])
     assert row["arch_str"].count("+") == 3  # a 5-node string

@@ -15,7 +15,6 @@ from cbred_ray.errors import BadInput
 from cbred_ray.pipeline.run import run_reduction
 from cbred_ray.spaces.nb101_space import nb101_space
 from cbred_ray.stats.engine import compute_stats
-from cbred_ray.stats.networks import networks_of
 from cbred_ray.store import Store
 
 CONFIG = {
@@ -46,7 +45,7 @@ def test_every_stage_is_keyed_by_the_module_hash(nb101_store):
     stats = store.read("stats").to_pandas()
     assert len(stats) == 12 and stats["hash"].tolist() == space.format_ids(stats["arch_index"].to_numpy())
     row = stats.iloc[0]
-    direct = compute_stats(networks_of(space, int(row["arch_index"]), width=8), ["logsynflow", "params"], None,
+    direct = compute_stats(space.networks(int(row["arch_index"]), width=8), ["logsynflow", "params"], None,
                            seed=1, num_classes=10)
     assert (row["logsynflow"], row["params"]) == (direct["logsynflow"][0], direct["params"][0])
     assert row["params"] < params[int(row["arch_index"])]  # computed at width 8, not the benchmark's 128
