@@ -61,7 +61,7 @@ def main() -> None:
     measure = lambda archs: space.stats.loc[archs]  # noqa: E731 - the statistics actors' part
 
     table = load_benchmark(args.benchmark).set_index("arch_str")
-    accuracy = pd.Series(table.loc[space.arch_str, f"{args.dataset}_test_acc"].to_numpy(), index=space.arch_str.index)
+    accuracy = pd.Series(table.loc[space.ids, f"{args.dataset}_test_acc"].to_numpy(), index=space.ids.index)
 
     def measured(subset) -> dict:
         acc = accuracy.loc[subset].to_numpy()

@@ -39,11 +39,10 @@ def _out_file(path: str) -> str:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from cbred_ray.config import load_config
-    from cbred_ray.pipeline.run import run_reduction
+    from cbred_ray.api import reduce
 
-    config = load_config(args.config, args.set)
-    manifest = run_reduction(config, _out_folder(args.out), progress=not args.quiet, overrides=tuple(args.set))
+    result = reduce(args.config, _out_folder(args.out), overrides=tuple(args.set), progress=not args.quiet)
+    manifest = result.manifest
     selection, size = manifest["stages"]["selection"], manifest["space"]["architectures"]
     path = str(Path(args.out) / "selection")
     log.info("done: %d of %d architectures (%.2f %%) selected, cluster %s, in %s", selection["rows"], size,
@@ -55,20 +54,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from cbred_ray.config import RunConfig
+    from cbred_ray.api import open_store
     from cbred_ray.evaluate.benchmark import builtin_table, load_benchmark
     from cbred_ray.evaluate.metrics import evaluate_subset
-    from cbred_ray.store import Store
 
-    store = Store(args.store)
-    manifest = store.read_manifest()
-    if manifest.get("kind") != "run":
-        raise BadInput(f"store {args.store!r} holds a {manifest.get('kind')!r} run, not a reduction (cbred run)")
-    space = RunConfig.model_validate(manifest["config"]).space.space()
-    key = space.id_column
-    selected = store.read("selection", columns=[key]).column(key).to_pylist()
+    result = open_store(args.store)
+    space = result.space
     table = load_benchmark(args.benchmark or builtin_table(space), space)
-    report = evaluate_subset(selected, table, space_size=space.size, key=key)
+    report = evaluate_subset(result.ids, table, space_size=space.size, key=space.id_column)
     print(json.dumps(report, indent=None if args.compact else 2))
     return 0
 

@@ -374,7 +374,7 @@ def one_line(err: ValidationError, origin: str) -> str:
         return f"{origin}: unknown config key {where!r}"
     value = first.get("input")
     if first["type"] == "value_error" and isinstance(value, dict):  # a section refused as a whole: its reason
-        return f"{origin}: {where}: {first['msg'].removeprefix('Value error, ')}"
+        return f"{origin}: {first['msg'].removeprefix('Value error, ')}"
     return f"{origin}: bad value for {where!r}: {value!r} ({first['msg']})"
 
 

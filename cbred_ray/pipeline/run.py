@@ -21,7 +21,7 @@ from cbred_ray.pipeline.graphs_stage import run_graphs_stage
 from cbred_ray.pipeline.halving_stage import run_halving_stage
 from cbred_ray.pipeline.manifest import Stages, claim, finish, session
 from cbred_ray.pipeline.precomputed import check_precomputed, read_precomputed, write_precomputed
-from cbred_ray.pipeline.runtime import init_ray
+from cbred_ray.pipeline.runtime import ray_session, ship_space
 from cbred_ray.pipeline.select_stage import run_select_stage
 from cbred_ray.pipeline.stats_stage import run_stats_stage
 from cbred_ray.select.constraints import arch_costs, within_budget
@@ -98,11 +98,13 @@ def unique_cells(store: Store) -> int:
     return int(len(distinct_sorted(column)))
 
 
-def run_reduction(config: RunConfig, out: str, progress: bool = True, overrides: tuple[str, ...] = ()) -> dict:
+def run_reduction(config: RunConfig, out: str, progress: bool = True, overrides: tuple[str, ...] = (),
+                  space: Space | None = None) -> dict:
     """Run a whole reduction into the store ``out`` (``overrides``: the ``--set`` options that made
-    ``config``, recorded); returns the manifest. Every check runs before anything is written; the
-    store is then held by this driver alone until the run ends (:class:`StoreLock`)."""
-    space = config.space.space()
+    ``config``, recorded; ``space``: the space object, when the caller holds it, else the config's);
+    returns the manifest. Every check runs before anything is written; the store is then held by this
+    driver alone until the run ends (:class:`StoreLock`). A Ray this call started is shut down at the end."""
+    space = space or config.space.space()
     store = Store(out)
     StoreLock(out).check()
     store.check_owner(config.hash())
@@ -112,35 +114,42 @@ def run_reduction(config: RunConfig, out: str, progress: bool = True, overrides:
         manifest = store.check_owner(config.hash())  # again, now that no other driver can write
         manifest = claim(store, manifest, "run", config.identity(), config.hash(), config.seed,
                          session(config.resources, overrides))
-        init_ray()
-        started = time.perf_counter()
-        stages = Stages(store, manifest, progress)
-        stages.run("graphs", lambda: run_graphs_stage(store, space, config.graphs.shard_size,
-                                                      config.cluster.features, drawn, progress))
-        stages.run("clusters", lambda: run_cluster_stage(store, space, config.cluster, config.select.constraints,
-                                                         config.stats.num_classes, config.seed, progress,
-                                                         config.resources.holders))
+        with ray_session():
+            ship_space(space)
+            return _run_stages(config, space, store, manifest, drawn, precomputed, progress)
 
-        def stats() -> dict:
-            if config.select.halving.enabled:
-                return run_halving_stage(store, space, config, precomputed, progress)
-            clusters = store.read("clusters", columns=["arch_index", "canonical_index", "cluster"]).to_pandas()
-            clusters = clusters.set_index("arch_index")
-            if config.select.quick.enabled:
-                requested = sample_members(clusters["cluster"], config.select.quick.sample_per_cluster, config.seed)
-            else:
-                requested = clusters.index.to_numpy()
-            if precomputed is not None:
-                return write_precomputed(store, space, precomputed, np.sort(requested), config.stats.precomputed)
-            canonical = clusters.loc[requested, "canonical_index"].to_numpy()
-            return run_stats_stage(store, space, config.stats, config.seed, requested, canonical, progress,
-                                   config.resources)
 
-        stages.run("stats", stats)
-        stages.run("selection", lambda: run_select_stage(store, space, config.select, config.seed))
-        manifest["space"] = {**space.describe(), "architectures": store.count_rows("graphs"),
-                             "unique_cells": unique_cells(store)}
-        return finish(store, manifest, ("graphs", "stats", "clusters", "selection"), started)
+def _run_stages(config: RunConfig, space: Space, store: Store, manifest: dict, drawn: np.ndarray | None,
+                precomputed, progress: bool) -> dict:
+    """The stages of :func:`run_reduction`, in order, on a claimed store with Ray up."""
+    started = time.perf_counter()
+    stages = Stages(store, manifest, progress)
+    stages.run("graphs", lambda: run_graphs_stage(store, space, config.graphs.shard_size,
+                                                  config.cluster.features, drawn, progress))
+    stages.run("clusters", lambda: run_cluster_stage(store, space, config.cluster, config.select.constraints,
+                                                     config.stats.num_classes, config.seed, progress,
+                                                     config.resources.holders))
+
+    def stats() -> dict:
+        if config.select.halving.enabled:
+            return run_halving_stage(store, space, config, precomputed, progress)
+        clusters = store.read("clusters", columns=["arch_index", "canonical_index", "cluster"]).to_pandas()
+        clusters = clusters.set_index("arch_index")
+        if config.select.quick.enabled:
+            requested = sample_members(clusters["cluster"], config.select.quick.sample_per_cluster, config.seed)
+        else:
+            requested = clusters.index.to_numpy()
+        if precomputed is not None:
+            return write_precomputed(store, space, precomputed, np.sort(requested), config.stats.precomputed)
+        canonical = clusters.loc[requested, "canonical_index"].to_numpy()
+        return run_stats_stage(store, space, config.stats, config.seed, requested, canonical, progress,
+                               config.resources)
+
+    stages.run("stats", stats)
+    stages.run("selection", lambda: run_select_stage(store, space, config.select, config.seed))
+    manifest["space"] = {**space.describe(), "architectures": store.count_rows("graphs"),
+                         "unique_cells": unique_cells(store)}
+    return finish(store, manifest, ("graphs", "stats", "clusters", "selection"), started)
 
 
 def run_statistics(arch_strs: list[str], cfg: StatsConfig, out: str, seed: int = 0, progress: bool = True,
@@ -161,8 +170,9 @@ def run_statistics(arch_strs: list[str], cfg: StatsConfig, out: str, seed: int =
     with StoreLock(out):
         manifest = store.check_owner(digest_of_config)
         manifest = claim(store, manifest, "stats", config, digest_of_config, seed, session(resources, overrides))
-        init_ray()
-        Stages(store, manifest, progress).run(
-            "stats", lambda: run_stats_stage(store, space, cfg, seed, arch_index, canonical, progress, resources),
-            redo=True)
-        return finish(store, manifest, ("stats",))
+        with ray_session():
+            ship_space(space)
+            Stages(store, manifest, progress).run(
+                "stats", lambda: run_stats_stage(store, space, cfg, seed, arch_index, canonical, progress, resources),
+                redo=True)
+            return finish(store, manifest, ("stats",))

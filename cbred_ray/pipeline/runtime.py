@@ -5,7 +5,10 @@ import importlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import metadata
 
 import ray
 from tqdm import tqdm
@@ -14,13 +17,15 @@ from cbred_ray.config import ResourcesConfig
 from cbred_ray.log import quiet, silence_ray
 
 
-def init_ray() -> None:
-    """Join the cluster named by RAY_ADDRESS (as ``ray job submit`` sets it), or start an embedded one.
+def init_ray() -> bool:
+    """Join the cluster named by RAY_ADDRESS (as ``ray job submit`` sets it), or start an embedded one;
+    True when this call connected (the caller then shuts Ray down when it is done), False when Ray was
+    already initialised (by the user, a notebook, a test).
 
     Under ``cbred --quiet`` (:func:`cbred_ray.log.quiet`) Ray logs only errors and the workers'
     output is not forwarded to the driver."""
     if ray.is_initialized():
-        return
+        return False
     silent = quiet()
     level = logging.ERROR if silent else logging.WARNING
     address = os.environ.get("RAY_ADDRESS")
@@ -31,6 +36,34 @@ def init_ray() -> None:
     if silent:
         importlib.import_module("ray.data")  # it sets up its own logging on import: silenced after
         silence_ray()
+    return True
+
+
+@contextmanager
+def ray_session() -> Iterator[None]:
+    """Ray for the duration of a command: joined or started (:func:`init_ray`), and shut down after
+    only when it was started here."""
+    started = init_ray()
+    try:
+        yield
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def ship_space(space: object) -> None:
+    """Make the workers receive ``space``'s class by value when they could not import it: a class defined
+    in a notebook or a script (``__main__``: cloudpickle already sends it by value) or in a module that is
+    neither this package nor an installed distribution (a test module, a file beside a notebook). Classes
+    of installed packages travel by reference, as usual; a space spread over several local modules needs
+    them on the workers (``runtime_env={"py_modules": [...]}``)."""
+    module_name = type(space).__module__
+    top = module_name.partition(".")[0]
+    if module_name == "__main__" or top == "cbred_ray" or top in metadata.packages_distributions():
+        return
+    module = sys.modules.get(module_name)
+    if module is not None:
+        ray.cloudpickle.register_pickle_by_value(module)
 
 
 @dataclass(frozen=True)

@@ -14,16 +14,15 @@ import pandas as pd
 
 from cbred_ray.cluster.space import Clustering, SpaceClustering, cluster_space
 from cbred_ray.config import RunConfig
-from cbred_ray.evaluate.benchmark import ARCH_COLUMN, accuracy_columns
+from cbred_ray.evaluate.benchmark import accuracy_columns
 from cbred_ray.evaluate.metrics import evaluate_subset
 from cbred_ray.select.constraints import within_budget
 from cbred_ray.select.methods import choose_subsets, first_by_statistics
 from cbred_ray.select.reduction import Reduction, ensemble_rank, reduce_space, top_by_rank
 from cbred_ray.select.scoring import oriented_ranks
 from cbred_ray.select.settings import Selection
-from cbred_ray.spaces import nb201
+from cbred_ray.spaces.base import Space as SearchSpace
 
-BUDGETS: tuple[float | None, ...] = (None, 500_000, 300_000)
 ORACLE = "Oracle (best by accuracy)"
 """A reference row, not a method: the best networks by the measured accuracy, as many as Q + C keeps."""
 DEFAULT_TOP_FRACTION = 0.05
@@ -41,11 +40,12 @@ def budget_label(max_params: float | None) -> str:
 class Space:
     """What the choosing reads: one row per architecture, indexed by ``arch_index``."""
 
-    arch_str: pd.Series
+    ids: pd.Series  # each architecture's identifier (the benchmark table's key column)
     features: pd.DataFrame  # the graph features the clustering reads
-    canonical: pd.Series  # canonical cell index (the edit distance reads cells)
+    canonical: pd.Series  # canonical index (the edit distance reads the space's rows of it)
     stats: pd.DataFrame  # the statistics, raw
-    costs: pd.DataFrame  # params, macs of the network NB201 builds
+    costs: pd.DataFrame  # params, macs of the network the space's cost model describes
+    space: SearchSpace  # the space itself (its identifier column, its edit-distance rows)
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,11 @@ def choose(space: Space, config: RunConfig, budget: float | None, seed: int,
     if select.top_fraction is None:
         select = select.model_copy(update={"top_fraction": DEFAULT_TOP_FRACTION})
     inside = within_budget(space.costs, max_params=budget)
-    index = space.arch_str.index
+    index = space.ids.index
     clustered = index[inside.to_numpy()] if select.constraints.apply == "before" else index
     features = space.features.loc[clustered].to_numpy()
-    cells = nb201.cells_of(space.canonical.loc[clustered].to_numpy())
+    canonical = space.canonical.loc[clustered].to_numpy()
+    cells = space.space.edit_rows(canonical) if config.cluster.distance == "edit" else canonical[:, None]
     clustering = cluster_space(features, cells, Clustering.of(config.cluster), seed)
     clusters = pd.Series(clustering.labels, index=clustered).loc[index[inside.to_numpy()]]
     ranks = oriented_ranks(space.stats.loc[clusters.index], select.statistics)
@@ -93,9 +94,10 @@ def choose(space: Space, config: RunConfig, budget: float | None, seed: int,
 
 def measure(choice: Choice, space: Space, table: pd.DataFrame) -> list[dict]:
     """One row per (method, dataset): the subset measured against the budgeted space."""
-    in_space = space.arch_str.loc[choice.clusters.index]
-    budgeted = table[table[ARCH_COLUMN].isin(in_space)]
-    accuracy = budgeted.set_index(ARCH_COLUMN)
+    key = space.space.id_column
+    in_space = space.ids.loc[choice.clusters.index]
+    budgeted = table[table[key].isin(in_space)]
+    accuracy = budgeted.set_index(key)
     rows = []
 
     def row(method: str, dataset: str, measured: dict, first_ranked: float) -> dict:
@@ -108,13 +110,13 @@ def measure(choice: Choice, space: Space, table: pd.DataFrame) -> list[dict]:
         }
 
     for method, subset in choice.subsets.items():
-        report = evaluate_subset(space.arch_str.loc[subset].tolist(), budgeted)
-        first = space.arch_str.loc[first_by_statistics(choice.ranks, subset, choice.combine)]
+        report = evaluate_subset(space.ids.loc[subset].tolist(), budgeted, key=key)
+        first = space.ids.loc[first_by_statistics(choice.ranks, subset, choice.combine)]
         for dataset, column in accuracy_columns(budgeted).items():
             rows.append(row(method, dataset, report["datasets"][dataset], float(accuracy.loc[first, column])))
     for dataset, column in accuracy_columns(budgeted).items():
-        best = budgeted.nlargest(choice.reduction.target, column)[ARCH_COLUMN].tolist()
-        rows.append(row(ORACLE, dataset, evaluate_subset(best, budgeted)["datasets"][dataset], float("nan")))
+        best = budgeted.nlargest(choice.reduction.target, column)[key].tolist()
+        rows.append(row(ORACLE, dataset, evaluate_subset(best, budgeted, key=key)["datasets"][dataset], float("nan")))
     return rows
 
 

@@ -18,15 +18,13 @@ import pandas as pd
 
 from cbred_ray.config import RunConfig
 from cbred_ray.errors import BadInput
-from cbred_ray.evaluate.benchmark import ARCH_COLUMN, accuracy_columns, builtin_table, load_benchmark
+from cbred_ray.evaluate.benchmark import accuracy_columns, builtin_table, load_benchmark
 from cbred_ray.evaluate.faithfulness import default_thresholds, tau_by_min_accuracy
-from cbred_ray.graphs.computational import KERNEL_TYPES
 from cbred_ray.log import say
 from cbred_ray.report import figures
 from cbred_ray.report.budgeted import AT_BUDGET_SHARE, AT_CLUSTER_SIZE, BudgetRun, choose_on_budget, measure_on_budget
 from cbred_ray.report.budgeted import ORACLE as BUDGET_ORACLE
 from cbred_ray.report.comparison import (
-    BUDGETS,
     ORACLE,
     SET_MARK,
     Choice,
@@ -41,6 +39,7 @@ from cbred_ray.report.comparison import (
 from cbred_ray.select.constraints import arch_costs, budget_mask
 from cbred_ray.select.methods import METHODS
 from cbred_ray.select.scoring import COMBINE
+from cbred_ray.spaces.base import Space as SearchSpace
 from cbred_ray.stats.registry import STATISTICS
 from cbred_ray.store import Store
 
@@ -49,18 +48,18 @@ MEASURES = (("size", "size", "{:.0f}"), ("mean", "mean acc. (%)", "{:.2f}"), ("t
             ("first_ranked", "first-ranked net (%)", "{:.2f}"))
 
 
-def load_space(store: Store, features: str | None = None) -> tuple[Space, RunConfig]:
+def load_space(store: Store, features: str | None = None, space: SearchSpace | None = None) -> tuple[Space, RunConfig]:
     """The store's architectures, statistics and config; refuses a store without statistics for every
     architecture.
 
     ``features``: the graph features to compute from the space (default: those the run's clustering used;
-    the graphs stage stores only that one)."""
+    the graphs stage stores only that one); ``space``: the space object (default: the config's)."""
     config = _run_config(store)
     column = features or config.cluster.features
     graphs = store.read("graphs", columns=["arch_index", "canonical_index"]).to_pandas()
     graphs = graphs.set_index("arch_index").sort_index()
-    space_of_run = config.space.space()
-    graphs["arch_str"] = space_of_run.format_ids(graphs.index.to_numpy())
+    space_of_run = space or config.space.space()
+    graphs["id"] = space_of_run.format_ids(graphs.index.to_numpy())
     distinct, inverse = np.unique(graphs["canonical_index"].to_numpy(), return_inverse=True)
     graphs[column] = list(space_of_run.features(distinct, column)[inverse.ravel()])
     names = [n for n in STATISTICS if n in config.stats.names]
@@ -70,8 +69,8 @@ def load_space(store: Store, features: str | None = None) -> tuple[Space, RunCon
                        "the comparison needs every one (run without quick mode or halving and without a budget "
                        "applied before)")
     features = pd.DataFrame(np.stack(graphs[column].to_numpy()), index=graphs.index)
-    space = Space(graphs["arch_str"], features, graphs["canonical_index"], stats.loc[graphs.index],
-                  arch_costs(space_of_run, graphs.index.to_numpy(), config.stats.num_classes))
+    space = Space(graphs["id"], features, graphs["canonical_index"], stats.loc[graphs.index],
+                  arch_costs(space_of_run, graphs.index.to_numpy(), config.stats.num_classes), space_of_run)
     return space, config
 
 
@@ -83,8 +82,9 @@ def _run_config(store: Store) -> RunConfig:
 
 
 def write_report(store_root: str | Path, benchmark: str | Path | None = None, out: str | Path | None = None,
-                 seeds: int = 5, budgets: Sequence[float | None] = BUDGETS, progress: bool = True,
-                 sample_stats: str | Path | None = None, also: Sequence[str] = ()) -> Path:
+                 seeds: int = 5, budgets: Sequence[float | None] | None = None, progress: bool = True,
+                 sample_stats: str | Path | None = None, also: Sequence[str] = (), space: SearchSpace | None = None
+                 ) -> Path:
     """Write ``report.md``, ``results.json`` and the figures into ``out`` (default STORE/report).
 
     ``benchmark``: the table to measure against (default: the one built in for the store's space). A store
@@ -92,25 +92,24 @@ def write_report(store_root: str | Path, benchmark: str | Path | None = None, ou
     its statistics budget (:mod:`cbred_ray.report.budgeted`; ``sample_stats``: statistics of a uniform
     sample of as many architectures, for the Quantiled baseline at that budget). ``also``: other statistic
     sets of the store to run Quantiled and C-BRED (Q + C) on too, each ``LABEL=NAME,NAME[:COMBINE]``
-    (:func:`parse_statistic_set`)."""
+    (:func:`parse_statistic_set`). ``space``: the space object, when the store's space class cannot be
+    imported here (one defined in a notebook)."""
     store = Store(store_root)
     config = _run_config(store)
     sets = dict(parse_statistic_set(spec, config.stats.names) for spec in also)
-    space_of_run = config.space.space()
+    space_of_run = space or config.space.space()
     table = load_benchmark(benchmark or builtin_table(space_of_run), space_of_run)
     command = (f"cbred report STORE --seeds {seeds}" + (f" --benchmark {benchmark}" if benchmark else "")
                + (" --sample-stats SAMPLE" if sample_stats else "") + "".join(f" --also {spec}" for spec in also))
     if store.count_rows("stats") < store.count_rows("clusters"):
-        return _budget_report(store, config, table, Path(out) if out is not None else store.root / "report", seeds,
-                              sample_stats, sets, command)
-    space, config = load_space(store)
-    missing = set(space.arch_str) - set(table[ARCH_COLUMN])
+        return _budget_report(store, config, space_of_run, table, Path(out) if out is not None else store.root / "report",
+                              seeds, sample_stats, sets, command)
+    space, config = load_space(store, space=space_of_run)
+    missing = set(space.ids) - set(table[space_of_run.id_column])
     if missing:
         raise BadInput(f"benchmark table {str(benchmark)!r} lacks {len(missing)} architectures of the store "
                        f"(first: {sorted(missing)[0]!r})")
-    if space_of_run.name != "nb201":
-        raise BadInput(f"the full comparison re-clusters NB201 under parameter budgets; a {space_of_run.name} store "
-                       "gets the comparison of runs on a statistics budget (quick mode or halving)")
+    budgets = (None, *space_of_run.report_budgets) if budgets is None else budgets
     out = Path(out) if out is not None else store.root / "report"
     out.mkdir(parents=True, exist_ok=True)
 
@@ -125,7 +124,7 @@ def write_report(store_root: str | Path, benchmark: str | Path | None = None, ou
 
     datasets = list(accuracy_columns(table))
     main = "cifar100" if "cifar100" in datasets else datasets[0]
-    accuracy = table.set_index(ARCH_COLUMN)[accuracy_columns(table)[main]]
+    accuracy = table.set_index(space_of_run.id_column)[accuracy_columns(table)[main]]
     first = choices[0]
     figure_paths = _figures(out, summary, main, first, space, accuracy)
     results = {
@@ -159,10 +158,9 @@ def parse_statistic_set(spec: str, stored: Sequence[str]) -> tuple[str, tuple[tu
     return label, (chosen, combine)
 
 
-def _budget_report(store: Store, config: RunConfig, table: pd.DataFrame, out: Path, seeds: int,
+def _budget_report(store: Store, config: RunConfig, space: SearchSpace, table: pd.DataFrame, out: Path, seeds: int,
                    sample_stats: str | Path | None, sets: dict[str, tuple[tuple[str, ...], str]], command: str) -> Path:
     """The comparison of a run on a statistics budget, as Markdown and JSON (no figures)."""
-    space = config.space.space()
     key, select = space.id_column, config.select
     clusters = store.read("clusters").to_pandas().set_index("arch_index").sort_index()
     clusters = clusters[budget_mask(clusters, select.constraints.max_params, select.constraints.max_macs)]
@@ -256,16 +254,16 @@ def _figures(out: Path, summary: pd.DataFrame, dataset: str, first: Choice, spac
     usage_rows = {}
     for label, row in picks.items():
         members = first.clusters.index[first.clusters.to_numpy() == row["cluster"]]
-        mean_acc = accuracy.loc[space.arch_str.loc[members]].mean()
+        mean_acc = accuracy.loc[space.ids.loc[members]].mean()
         name = f"{label} (cluster {int(row['cluster'])}, {len(members)} archs, mean {dataset} accuracy {mean_acc:.1f} %)"
         usage_rows[name] = space.features.loc[members].mean().to_numpy()
     usage = pd.DataFrame.from_dict(usage_rows, orient="index")
-    if usage.shape[1] == len(KERNEL_TYPES):
-        usage.columns = list(KERNEL_TYPES)
+    if usage.shape[1] == len(space.space.kernel_types):  # op_usage or op_counts: one column per kernel type
+        usage.columns = list(space.space.kernel_types)
     paths["op_usage"] = figures.cluster_op_usage(usage, out / "op_usage.png")
 
     stats = first.ranks.copy()
-    stats.index = space.arch_str.loc[stats.index].to_numpy()
+    stats.index = space.ids.loc[stats.index].to_numpy()
     curve = tau_by_min_accuracy(stats, accuracy.loc[stats.index], default_thresholds(accuracy.loc[stats.index]))
     paths["tau"] = figures.tau_by_min_accuracy(curve, out / "tau_by_min_accuracy.png",
                                                title=f"Kendall τ (oriented) against {dataset} accuracy, "

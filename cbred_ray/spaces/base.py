@@ -72,6 +72,9 @@ class Space(ABC):
     benchmark_table: ClassVar[str | None] = None
     """The benchmark table shipped for this space (identifier and accuracy columns), if any: a path, or
     ``package:relative/path`` inside an installed package (read only by ``cbred_ray.evaluate``)."""
+    cost_width: ClassVar[int | None] = None  # the networks() width of the network costs() measures (None: default)
+    report_budgets: ClassVar[tuple[float, ...]] = ()
+    """The parameter budgets ``cbred report`` compares the methods under, beside no budget."""
     edit_distance: bool = False
     """Whether the cell edit distance (``cluster.distance: edit``) is defined on its architectures
     (:meth:`edit_rows` gives them)."""

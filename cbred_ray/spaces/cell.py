@@ -275,6 +275,7 @@ class NB201Space(CellSpace):
     name: str = "nb201"
     Params: ClassVar[type[BaseModel]] = NoParams
     benchmark_table: ClassVar[str | None] = "cbred_ray.evaluate:tables/nb201_test_accuracy.parquet"
+    report_budgets: ClassVar[tuple[float, ...]] = (500_000, 300_000)
 
     def __post_init__(self) -> None:
         if self.nodes != 4 or self.ops != KNOWN_OPS:

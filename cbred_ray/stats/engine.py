@@ -245,7 +245,7 @@ def compute_stats(
     ``Statistic.network`` is "small" (the NTK) or "thin" (linear regions) runs instead on that
     network, also built once and seeded the same way (for "thin", with inputs cropped from ``batch``).
     ``arch`` is NB201 operation names in edge order, or the networks of any space's architecture
-    (:func:`cbred_ray.stats.networks.networks_of`).
+    (:meth:`cbred_ray.spaces.base.Space.networks`).
 
     Same ops, seed and batch give identical values on a given device. A statistic that
     fails (exception, NaN, infinity, singular kernel) yields ``(None, reason)`` and the

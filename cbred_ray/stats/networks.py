@@ -85,7 +85,8 @@ Networks = CellNetworks | NB101Networks
 
 
 def as_networks(arch: Sequence[str] | Networks, channels: int = 16, cells_per_stage: int = 5) -> Networks:
-    """``arch`` as networks: NB201 operation names (with the standard network's size), or as given."""
-    if isinstance(arch, (CellNetworks, NB101Networks)):
+    """``arch`` as networks: NB201 operation names (with the standard network's size), or anything with a
+    ``build(kind, num_classes)`` (a space's :meth:`~cbred_ray.spaces.base.Space.networks`) as given."""
+    if callable(getattr(arch, "build", None)):
         return arch
     return CellNetworks(tuple(arch), EDGES, channels, cells_per_stage)

@@ -167,7 +167,7 @@ def selection_store(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("ev") / "store"
     store = Store(root)
-    store.write_manifest({"kind": "run", "config": RunConfig().model_dump(mode="json"), "config_hash": "x",
+    store.write_manifest({"kind": "run", "config": RunConfig().model_dump(mode="json"), "config_hash": "x", "status": "done",
                           "stages": {}})
     archs = [nb201.format_cell(c) for c in nb201.cell_range(0, 40)]
     store.write_stage("selection", pa.table({"arch_str": archs}))

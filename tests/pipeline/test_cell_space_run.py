@@ -90,7 +90,7 @@ def test_spectral_clustering_of_a_sample_with_landmarks(ray_local, tmp_path):
     ({"space": {"name": "cell", "nodes": 9}}, "less than or equal to 8"),
     ({"space": {"name": "cell", "nodes": 4, "sample": 20000}}, "sample 20000 exceeds the 15625"),
     ({"space": {"name": "cell", "ops": ["none", "conv7x7"]}}, "unknown operation 'conv7x7'"),
-    ({"space": {"name": "nb201", "nodes": 5}}, "space 'nb201' is fixed"),
+    ({"space": {"name": "nb201", "nodes": 5}}, "space 'nb201' has no parameter 'nodes'"),
     ({"space": {"name": "nb101", "max_vertices": 5}, "stats": {"names": ["linear_regions"]},
       "select": {"statistics": ["linear_regions"]}}, "needs the thin network"),
 ])
