@@ -4,7 +4,7 @@ A space is a :class:`~cbred_ray.spaces.base.Space` subclass; its parameters are 
 ``Params`` it declares (validated when a config is loaded, without importing torch) and it is built
 by ``cls.from_params(params)``. Three ways in, looked up in this order:
 
-1. the built-in spaces (:data:`BUILTIN`: ``nb201``, ``cell``, ``nb101``);
+1. the built-in spaces (:data:`BUILTIN`: ``nb201``, ``cell``, ``nb101``, ``macro``);
 2. the ``cbred_ray.spaces`` entry-point group of any installed distribution::
 
        [project.entry-points."cbred_ray.spaces"]
@@ -34,6 +34,7 @@ BUILTIN: dict[str, str] = {
     "nb201": "cbred_ray.spaces.cell:NB201Space",
     "cell": "cbred_ray.spaces.cell:CellSpace",
     "nb101": "cbred_ray.spaces.nb101_space:NB101Space",
+    "macro": "cbred_ray.spaces.macro:MacroSpace",
 }
 """The spaces that ship with the package, as ``module:Class``."""
 
