@@ -20,6 +20,7 @@ import ray
 from cbred_ray.cluster.nystrom import fit_nystrom
 from cbred_ray.cluster.space import Clustering, cluster_space, serial_blocks
 from cbred_ray.config import ClusterConfig, ConstraintsConfig
+from cbred_ray.pipeline.graphs_stage import GRAPH_KEY, representatives
 from cbred_ray.pipeline.kmeans_stage import distributed_kmeans
 from cbred_ray.pipeline.shard_holders import hold_store_shards, write_clusters
 from cbred_ray.select.constraints import arch_costs, budget_mask
@@ -51,8 +52,11 @@ def run_cluster_stage(store: Store, space: Space, cfg: ClusterConfig, constraint
 
 def _driver(store: Store, space: Space, cfg: ClusterConfig, constraints: ConstraintsConfig, num_classes: int,
             seed: int) -> dict:
-    graphs = store.read("graphs", columns=["arch_index", "canonical_index", cfg.features])
+    keyed = GRAPH_KEY in store.columns("graphs")
+    graphs = store.read("graphs", columns=["arch_index", "canonical_index", cfg.features, *([GRAPH_KEY] * keyed)])
     graphs = graphs.sort_by("arch_index").to_pandas()
+    if keyed:  # one representative per key, over the whole run
+        graphs["canonical_index"] = representatives(graphs["arch_index"].to_numpy(), graphs[GRAPH_KEY].to_numpy())
     costs = arch_costs(space, graphs["arch_index"].to_numpy(), num_classes)
     graphs["arch_params"], graphs["arch_macs"] = costs["params"].to_numpy(), costs["macs"].to_numpy()
     if constraints.apply == "before":

@@ -17,6 +17,9 @@ from cbred_ray.pipeline.runtime import shard_progress
 from cbred_ray.spaces.base import Space
 from cbred_ray.store import Store
 
+GRAPH_KEY = "graph_key"
+"""The graphs column holding a space's deduplication key (:meth:`~cbred_ray.spaces.base.Space.graph_keys`)."""
+
 
 def graphs_table(space: Space, indices: np.ndarray, feature: str) -> pa.Table:
     """Architectures ``indices``: their canonical index and clustering feature (float64), one row each."""
@@ -24,11 +27,27 @@ def graphs_table(space: Space, indices: np.ndarray, feature: str) -> pa.Table:
     canonical = space.canonical_indices(indices)
     distinct, inverse = np.unique(canonical, return_inverse=True)
     points = space.features(distinct, feature)[inverse.ravel()]
-    return pa.table({
+    columns = {
         "arch_index": pa.array(indices, pa.int64()),
         "canonical_index": pa.array(canonical, pa.int64()),
         feature: pa.FixedSizeListArray.from_arrays(pa.array(points.ravel(), pa.float64()), points.shape[1]),
-    })
+    }
+    keys = space.graph_keys(distinct)
+    if keys is not None:  # the space deduplicates by a key: the cluster stage picks each key's representative
+        columns[GRAPH_KEY] = pa.array(np.asarray(keys)[inverse.ravel()], pa.int64())
+    return pa.table(columns)
+
+
+def representatives(arch_index: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """For each architecture, the smallest index among the architectures sharing its key: the one the
+    statistics are computed on."""
+    order = np.lexsort((arch_index, keys))
+    sorted_keys = keys[order]
+    starts = np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]])
+    first = arch_index[order][np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
+    out = np.empty_like(arch_index)
+    out[order] = first
+    return out
 
 
 def _write_shards(batch: dict[str, np.ndarray], store_root: str, space: Space, feature: str,

@@ -17,7 +17,7 @@ from cbred_ray.cluster.space import Clustering, check_points, distinct_points
 from cbred_ray.config import ResourcesConfig, RunConfig, StatsConfig, config_hash
 from cbred_ray.log import log
 from cbred_ray.pipeline.cluster_stage import run_cluster_stage
-from cbred_ray.pipeline.graphs_stage import run_graphs_stage
+from cbred_ray.pipeline.graphs_stage import GRAPH_KEY, run_graphs_stage
 from cbred_ray.pipeline.halving_stage import run_halving_stage
 from cbred_ray.pipeline.manifest import Stages, claim, finish, session
 from cbred_ray.pipeline.precomputed import check_precomputed, read_precomputed, write_precomputed
@@ -61,7 +61,7 @@ def _preflight(config: RunConfig, space: Space, drawn: np.ndarray | None):
         if budget.apply == "before":
             clustered = checked[inside]
     clustering = Clustering.of(config.cluster)
-    if whole and config.cluster.engine_for(runs) == "driver":  # the points the driver will cluster
+    if whole and config.cluster.engine_for(runs) == "driver" and not space.traced_features:  # the driver's points
         canonical = distinct_sorted(space.canonical_indices(clustered))
         cells = space.edit_rows(canonical) if clustering.distance == "edit" else canonical[:, None]
         check_points(distinct_points(space.features(canonical, config.cluster.features), cells, clustering),
@@ -93,9 +93,10 @@ def check_batch(cfg: StatsConfig, seed: int) -> None:
 
 
 def unique_cells(store: Store) -> int:
-    """Distinct canonical architectures among those of the run (one column read, sorted once)."""
-    column = store.read("graphs", columns=["canonical_index"]).column("canonical_index").to_numpy()
-    return int(len(distinct_sorted(column)))
+    """Distinct canonical architectures among those of the run (one column read, sorted once): distinct
+    deduplication keys, for a space that has them."""
+    key = GRAPH_KEY if GRAPH_KEY in store.columns("graphs") else "canonical_index"
+    return int(len(distinct_sorted(store.read("graphs", columns=[key]).column(key).to_numpy())))
 
 
 def run_reduction(config: RunConfig, out: str, progress: bool = True, overrides: tuple[str, ...] = (),

@@ -73,6 +73,9 @@ class Space(ABC):
     """The benchmark table shipped for this space (identifier and accuracy columns), if any: a path, or
     ``package:relative/path`` inside an installed package (read only by ``cbred_ray.evaluate``)."""
     cost_width: ClassVar[int | None] = None  # the networks() width of the network costs() measures (None: default)
+    traced_features: ClassVar[bool] = False
+    """Whether features cost a built (and traced) network each: then only the graphs stage computes them,
+    in parallel, and the checks before a run do not."""
     report_budgets: ClassVar[tuple[float, ...]] = ()
     """The parameter budgets ``cbred report`` compares the methods under, beside no budget."""
     edit_distance: bool = False
@@ -164,6 +167,13 @@ class Space(ABC):
     @abstractmethod
     def canonical_indices(self, indices: np.ndarray) -> np.ndarray:
         """The canonical index (deduplication key) of each index; a canonical index is its own."""
+
+    def graph_keys(self, indices: np.ndarray) -> np.ndarray | None:
+        """A deduplication key per architecture (int64) for a space whose canonical form is not known in
+        closed form (a traced graph's hash): the run then computes once per key, on the architecture of
+        the run with the smallest index among those sharing it. None (the default): the canonical index
+        is the key."""
+        return None
 
     @abstractmethod
     def features(self, canonical: np.ndarray, name: str) -> np.ndarray:

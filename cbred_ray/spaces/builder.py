@@ -13,9 +13,9 @@ Everything else the method needs comes from the built network, traced with ``tor
 features (``op_counts``, ``op_usage`` over the kernel types of :attr:`BuilderSpace.kernel_types`;
 ``adjacency``: the counts of each (kernel type -> kernel type) data edge, a path feature of length
 one, not lossless), the deduplication key (:meth:`BuilderSpace.graph_keys`, the graph's
-Weisfeiler-Lehman hash) and the costs (parameters and MACs at ``input_shape``). Any of these may be
-overridden with a closed form, as the built-in spaces do. Every architecture is its own canonical
-form unless the subclass says otherwise (``canonical_indices``).
+Weisfeiler-Lehman hash: a run computes the statistics once per key) and the costs (parameters and
+MACs at ``input_shape``). Any of these may be overridden with a closed form, as the built-in spaces
+do. Every architecture is its own canonical index unless the subclass gives ``canonical_indices``.
 
 This module imports no torch: tracing loads it when a graph, feature or cost is first asked for.
 """
@@ -50,6 +50,7 @@ class BuilderSpace(Space):
 
     id_column = "arch"
     network_kinds = ("standard", "small")
+    traced_features: ClassVar[bool] = True
     input_shape: ClassVar[tuple[int, ...]] = (1, 3, 32, 32)
     """The input the networks are traced and costed at (one image)."""
     small_width: ClassVar[int | None] = None
@@ -67,9 +68,11 @@ class BuilderSpace(Space):
     def computational_graph(self, index: int) -> nx.DiGraph:
         return self.traced(index).graph
 
-    def graph_keys(self, indices: np.ndarray) -> list[str]:
-        """The deduplication key of each architecture: its traced graph's Weisfeiler-Lehman hash."""
-        return [self.traced(i).hash for i in self.check_indices(indices)]
+    def graph_keys(self, indices: np.ndarray) -> np.ndarray:
+        """The deduplication key of each architecture: its traced graph's Weisfeiler-Lehman hash (its first
+        64 bits, as int64): architectures whose networks trace to the same graph are computed once."""
+        hashes = [self.traced(i).hash for i in self.check_indices(indices)]
+        return np.asarray([int(h[:16], 16) for h in hashes], dtype=np.uint64).view(np.int64)
 
     @cached_property
     def kernel_types(self) -> tuple[str, ...]:

@@ -183,6 +183,10 @@ class Store:
         write_table_atomic(path, table.replace_schema_metadata({**(table.schema.metadata or {}), "cbred_manifest": manifest}))
         return table.num_rows
 
+    def columns(self, stage: str) -> list[str]:
+        """The column names of a stage (from its schema; no data read)."""
+        return self._dataset(stage).schema.names
+
     def count_rows(self, stage: str) -> int:
         """Rows of a stage, from the Parquet footers (no data read)."""
         return self._dataset(stage).count_rows()

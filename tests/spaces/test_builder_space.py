@@ -110,3 +110,46 @@ def test_a_builder_space_reduces_end_to_end_with_halving_and_a_report(tmp_path):
     report = write_report(tmp_path / "store", table, tmp_path / "report", seeds=2, progress=False, space=space)
     text = report.read_text()
     assert "C-BRED" in text and f"{space.size:,} architectures" in text
+
+
+@dataclass(frozen=True)
+class TwinChain(TinyChain):
+    """The chain space with a fourth block, ``skip2``, that is ``skip`` under another name: architectures
+    that differ only in those two build the same network, and the traced key must say so."""
+
+    name: str = "test-twin-chain"
+
+    @property
+    def size(self) -> int:
+        return 4 ** self.layers
+
+    def parse_id(self, text: str) -> int:
+        if not isinstance(text, str) or len(text) != self.layers or set(text) - set("0123"):
+            raise BadInput(f"not a {self.name} identifier: {text!r}")
+        return int(text, 4)
+
+    def format_ids(self, indices) -> list[str]:
+        return [np.base_repr(int(i), 4).zfill(self.layers) for i in self.check_indices(indices)]
+
+    def build(self, arch: str, width: int | None = None, num_classes: int = 10) -> nn.Module:
+        return super().build(arch.replace("3", "0"), width, num_classes)
+
+
+def test_architectures_with_the_same_traced_graph_are_computed_once(tmp_path):
+    space = TwinChain(layers=2)
+    keys = space.graph_keys(np.arange(space.size))
+    classes = {a.replace("3", "0") for a in space.format_ids(np.arange(space.size))}
+    assert len(set(keys.tolist())) == len(classes)  # 9 networks among 16 names
+    config = {"stats": {"names": ["logsynflow", "params"], "num_classes": 10, "data": {"source": None,
+                                                                                        "batch_size": 8}},
+              "cluster": {"k": 2, "n_init": 1}, "select": {"statistics": ["logsynflow"], "bootstrap": 0}}
+    result = cbred_ray.reduce(config, out=tmp_path / "store", space=space, progress=False)
+    assert result.manifest["space"]["unique_cells"] == len(classes)
+    assert result.manifest["stages"]["stats"]["cells_computed"] == len(classes)
+    clusters = result.clusters
+    ids = pd.Series(space.format_ids(clusters.index.to_numpy()), index=clusters.index)
+    for _, group in clusters.groupby(ids.str.replace("3", "0")):  # each class has one representative
+        assert group["canonical_index"].nunique() == 1
+        assert group["canonical_index"].iloc[0] == group.index.min()
+    stats = result.stats
+    assert stats.groupby(ids.str.replace("3", "0"))["logsynflow"].nunique().max() == 1
