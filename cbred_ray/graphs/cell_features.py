@@ -11,15 +11,10 @@ only where a stage needs a real graph.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from cbred_ray.graphs.computational import KERNEL_TYPES
-from cbred_ray.spaces.base import FEATURES
-
-if TYPE_CHECKING:
-    from cbred_ray.spaces.cell import CellSpace
+from cbred_ray.graphs.computational import KERNEL_TYPES, CellLayout
+from cbred_ray.graphs.features import FEATURES
 
 __all__ = ["FEATURES", "adjacency", "cell_features", "kernel_table", "op_counts", "op_usage"]
 
@@ -32,7 +27,7 @@ _KERNELS_OF = {
 }
 
 
-def kernel_table(space: CellSpace) -> np.ndarray:
+def kernel_table(space: CellLayout) -> np.ndarray:
     """(len(ops), len(KERNEL_TYPES)) int64: the kernels one edge of each operation adds."""
     table = np.zeros((len(space.ops), len(KERNEL_TYPES)), dtype=np.int64)
     for o, op in enumerate(space.ops):
@@ -41,7 +36,7 @@ def kernel_table(space: CellSpace) -> np.ndarray:
     return table
 
 
-def op_counts(space: CellSpace, canonical: np.ndarray) -> np.ndarray:
+def op_counts(space: CellLayout, canonical: np.ndarray) -> np.ndarray:
     """Kernel nodes of each type in the computational graph of each canonical cell, (n, 7) int64."""
     canonical = np.asarray(canonical).reshape(-1, space.num_edges)
     onehot = np.zeros((len(canonical), len(space.ops)), dtype=np.int64)
@@ -64,7 +59,7 @@ def op_usage(counts: np.ndarray) -> np.ndarray:
     return np.divide(counts, total, out=np.zeros_like(counts), where=total > 0)
 
 
-def adjacency(space: CellSpace, canonical: np.ndarray) -> np.ndarray:
+def adjacency(space: CellLayout, canonical: np.ndarray) -> np.ndarray:
     """Each edge one-hot over the space's operations, (n, edges x ops) int8 (lossless)."""
     canonical = np.asarray(canonical, dtype=np.int64).reshape(-1, space.num_edges)
     out = np.zeros((len(canonical), space.num_edges, len(space.ops)), dtype=np.int8)
@@ -72,7 +67,7 @@ def adjacency(space: CellSpace, canonical: np.ndarray) -> np.ndarray:
     return out.reshape(len(canonical), -1)
 
 
-def cell_features(space: CellSpace, canonical: np.ndarray, name: str) -> np.ndarray:
+def cell_features(space: CellLayout, canonical: np.ndarray, name: str) -> np.ndarray:
     """One of :data:`FEATURES` for an array of canonical cells, as float64 rows."""
     if name == "adjacency":
         return adjacency(space, canonical).astype(np.float64)

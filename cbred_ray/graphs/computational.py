@@ -32,14 +32,11 @@ already ``none``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, Protocol
 
 import networkx as nx
 
 from cbred_ray.errors import BadInput
-
-if TYPE_CHECKING:
-    from cbred_ray.spaces.cell import CellSpace
 
 MEMORY, KERNEL = "memory", "kernel"
 FEATURE, PARAMETER = "feature", "parameter"
@@ -47,6 +44,26 @@ FEATURE, PARAMETER = "feature", "parameter"
 KERNEL_TYPES: tuple[str, ...] = ("relu", "conv1x1", "conv3x3", "batchnorm", "avgpool", "identity", "add")
 
 Partition = Literal["memory", "kernel"]
+
+
+class CellLayout(Protocol):
+    """What a cell graph reads of its space (a :class:`cbred_ray.spaces.cell.CellSpace` is one): its nodes,
+    its edges as (to, from) pairs in cell order, and its operations."""
+
+    name: str
+    nodes: int
+    ops: tuple[str, ...]
+
+    @property
+    def edges(self) -> tuple[tuple[int, int], ...]: ...
+
+    @property
+    def num_edges(self) -> int: ...
+
+    @property
+    def none(self) -> int | None: ...
+
+    def op_names(self, cell: Sequence[int]) -> tuple[str, ...]: ...
 
 _CONV_KERNEL = {"nor_conv_1x1": "conv1x1", "nor_conv_3x3": "conv3x3"}
 
@@ -56,8 +73,8 @@ def cell_node(i: int) -> str:
     return f"x{i}"
 
 
-def cell_graph(cell: Sequence[int], space: CellSpace | None = None) -> nx.DiGraph:
-    """Bipartite memory/kernel computational graph of one cell of ``space`` (default NB201).
+def cell_graph(cell: Sequence[int], space: CellLayout) -> nx.DiGraph:
+    """Bipartite memory/kernel computational graph of one cell of ``space`` (NB201's: ``nb201.SPACE``).
 
     Node attributes: ``partition`` ("memory" or "kernel") and ``kind``
     ("feature"/"parameter" for memory nodes, one of :data:`KERNEL_TYPES` for
@@ -65,8 +82,6 @@ def cell_graph(cell: Sequence[int], space: CellSpace | None = None) -> nx.DiGrap
     Nodes are inserted in a fixed order: ``x0`` to the last node first, then each edge's
     nodes in the order of the space's edges, then the ``add`` kernels.
     """
-    if space is None:
-        from cbred_ray.spaces.nb201 import SPACE as space
     ops = _validated(cell, space)
     edges, last = space.edges, space.nodes - 1
     g = nx.DiGraph()
@@ -117,7 +132,7 @@ def nodes_of(graph: nx.DiGraph, partition: Partition) -> list[str]:
     return [n for n, part in graph.nodes(data="partition") if part == partition]
 
 
-def _validated(cell: Sequence[int], space: CellSpace) -> tuple[str, ...]:
+def _validated(cell: Sequence[int], space: CellLayout) -> tuple[str, ...]:
     """The operation names of ``cell``; BadInput unless it is ``space.num_edges`` indices of ``space.ops``."""
     ops = tuple(int(o) for o in cell)
     if len(ops) != space.num_edges or not all(0 <= o < len(space.ops) for o in ops):

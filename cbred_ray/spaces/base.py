@@ -28,15 +28,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from cbred_ray.errors import BadInput
+from cbred_ray.graphs.features import FEATURES
 
 if TYPE_CHECKING:
     import networkx as nx
     from torch import nn
-
-FEATURES: tuple[str, ...] = ("op_usage", "op_counts", "adjacency")
-"""Clustering features every space provides: the share and the count of each kernel type of the
-computational graph, and a lossless one-hot encoding of the architecture."""
-
 
 def distinct_sorted(values: np.ndarray) -> np.ndarray:
     """The distinct values, sorted (a sort and one comparison: much faster than ``np.unique`` on
