@@ -23,10 +23,12 @@ with ``seed``), and a failure names the architecture involved by its index and i
     same for every one of :data:`OTHER_SEEDS` other seeds (when ``n`` is less than the space's size).
 ``canonical``
     the canonical index is in range, idempotent and the same whether asked for alone or in a batch; the
-    network of a canonical architecture built twice after the same ``torch.manual_seed`` gives the same
-    output on a fixed input. *Equivalent architectures compute the same function* is checked as: their
-    networks, traced (:mod:`cbred_ray.graphs.traced`, when it is importable and the space does not opt out
-    of tracing), are the same program up to renaming once dead code is eliminated (equal
+    standard network of a canonical architecture built twice after the same ``torch.manual_seed`` gives
+    the same output on a fixed input (for every space, its canonical form the identity or not: the
+    pipeline computes each statistic once per canonical index and fans it out). *Equivalent
+    architectures compute the same function* is checked as: their networks, traced
+    (:mod:`cbred_ray.graphs.traced`, when it is importable and the space does not opt out of tracing),
+    are the same program up to renaming once dead code is eliminated (equal
     :func:`~cbred_ray.graphs.traced.graph_hash`). Comparing outputs is not sound: two different
     architectures' networks, even seeded alike, do not share weights (a dead branch draws random numbers
     too), so equal functions give different numbers. The pipeline builds only ``networks(canonical)``,
@@ -45,11 +47,12 @@ with ``seed``), and a failure names the architecture involved by its index and i
     ``space.networks(i, space.cost_width).build("standard", num_classes)`` for every sampled index
     (canonical or not: a cost is of the architecture as its identifier gives it).
 ``graph``
-    ``computational_graph(c)`` of each sampled canonical index keeps the project's conventions
-    (:mod:`cbred_ray.graphs.computational`: node attribute ``partition`` "memory"/"kernel", kernel kinds
-    among ``kernel_types``, only memory->kernel and kernel->memory edges, every memory node written by at
-    most one kernel) and its kernel counts (:func:`cbred_ray.graphs.features.op_counts`) equal
-    ``features([c], "op_counts")``.
+    ``computational_graph(c)`` of each sampled canonical index (the graphs stage works on canonical
+    indices; a cell space's graph of a non-canonical cell keeps its dead edges) keeps the project's
+    conventions (:mod:`cbred_ray.graphs.computational`: node attribute ``partition`` "memory"/"kernel",
+    kernel kinds among ``kernel_types``, only memory->kernel and kernel->memory edges, every memory node
+    written by at most one kernel) and its kernel counts (:func:`cbred_ray.graphs.features.op_counts`)
+    equal ``features([c], "op_counts")``.
 ``traced_graph``
     the space's graph against the traced network (:func:`cbred_ray.graphs.traced.trace_graph`), as the
     space's ``graph_of_network`` says (skipped when the tracer is not importable):
@@ -66,14 +69,16 @@ with ``seed``), and a failure names the architecture involved by its index and i
       comparison are skipped).
 
     The network traced is the space's ``small`` one where it has one and ``graph_of_network`` is not
-    ``True`` (a few copies of the cell: tracing costs about a millisecond per node), else the standard
-    network at :data:`TINY_WIDTH`.
+    ``True`` (a few copies of the cell: tracing is slow, node by node), else the standard network at
+    :data:`TINY_WIDTH`.
 ``statistics`` (``statistics=True``)
     every statistic of :data:`cbred_ray.stats.registry.STATISTICS` whose network kind the space builds
     runs through :func:`cbred_ray.stats.engine.compute_stats` on :data:`STATISTICS_ARCHITECTURES`
-    canonical architectures (networks at :data:`TINY_WIDTH` where the space builds them, else its default
-    width) with a real labelled batch (:data:`STATISTICS_BATCH`) and gives a finite value, or no value and a
-    non-empty reason; statistics on a kind the space lacks are listed as refused.
+    canonical architectures of the sample (those whose graph has kernels first), with networks at
+    :data:`TINY_WIDTH` where the space builds them (else at its default width), a real labelled batch
+    (:data:`STATISTICS_BATCH`; labels modulo ``num_classes``) and the cheaper settings of
+    :data:`STATISTICS_OPTIONS`, and gives a finite value, or no value and a non-empty reason (the detail
+    lists those); statistics on a network kind the space lacks are listed as refused.
 ``parameters``
     ``describe()`` is JSON; ``params()`` survives a JSON round trip and
     ``type(space).from_params(type(space).validate_params(...))`` rebuilds a space with the same
@@ -102,7 +107,7 @@ from cbred_ray.spaces.base import FEATURES, Space
 if TYPE_CHECKING:
     import networkx as nx
 
-__all__ = ["CHECKS", "CheckResult", "SpaceCheckFailed", "check_space", "iter_checks"]
+__all__ = ["CHECKS", "CheckResult", "SpaceCheckFailed", "check_space", "graph_problems", "iter_checks"]
 
 MALFORMED_IDS: tuple[str, ...] = ("", "not-an-architecture")
 """Identifiers no space should accept: ``parse_id`` must raise ``BadInput`` for each."""
@@ -259,7 +264,11 @@ class _Run:
 
         key = (int(index), self.trace_kind)
         if key not in self._traces:
-            self._traces[key] = trace_graph(self.build(index, self.trace_kind), self.input_shape)
+            try:
+                self._traces[key] = trace_graph(self.build(index, self.trace_kind), self.input_shape)
+            except BadInput as err:
+                raise _Problems([f"cannot trace the {self.trace_kind} network of {self.label(index)}: {err} (a "
+                                 "space whose networks cannot be traced sets graph_of_network = None)"]) from err
         return self._traces[key]
 
 
@@ -310,7 +319,8 @@ def check_identifiers(run: _Run) -> str:
                             f"(architecture {int(indices[k])}), parse_id gives {int(indices[k])}")
         mask = np.asarray(space.member_mask(texts), dtype=bool)
         if mask.shape != (len(texts),) or not mask.all():
-            problems.append(f"member_mask refuses identifiers of the space: {[t for t, m in zip(texts, mask) if not m][:2]}")
+            refused = [t for t, m in zip(texts, mask) if not m][:2]
+            problems.append(f"member_mask refuses identifiers of the space: {refused}")
     problems += _malformed_problems(space)
     return _verdict(problems, f"{len(indices)} identifiers round-trip, {len(MALFORMED_IDS)} malformed ones refused")
 
@@ -454,12 +464,14 @@ def check_features(run: _Run) -> str:
                             f"not float rows ({len(canon)}, width)")
             continue
         if not np.isfinite(rows).all():
-            problems.append(f"{name}: non-finite value for {run.label(canon[np.flatnonzero(~np.isfinite(rows))[0] // rows.shape[1]])}")
+            row = int(np.flatnonzero(~np.isfinite(rows).all(axis=1))[0])
+            problems.append(f"{name}: non-finite value for {run.label(canon[row])}")
         alone = np.asarray(space.features(canon[:1], name))
         elsewhere = np.asarray(space.features(other, name))
         if {alone.shape[-1], elsewhere.shape[-1]} != {rows.shape[1]}:
-            problems.append(f"{name}: width {rows.shape[1]} for the sample, {alone.shape[-1]} for {run.label(canon[0])} "
-                            f"alone, {elsewhere.shape[-1]} for another sample: the width changes with the sample")
+            problems.append(f"{name}: width {rows.shape[1]} for the sample, {alone.shape[-1]} for "
+                            f"{run.label(canon[0])} alone, {elsewhere.shape[-1]} for another sample: the width "
+                            "changes with the sample")
         elif not np.array_equal(alone.reshape(-1), rows[0]):
             problems.append(f"{name}: the row of {run.label(canon[0])} differs alone and in a batch")
         widths[name] = rows
@@ -477,7 +489,8 @@ def _count_problems(run: _Run, canon: np.ndarray, rows: dict[str, np.ndarray]) -
         problems.append(f"op_counts has {counts.shape[1]} columns for {len(kinds)} kernel_types")
     if counts is not None and ((counts < 0) | (counts != np.round(counts))).any():
         bad = int(np.flatnonzero(((counts < 0) | (counts != np.round(counts))).any(axis=1))[0])
-        problems.append(f"op_counts of {run.label(canon[bad])} are not whole non-negative numbers: {counts[bad].tolist()}")
+        problems.append(f"op_counts of {run.label(canon[bad])} are not whole non-negative numbers: "
+                        f"{counts[bad].tolist()}")
     if usage is not None:
         sums = usage.sum(axis=1)
         wrong = ~(np.isclose(sums, 1.0) | ((usage == 0).all(axis=1)))
@@ -554,13 +567,15 @@ def check_graph(run: _Run) -> str:
         graph = space.computational_graph(index)
         broken = graph_problems(graph, kinds)
         if broken:
-            problems.append(f"graph of {run.label(index)}: {broken[0]}" + (f" (+{len(broken) - 1})" if len(broken) > 1 else ""))
+            more = f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""
+            problems.append(f"graph of {run.label(index)}: {broken[0]}{more}")
             continue
         counts = op_counts(graph, kinds)
         if not np.array_equal(counts, features[row]):
             problems.append(f"graph of {run.label(index)} has kernel counts {counts.tolist()}, its op_counts "
                             f"feature says {features[row].tolist()}")
-    return _verdict(problems, f"graphs of {len(canon)} canonical architectures keep the conventions and match op_counts")
+    return _verdict(problems, f"graphs of {len(canon)} canonical architectures keep the conventions and match "
+                              "op_counts")
 
 
 def check_traced_graph(run: _Run) -> str:
@@ -780,6 +795,8 @@ def check_space(space: Space, *, sample: int = 8, seed: int = 0, num_classes: in
     ``num_classes``: the networks' classes (the statistics' labels are taken modulo it);
     ``statistics``: run the slow ``statistics`` check; ``input_shape``: the input of the traced and
     determinism networks (MACs are counted on one image of it); ``skip``: names of checks not to run.
+    The networks are tiny: on a CPU shared with other processes, ``torch.set_num_threads(1)`` around the
+    call keeps OpenMP's waiting threads from multiplying its time.
     """
     run = _Run(space, sample, seed, num_classes, input_shape)
     results = [_run_one(name, run) for name in _selected(statistics, skip)]

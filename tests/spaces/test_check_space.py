@@ -1,6 +1,6 @@
 """check_space, the conformance suite of a space: every built-in space passes it, and it catches the faults
 it is meant to catch (identifiers that do not round-trip, a cost model that is not the network's, features
-whose width follows the sample)."""
+whose width follows the sample, a canonical form that merges different networks)."""
 from __future__ import annotations
 
 import subprocess
@@ -17,6 +17,18 @@ from cbred_ray.spaces.check import CHECKS, CheckResult, SpaceCheckFailed, check_
 
 REPO = Path(__file__).resolve().parents[2]
 STRUCTURAL = [name for name in CHECKS if name != "statistics"]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """The networks checked are tiny: one thread, so that OpenMP threads spinning on a CPU shared with other
+    processes do not multiply the time (several times over on a busy 2-core machine)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _passed(results: list[CheckResult], expected: list[str]) -> None:
@@ -90,12 +102,21 @@ class GrowingFeatures(CellSpace):
         return np.hstack([rows, np.zeros((len(rows), len(rows)))]) if name == "adjacency" else rows
 
 
+class MergesEverything(CellSpace):
+    """Its canonical form merges every cell into the empty one: idempotent and in range, but not equivalent."""
+
+    def canonical_indices(self, indices: np.ndarray) -> np.ndarray:
+        return np.zeros(len(np.asarray(indices).ravel()), dtype=np.int64)
+
+
 @pytest.mark.parametrize(("space", "failed", "says"), [
     (DroppedCharacter(nodes=3), "identifiers", "does not parse back"),
     (ParsedOffByOne(nodes=3), "identifiers", "does not round-trip"),
     (CostPlusOne(nodes=3), "costs", "parameters, its standard network"),
     (GrowingFeatures(nodes=3), "features", "the width changes with the sample"),
-], ids=["format-drops-a-character", "parse-off-by-one", "costs-plus-one", "features-width-follows-sample"])
+    (MergesEverything(nodes=3), "canonical", "trace to different programs"),
+], ids=["format-drops-a-character", "parse-off-by-one", "costs-plus-one", "features-width-follows-sample",
+        "canonical-merges-different-networks"])
 def test_check_space_catches_the_fault(space, failed, says):
     with pytest.raises(SpaceCheckFailed) as caught:
         check_space(space, statistics=False)
