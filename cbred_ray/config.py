@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from cbred_ray.catalog import BUILTIN_SOURCES, NETWORK_OF
+from cbred_ray.catalog import BUILTIN_SOURCES, NETWORK_OF, check_options
 from cbred_ray.errors import BadInput
 from cbred_ray.spaces.base import Space
 from cbred_ray.spaces.cell import KNOWN_OPS
@@ -139,10 +139,7 @@ class StatsConfig(_Strict):
 
     @model_validator(mode="after")
     def _options_match_statistics(self) -> StatsConfig:
-        if self.options:  # checked against the functions' signatures (this loads torch)
-            from cbred_ray.stats.engine import validate_options
-
-            validate_options(self.names, self.options)
+        check_options(self.names, self.options)  # against the catalogue's declarations, without torch
         return self
 
 

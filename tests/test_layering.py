@@ -37,9 +37,34 @@ def test_ray_and_the_config_objects_stay_in_the_orchestration_layer(package):
         assert not bad, f"{path.relative_to(PACKAGE)} imports {bad}"
 
 
+def _loads_torch(code: str) -> bool:
+    """Whether running ``code`` in a fresh interpreter (at the repository's root) imports torch."""
+    done = subprocess.run([sys.executable, "-c", f"import sys; {code}; print('torch' in sys.modules)"],
+                          capture_output=True, text=True, check=True, cwd=PACKAGE.parent)
+    return done.stdout.strip() == "True"
+
+
 def test_reading_a_config_does_not_load_torch():
-    code = ("import sys; from cbred_ray.config import load_config; load_config('configs/nb201_cifar100_paper.yaml'); "
-            "print('torch' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          cwd=PACKAGE.parent)
-    assert done.stdout.strip() == "False"
+    assert not _loads_torch("from cbred_ray.config import load_config; load_config('configs/nb201_cifar100_paper.yaml')")
+
+
+def test_reading_a_config_with_statistic_options_does_not_load_torch():
+    code = ("from cbred_ray.config import load_config; "
+            "config = load_config('configs/nb201_cifar100_paper.yaml', ['stats.options={ntk_cond: {batch_size: 32}}']); "
+            "assert config.stats.options == {'ntk_cond': {'batch_size': 32}}, config.stats.options")
+    assert not _loads_torch(code)
+
+
+def test_checking_statistic_options_does_not_load_torch():
+    code = ("from cbred_ray.config import config_from_dict; from cbred_ray.errors import BadInput\n"
+            "try:\n    config_from_dict({'stats': {'options': {'naswot_v2': {'temperature': 2}}}})\n"
+            "except BadInput as err:\n    assert 'temperature' in str(err), err\n"
+            "else:\n    raise AssertionError('an unknown option was accepted')")
+    assert not _loads_torch(code)
+
+
+def test_the_selection_does_not_load_torch():
+    assert not _loads_torch("import cbred_ray.select.scoring")
+    names = sorted(f"cbred_ray.select.{path.stem}" for path in (PACKAGE / "select").glob("*.py") if path.stem != "__init__")
+    assert "cbred_ray.select.scoring" in names
+    assert not _loads_torch("import " + ", ".join(["cbred_ray.select", *names]))

@@ -101,6 +101,25 @@ def measure_on_budget(subsets: dict[str, pd.Index], run: BudgetRun, table: pd.Da
     return rows
 
 
+def describe_on_budget(subsets: dict[str, pd.Index], run: BudgetRun, seed: int) -> list[dict]:
+    """For a space nobody has trained (no benchmark table): each subset described by what is known without
+    training: its size and share, the mean parameters and MACs of its networks, how much of it the kept
+    cluster holds, and the mean percentile rank (among the run's measured architectures, 1 the best) of the statistics
+    of its members that were measured. It says what each way of choosing keeps, not how well it chose."""
+    chosen = subsets["C-BRED (C)"]
+    rank = ensemble_rank(oriented_ranks(run.measured, run.statistics), run.combine)
+    rows = []
+    for method, subset in subsets.items():
+        measured = rank.loc[rank.index.intersection(subset)].dropna()
+        rows.append({"seed": seed, "method": method, "size": len(subset), "share": len(subset) / len(run.ids),
+                     "params_mean": float(run.costs.loc[subset, "params"].mean()),
+                     "macs_mean": float(run.costs.loc[subset, "macs"].mean()),
+                     "in_kept_cluster": len(subset.intersection(chosen)) / max(len(subset), 1),
+                     "measured": len(measured), "statistics_rank_mean": float(measured.mean()) if len(measured)
+                     else float("nan")})
+    return rows
+
+
 def _row(seed: int, method: str, dataset: str, measured: dict) -> dict:
     return {"budget": "none", "seed": seed, "method": method, "dataset": dataset, "size": measured["subset_size"],
             "share": measured["subset_share"], "mean": measured["subset_mean"], "top1_recall": measured["top1_recall"],

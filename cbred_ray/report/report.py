@@ -16,13 +16,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cbred_ray.catalog import CATALOGUE
 from cbred_ray.config import RunConfig
 from cbred_ray.errors import BadInput
 from cbred_ray.evaluate.benchmark import accuracy_columns, builtin_table, load_benchmark
 from cbred_ray.evaluate.faithfulness import default_thresholds, tau_by_min_accuracy
 from cbred_ray.log import say
 from cbred_ray.report import figures
-from cbred_ray.report.budgeted import AT_BUDGET_SHARE, AT_CLUSTER_SIZE, BudgetRun, choose_on_budget, measure_on_budget
+from cbred_ray.report.budgeted import (
+    AT_BUDGET_SHARE,
+    AT_CLUSTER_SIZE,
+    BudgetRun,
+    choose_on_budget,
+    describe_on_budget,
+    measure_on_budget,
+)
 from cbred_ray.report.budgeted import ORACLE as BUDGET_ORACLE
 from cbred_ray.report.comparison import (
     ORACLE,
@@ -40,7 +48,6 @@ from cbred_ray.select.constraints import arch_costs, budget_mask
 from cbred_ray.select.methods import METHODS
 from cbred_ray.select.scoring import COMBINE
 from cbred_ray.spaces.base import Space as SearchSpace
-from cbred_ray.stats.registry import STATISTICS
 from cbred_ray.store import Store
 
 MEASURES = (("size", "size", "{:.0f}"), ("mean", "mean acc. (%)", "{:.2f}"), ("top1_recall", "top-1 % recall", "{:.3f}"),
@@ -62,7 +69,7 @@ def load_space(store: Store, features: str | None = None, space: SearchSpace | N
     graphs["id"] = space_of_run.format_ids(graphs.index.to_numpy())
     distinct, inverse = np.unique(graphs["canonical_index"].to_numpy(), return_inverse=True)
     graphs[column] = list(space_of_run.features(distinct, column)[inverse.ravel()])
-    names = [n for n in STATISTICS if n in config.stats.names]
+    names = [n for n in CATALOGUE if n in config.stats.names]
     stats = store.read("stats", columns=["arch_index", *names]).to_pandas().set_index("arch_index").sort_index()
     if len(stats) < len(graphs):
         raise BadInput(f"store {str(store.root)!r} has statistics for {len(stats)} of {len(graphs)} architectures: "
@@ -98,12 +105,16 @@ def write_report(store_root: str | Path, benchmark: str | Path | None = None, ou
     config = _run_config(store)
     sets = dict(parse_statistic_set(spec, config.stats.names) for spec in also)
     space_of_run = space or config.space.space()
-    table = load_benchmark(benchmark or builtin_table(space_of_run), space_of_run)
+    table_path = benchmark or (builtin_table(space_of_run) if space_of_run.benchmark_table else None)
+    table = load_benchmark(table_path, space_of_run) if table_path else None  # None: nobody trained the space
     command = (f"cbred report STORE --seeds {seeds}" + (f" --benchmark {benchmark}" if benchmark else "")
                + (" --sample-stats SAMPLE" if sample_stats else "") + "".join(f" --also {spec}" for spec in also))
     if store.count_rows("stats") < store.count_rows("clusters"):
         return _budget_report(store, config, space_of_run, table, Path(out) if out is not None else store.root / "report",
                               seeds, sample_stats, sets, command)
+    if table is None:
+        raise BadInput(f"space {space_of_run.name!r} ships no benchmark table, and the full comparison measures "
+                       "accuracies: give --benchmark FILE")
     space, config = load_space(store, space=space_of_run)
     missing = set(space.ids) - set(table[space_of_run.id_column])
     if missing:
@@ -158,9 +169,11 @@ def parse_statistic_set(spec: str, stored: Sequence[str]) -> tuple[str, tuple[tu
     return label, (chosen, combine)
 
 
-def _budget_report(store: Store, config: RunConfig, space: SearchSpace, table: pd.DataFrame, out: Path, seeds: int,
-                   sample_stats: str | Path | None, sets: dict[str, tuple[tuple[str, ...], str]], command: str) -> Path:
-    """The comparison of a run on a statistics budget, as Markdown and JSON (no figures)."""
+def _budget_report(store: Store, config: RunConfig, space: SearchSpace, table: pd.DataFrame | None, out: Path,
+                   seeds: int, sample_stats: str | Path | None, sets: dict[str, tuple[tuple[str, ...], str]],
+                   command: str) -> Path:
+    """The comparison of a run on a statistics budget, as Markdown and JSON (no figures); without a benchmark
+    table (a space nobody has trained), what each way of choosing keeps (:func:`describe_on_budget`)."""
     key, select = space.id_column, config.select
     clusters = store.read("clusters").to_pandas().set_index("arch_index").sort_index()
     clusters = clusters[budget_mask(clusters, select.constraints.max_params, select.constraints.max_macs)]
@@ -183,6 +196,8 @@ def _budget_report(store: Store, config: RunConfig, space: SearchSpace, table: p
                     clusters[["arch_params", "arch_macs"]].set_axis(["params", "macs"], axis=1), features,
                     measured.loc[measured.index.intersection(clusters.index)], chosen, tuple(select.statistics),
                     select.combine, sets)
+    if table is None:
+        return _described_budget_report(store, config, space, run, out, seeds, sample, command)
     rows = []
     for seed in range(config.seed, config.seed + seeds):  # choosing first: no accuracy read
         rows += measure_on_budget(choose_on_budget(run, seed, sample), run, table, key, seed)
@@ -218,6 +233,39 @@ def _budget_report(store: Store, config: RunConfig, space: SearchSpace, table: p
         part = summary[summary["dataset"] == dataset]
         lines += [f"## {dataset}", "", _table(part[part["method"].isin([*AT_CLUSTER_SIZE, BUDGET_ORACLE])]), "",
                   _table(part[part["method"].str.split(SET_MARK, regex=False).str[0].isin(AT_BUDGET_SHARE)]), ""]
+    (out / "report.md").write_text("\n".join(lines))
+    return out / "report.md"
+
+
+def _described_budget_report(store: Store, config: RunConfig, space: SearchSpace, run: BudgetRun, out: Path,
+                             seeds: int, sample: pd.DataFrame | None, command: str) -> Path:
+    """The budget report of a space without ground truth: each way of choosing by what it keeps."""
+    rows = [row for seed in range(config.seed, config.seed + seeds)
+            for row in describe_on_budget(choose_on_budget(run, seed, sample), run, seed)]
+    frame = pd.DataFrame(rows)
+    columns = ["size", "share", "params_mean", "macs_mean", "in_kept_cluster", "measured", "statistics_rank_mean"]
+    summary = frame.groupby("method", sort=False)[columns].mean().reset_index()
+    out.mkdir(parents=True, exist_ok=True)
+    results = {"command": command, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+               "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                           "cpus": os.cpu_count()},
+               "config": portable(config.model_dump(mode="json")), "seeds": list(range(config.seed, config.seed + seeds)),
+               "space": space.describe(), "ground_truth": None, "measured_architectures": int(len(run.measured)),
+               "summary": summary.to_dict(orient="records"), "rows": frame.to_dict(orient="records")}
+    (out / "results.json").write_text(json.dumps(results, indent=1, default=_json_default))
+    chosen = run.chosen
+    lines = ["# C-BRED on a statistics budget, without ground truth", "",
+             f"Config `{config.name}` on the {space.name} space ({space.size:,} architectures): statistics of "
+             f"{len(run.measured):,} architectures ({len(run.measured) / space.size:.2%} of the space), cluster "
+             f"{chosen} kept ({len(run.clusters[run.clusters == chosen]):,} architectures). Seeds "
+             f"{config.seed}..{config.seed + seeds - 1}.", "",
+             "Nobody has trained this space, so no accuracy can say which way of choosing is best (give a table of "
+             "trained accuracies with --benchmark for that). Each row says what a way of choosing keeps: its size, "
+             "the mean parameters and MACs of its networks, the share of it inside the kept cluster, and the mean "
+             "percentile rank (1: the best) of the statistics of its members that the run measured, among all "
+             "measured architectures. Means over the seeds.", "",
+             _frame(summary.round({"share": 4, "params_mean": 0, "macs_mean": 0, "in_kept_cluster": 3,
+                                   "measured": 1, "statistics_rank_mean": 3})), ""]
     (out / "report.md").write_text("\n".join(lines))
     return out / "report.md"
 

@@ -1,7 +1,7 @@
 """Scoring clusters by the distribution of their members' training-free statistics.
 
 Each statistic is turned into a percentile rank in (0, 1] over all scored
-architectures, oriented so that higher is better (the registry knows each
+architectures, oriented so that higher is better (the catalogue knows each
 statistic's orientation; nothing guesses a sign). A cluster's score for one
 statistic is a summary (median, mean or a quantile) of its members' ranks; its
 overall score combines those summaries over the chosen statistics: their mean, or, more
@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from cbred_ray.stats.registry import STATISTICS
+from cbred_ray.catalog import CATALOGUE
 
 
 def log_rank(values: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -38,7 +38,7 @@ def oriented_ranks(stats: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
     """Percentile ranks (average ties), higher = better; nulls stay NaN."""
     ranks = {}
     for name in names:
-        ascending = STATISTICS[name].higher_is_better
+        ascending = CATALOGUE[name].higher_is_better
         ranks[name] = stats[name].astype("float64").rank(pct=True, ascending=ascending, method="average")
     return pd.DataFrame(ranks, index=stats.index)
 

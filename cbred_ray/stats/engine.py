@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 
 import torch
 
+from cbred_ray.catalog import CATALOGUE, DTYPE, check_options
 from cbred_ray.errors import BadInput
 from cbred_ray.stats.linear_regions import region_inputs
 from cbred_ray.stats.networks import KINDS, SMALL_NETWORK, Networks, as_networks
@@ -42,32 +43,18 @@ def validate_stat_names(names: Sequence[str]) -> None:
 
 
 def validate_options(names: Sequence[str], options: Options | None) -> dict[str, dict[str, Any]]:
-    """Check per-statistic options against the functions' signatures; BadInput names a bad key.
+    """Check per-statistic options against the catalogue's declarations (``cbred_ray.catalog.check_options``,
+    which the registry holds to the functions' signatures); BadInput names a bad key.
 
     Returns the options with dtype names (``"float64"``) turned into torch dtypes.
     """
-    checked: dict[str, dict[str, Any]] = {}
-    for name, knobs in (options or {}).items():
-        if name not in names:
-            raise BadInput(f"options given for statistic {name!r}, which is not computed (computed: {', '.join(names)})")
-        stat = STATISTICS[name]
-        params = inspect.signature(stat.fn).parameters
-        allowed = ({p for p in params if params[p].kind is inspect.Parameter.KEYWORD_ONLY or params[p].default
-                    is not inspect.Parameter.empty} - {"generator"}) | ({"batch_size"} if stat.needs_batch else set()) \
-            | set(stat.input_options)
-        checked[name] = {}
-        for key, value in dict(knobs).items():
-            if key not in allowed:
-                raise BadInput(f"unknown option {key!r} for statistic {name!r} (known: {', '.join(sorted(allowed))})")
-            if key == "batch_size" and (not isinstance(value, int) or value < 2):
-                raise BadInput(f"option batch_size for {name!r} must be an integer >= 2, got {value!r}")
-            if key in stat.input_options and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise BadInput(f"option {key} for {name!r} must be a positive integer, got {value!r}")
-            if isinstance(params.get(key) and params[key].default, torch.dtype):
+    checked = check_options(names, options)
+    for name, knobs in checked.items():
+        for key, value in knobs.items():
+            if CATALOGUE[name].options[key] == DTYPE:
                 if not isinstance(getattr(torch, str(value), None), torch.dtype):
                     raise BadInput(f"option {key!r} for {name!r} must name a torch dtype, got {value!r}")
-                value = getattr(torch, str(value))
-            checked[name][key] = value
+                knobs[key] = getattr(torch, str(value))
     return checked
 
 

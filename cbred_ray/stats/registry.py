@@ -1,22 +1,32 @@
-"""The registry of training-free statistics, by the names the store and configs use.
+"""The functions of the training-free statistics, attached to the catalogue's records.
 
-Adding a statistic: write it as a plain function, ``fn(net)`` for a data-free one,
-``fn(net, batch, train_mode=...)`` for one that needs an input batch, ``fn(net, batch, labels, ...)``
-for one that needs the images' labels (``needs_labels``), with a keyword-only ``generator`` if it draws
-random numbers of its own (``random``), and add one ``Statistic`` to ``_ALL`` below. Statistics
-that read the same pass (NASWOT v1 and v2 one forward/backward pass; synflow and log-synflow one
-backward pass; jacov and EPE-NAS one at 64 images; grad_norm, snip, fisher and plain one
-cross-entropy backward pass; AZ-NAS's three feature components one) also name a ``SharedPass`` and
-a function that scores its result: the engine then runs the pass once for all of them.
+Adding a statistic: describe it in :mod:`cbred_ray.catalog` (a ``StatisticInfo``: its network,
+direction, batch, labels and the options a config may set), write it as a plain function,
+``fn(net)`` for a data-free one, ``fn(net, batch, train_mode=...)`` for one that needs an input batch,
+``fn(net, batch, labels, ...)`` for one that needs the images' labels (``needs_labels``), with a
+keyword-only ``generator`` if it draws random numbers of its own (``random``), and add its
+``Implementation`` to ``IMPLEMENTATIONS`` below. Statistics that read the same pass (NASWOT v1 and v2
+one forward/backward pass; synflow and log-synflow one backward pass; jacov and EPE-NAS one at 64
+images; grad_norm, snip, fisher and plain one cross-entropy backward pass; AZ-NAS's three feature
+components one) also name a ``SharedPass`` and a function that scores its result: the engine then
+runs the pass once for all of them. At import, :func:`check_catalogue` checks that the catalogue and
+the functions agree (every statistic has a function, and its function accepts exactly the declared
+options), and raises ImportError naming the first disagreement.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
-from cbred_ray.catalog import NETWORK_OF
+import torch
+
+from cbred_ray.catalog import CATALOGUE, COUNT, DTYPE, DTYPE_NAMES, StatisticInfo, fits
+from cbred_ray.catalog import NASWOT_BATCH as NASWOT_BATCH
+from cbred_ray.catalog import NTK_BATCH as NTK_BATCH
+from cbred_ray.catalog import ZERO_COST_BATCH as ZERO_COST_BATCH
 from cbred_ray.stats.az_nas import (
     az_expressivity,
     az_pass,
@@ -27,7 +37,7 @@ from cbred_ray.stats.az_nas import (
     trainability_score,
 )
 from cbred_ray.stats.cost import macs, params
-from cbred_ray.stats.linear_regions import linear_regions
+from cbred_ray.stats.linear_regions import linear_regions, region_inputs
 from cbred_ray.stats.meco import MECO_BATCH, meco
 from cbred_ray.stats.naswot import NaswotPass, naswot_pass, naswot_v1, naswot_v2, v1_score, v2_score
 from cbred_ray.stats.ntk import ntk_cond
@@ -67,7 +77,8 @@ class SharedPass:
 
 @dataclass(frozen=True)
 class Statistic:
-    """A named statistic and how to read it.
+    """A named statistic and how to read it: its catalogue record (``cbred_ray.catalog.StatisticInfo``)
+    with its function attached (``attach``).
 
     ``kind`` is "quality" for training-free accuracy predictors and "cost" for resource
     measures (params, MACs), for which ``higher_is_better`` is False (smaller is cheaper).
@@ -104,6 +115,12 @@ class Statistic:
     needs_labels: bool = False
     random: bool = False
 
+    @classmethod
+    def attach(cls, info: StatisticInfo, impl: Implementation) -> Statistic:
+        """The statistic the catalogue's record ``info`` describes, computed by ``impl``."""
+        return cls(info.name, impl.fn, info.higher_is_better, info.needs_batch, info.kind, info.doc, info.network,
+                   info.batch_size, impl.input_options, impl.shared, impl.score, info.needs_labels, info.random)
+
 
 _NASWOT_PASS = SharedPass("naswot", naswot_pass)
 _SYNFLOW_PASS = SharedPass("synflow", synflow_terms)
@@ -123,102 +140,125 @@ def _epe_from_pass(result: NaswotPass, labels, k: float = EPE_K) -> float:
     return epe_nas_score(result, labels, k)
 
 
-NASWOT_BATCH = 128
-"""Images NASWOT v1 and v2 read: v2's published batch (Mellor et al. 2021). v1's reference
-used 256; v1 reads the same 128 so that both scores come from one pass."""
-ZERO_COST_BATCH = 64
-"""Images the zero-cost set reads: zero-cost-nas's NB201 setting (``--batch_size 64``, one batch),
-which NAS-Bench-Suite-Zero's datasheet also gives (its shipped configs say 32)."""
-NTK_BATCH = 32
-"""Images the NTK reads: TE-NAS's NB201 setting as the project documents it (TE-NAS's
-pruning launch script uses 72; see ``cbred_ray.stats.ntk``)."""
+class Implementation(NamedTuple):
+    """What the registry adds to a catalogue record: the function, the options that shape its inputs
+    rather than its function's arguments, and the pass it can share and how it scores that pass's
+    result (see ``Statistic``)."""
+
+    fn: Callable[..., float]
+    shared: SharedPass | None = None
+    score: Callable[..., float] | None = None
+    input_options: tuple[str, ...] = ()
 
 
-_ALL = (
-    Statistic("naswot_v1", naswot_v1, True, True, "quality",
-              "-Σ[log(σ+k) + 1/(σ+k)] over eigenvalues of the input-Jacobian correlation matrix, k=1e-5, "
-              "train mode, 128 images (Mellor et al., arXiv 2006.04647v1)",
-              batch_size=NASWOT_BATCH, shared=_NASWOT_PASS, score=_v1_from_pass),
-    Statistic("naswot_v2", naswot_v2, True, True, "quality",
-              "log|det| of the ReLU binary-code kernel, train mode, 128 images (Mellor et al., ICML 2021)",
-              batch_size=NASWOT_BATCH, shared=_NASWOT_PASS, score=_v2_from_pass),
-    Statistic("ntk_cond", ntk_cond, False, True, "quality",
-              "λ_max/λ_min of the empirical NTK of per-sample summed logits w.r.t. the weights, "
-              "train mode, 32 images, NB201 network at C=3, N=1 (TE-NAS, Chen et al., ICLR 2021)",
-              network="small", batch_size=NTK_BATCH),
-    Statistic("linear_regions", linear_regions, True, True, "quality",
-              "distinct ReLU activation patterns, thin C=1 net, 3x(3x1000) 1x3x3 crops, train mode (TE-NAS, ICLR 2021)",
-              network="thin", input_options=("samples", "resolution")),
-    Statistic("synflow", synflow, True, False, "quality",
-              "ln of sum |θ ⊙ ∂R/∂θ|, |θ|, all-ones input, float64, no BN (Tanaka et al., 2020)",
-              shared=_SYNFLOW_PASS, score=synflow_score),
-    Statistic("logsynflow", logsynflow, True, False, "quality",
-              "sum |θ ⊙ log(1 + |∂R/∂θ|)|, |θ|, all-ones input, float64, no BN (Cavagnero et al., 2023)",
-              shared=_SYNFLOW_PASS, score=logsynflow_score),
-    Statistic("jacov", naswot_v1, True, True, "quality",
-              "-Σ[log(σ+k) + 1/(σ+k)] over eigenvalues of the input-Jacobian correlation matrix, k=1e-5, "
-              "train mode, 64 images (zero-cost set: Abdelfattah et al., ICLR 2021; NAS-Bench-Suite-Zero)",
-              batch_size=ZERO_COST_BATCH, shared=_NASWOT_PASS, score=_v1_from_pass),
-    Statistic("l2_norm", l2_norm, True, False, "quality",
-              "Σ over conv and linear layers of the Frobenius norm of the weight, untrained, data-free "
-              "(NAS-Bench-Suite-Zero, Krishnakumar et al., 2022)"),
-    Statistic("meco", meco, True, True, "quality",
-              "Σ over every module of λ_min of the Pearson correlation of its output's channels, one image, "
-              "train mode (MeCo, Jiang et al., NeurIPS 2023)", batch_size=MECO_BATCH),
-    Statistic("grad_norm", grad_norm, True, True, "quality",
-              "Σ over conv and linear layers of ‖∂L/∂W‖, L the cross-entropy of 64 labelled images, train mode "
-              "(zero-cost set: Abdelfattah et al., ICLR 2021)",
-              batch_size=ZERO_COST_BATCH, shared=_GRADIENT_PASS, score=grad_norm_score, needs_labels=True),
-    Statistic("snip", snip, True, True, "quality",
-              "Σ |∂L/∂W ⊙ W| over conv and linear weights, cross-entropy of 64 labelled images, train mode "
-              "(SNIP, Lee et al., ICLR 2019; zero-cost set)",
-              batch_size=ZERO_COST_BATCH, shared=_GRADIENT_PASS, score=snip_score, needs_labels=True),
-    Statistic("grasp", grasp, True, True, "quality",
-              "Σ -W ⊙ Hg over conv and linear weights, g = ∂L/∂W, H the Hessian, cross-entropy of 64 labelled "
-              "images, train mode (GraSP, Wang et al., ICLR 2020; zero-cost set)",
-              batch_size=ZERO_COST_BATCH, needs_labels=True),
-    Statistic("fisher", fisher, True, True, "quality",
-              "Σ over conv and linear outputs' channels of ½ mean_n (Σ a ⊙ ∂L/∂a)² times the fan-in, cross-entropy "
-              "of 64 labelled images, train mode (Turner et al., ICLR 2020; zero-cost set)",
-              batch_size=ZERO_COST_BATCH, shared=_GRADIENT_PASS, score=fisher_score, needs_labels=True),
-    Statistic("plain", plain, True, True, "quality",
-              "Σ ∂L/∂W ⊙ W (signed) over conv and linear weights, cross-entropy of 64 labelled images, train mode "
-              "(zero-cost set)",
-              batch_size=ZERO_COST_BATCH, shared=_GRADIENT_PASS, score=plain_score, needs_labels=True),
-    Statistic("epe_nas", epe_nas, True, True, "quality",
-              "Σ over classes of |Σ log(|corr|+1e-5)| of the correlations of the class's input Jacobians, "
-              "64 labelled images, train mode (EPE-NAS, Lopes et al., ICANN 2021; NAS-Bench-Suite-Zero)",
-              batch_size=ZERO_COST_BATCH, shared=_NASWOT_PASS, score=_epe_from_pass, needs_labels=True),
-    Statistic("zen", zen, True, False, "quality",
-              "log E‖f(x) - f(x + 0.01ε)‖₁ + Σ log √mean(BN running var), f the pre-pooling map, N(0,1) weights, "
-              "64 Gaussian images, train mode (Zen-NAS, Lin et al., ICCV 2021)", random=True),
-    Statistic("az_expressivity", az_expressivity, True, False, "quality",
-              "Σ over stem and block outputs of the entropy of the channel-covariance spectrum, Kaiming fan-in "
-              "weights, 64 Gaussian images, train mode (AZ-NAS, Lee and Ham, CVPR 2024)",
-              shared=_AZ_PASS, score=expressivity_score, random=True),
-    Statistic("az_progressivity", az_progressivity, True, False, "quality",
-              "min over consecutive stem and block outputs of the growth of their expressivity (AZ-NAS, CVPR 2024)",
-              shared=_AZ_PASS, score=progressivity_score, random=True),
-    Statistic("az_trainability", az_trainability, True, False, "quality",
-              "mean over blocks of -σ - 1/σ + 2, σ the spectral norm of the Rademacher-probed input-output "
-              "gradient correlation (AZ-NAS, CVPR 2024)",
-              shared=_AZ_PASS, score=trainability_score, random=True),
-    Statistic("az_complexity", macs, True, False, "quality",
-              "multiply-accumulates for one 3x32x32 image, as a quality: AZ-NAS's complexity (FLOPs), higher is "
-              "better (AZ-NAS, CVPR 2024)"),
-    Statistic("zico", zico, True, True, "quality",
-              "Σ over conv and linear layers of log Σ E|g|/σ(g) of the CE weight gradients across 2 batches of 128 "
-              "labelled images, train mode (ZiCo, Li et al., ICLR 2023)",
-              batch_size=ZICO_BATCH, needs_labels=True),
-    Statistic("swap", swap, True, True, "quality",
-              "distinct sample-wise ReLU activation patterns of 16 images, mean over 32 N(0,1) re-initialisations, "
-              "train mode, NB201 network at C=3, N=1 (SWAP, Peng et al., ICLR 2024)",
-              network="small", batch_size=SWAP_BATCH, random=True),
-    Statistic("params", params, False, False, "cost", "number of parameters"),
-    Statistic("macs", macs, False, False, "cost",
-              "multiply-accumulates for one 3x32x32 image (FlopCounterMode FLOPs / 2)"),
-)
+IMPLEMENTATIONS: dict[str, Implementation] = {
+    "naswot_v1": Implementation(naswot_v1, _NASWOT_PASS, _v1_from_pass),
+    "naswot_v2": Implementation(naswot_v2, _NASWOT_PASS, _v2_from_pass),
+    "ntk_cond": Implementation(ntk_cond),
+    "linear_regions": Implementation(linear_regions, input_options=("samples", "resolution")),
+    "synflow": Implementation(synflow, _SYNFLOW_PASS, synflow_score),
+    "logsynflow": Implementation(logsynflow, _SYNFLOW_PASS, logsynflow_score),
+    "jacov": Implementation(naswot_v1, _NASWOT_PASS, _v1_from_pass),
+    "l2_norm": Implementation(l2_norm),
+    "meco": Implementation(meco),
+    "grad_norm": Implementation(grad_norm, _GRADIENT_PASS, grad_norm_score),
+    "snip": Implementation(snip, _GRADIENT_PASS, snip_score),
+    "grasp": Implementation(grasp),
+    "fisher": Implementation(fisher, _GRADIENT_PASS, fisher_score),
+    "plain": Implementation(plain, _GRADIENT_PASS, plain_score),
+    "epe_nas": Implementation(epe_nas, _NASWOT_PASS, _epe_from_pass),
+    "zen": Implementation(zen),
+    "az_expressivity": Implementation(az_expressivity, _AZ_PASS, expressivity_score),
+    "az_progressivity": Implementation(az_progressivity, _AZ_PASS, progressivity_score),
+    "az_trainability": Implementation(az_trainability, _AZ_PASS, trainability_score),
+    "az_complexity": Implementation(macs),
+    "zico": Implementation(zico),
+    "swap": Implementation(swap),
+    "params": Implementation(params),
+    "macs": Implementation(macs),
+}
+"""The function of every statistic of :data:`cbred_ray.catalog.CATALOGUE`, by name."""
 
-STATISTICS: dict[str, Statistic] = {stat.name: stat for stat in _ALL}
-if {name: stat.network for name, stat in STATISTICS.items()} != NETWORK_OF:  # the catalog config validation reads
-    raise ImportError("cbred_ray.catalog.NETWORK_OF does not list the registry's statistics and networks")
+BATCH_CONSTANTS: dict[str, int] = {"meco": MECO_BATCH, "zico": ZICO_BATCH, "swap": SWAP_BATCH}
+"""Default batch sizes that the statistics' modules also define: the catalogue must give the same."""
+
+
+def accepted_options(info: StatisticInfo, impl: Implementation) -> dict[str, Any]:
+    """The options the function of ``info`` accepts, with their defaults (``inspect.Parameter.empty``
+    where there is none): its keyword-only or defaulted parameters but ``generator``, ``batch_size`` for
+    a statistic that reads a batch (default ``info.batch_size``), and its input options (defaults those
+    of ``region_inputs``)."""
+    params = inspect.signature(impl.fn).parameters
+    accepted = {p: params[p].default for p in params if p != "generator" and (
+        params[p].kind is inspect.Parameter.KEYWORD_ONLY or params[p].default is not inspect.Parameter.empty)}
+    if info.needs_batch:
+        accepted["batch_size"] = info.batch_size
+    inputs = inspect.signature(region_inputs).parameters
+    accepted.update({p: inputs[p].default if p in inputs else inspect.Parameter.empty for p in impl.input_options})
+    return accepted
+
+
+def catalogue_disagreements(catalogue: Mapping[str, StatisticInfo], implementations: Mapping[str, Implementation],
+                            batch_constants: Mapping[str, int] | None = None) -> list[str]:
+    """Every way ``catalogue`` and ``implementations`` disagree, one line each (empty: they agree).
+
+    Each statistic must have a record and a function; the declared options must be exactly those its
+    function accepts (``accepted_options``), each default a value of the declared type (a torch dtype
+    for a :data:`~cbred_ray.catalog.DTYPE` option, and only for one), each input option a
+    :data:`~cbred_ray.catalog.COUNT`; ``needs_batch``, ``needs_labels`` and ``random`` must match the
+    function's ``batch``, ``labels`` and ``generator`` parameters; and ``batch_size`` the modules'
+    ``batch_constants``.
+    """
+    problems = [f"statistic {name!r} of cbred_ray.catalog has no function in cbred_ray.stats.registry"
+                for name in catalogue if name not in implementations]
+    problems += [f"statistic {name!r} has a function in cbred_ray.stats.registry but no record in cbred_ray.catalog"
+                 for name in implementations if name not in catalogue]
+    for name, info in catalogue.items():
+        if name not in implementations:
+            continue
+        impl = implementations[name]
+        accepted = accepted_options(info, impl)
+        problems += [f"cbred_ray.catalog declares option {key!r} for {name!r}, which its function does not accept"
+                     for key in info.options if key not in accepted]
+        problems += [f"the function of {name!r} accepts option {key!r}, which cbred_ray.catalog does not declare"
+                     for key in accepted if key not in info.options]
+        for key, default in accepted.items():
+            kind = info.options.get(key)
+            if kind is None or default is inspect.Parameter.empty or (key == "batch_size" and default is None):
+                continue
+            is_dtype = isinstance(default, torch.dtype)
+            if is_dtype != (kind == DTYPE) or not (fits(str(default).removeprefix("torch."), kind) if is_dtype
+                                                   else fits(default, kind)):
+                problems.append(f"option {key!r} of {name!r}: default {default!r} is not of the type cbred_ray.catalog "
+                                f"declares ({kind})")
+        problems += [f"input option {key!r} of {name!r} must be declared a positive integer (cbred_ray.catalog.COUNT)"
+                     for key in impl.input_options if info.options.get(key) != COUNT]
+        params = inspect.signature(impl.fn).parameters
+        for flag, param in (("needs_batch", "batch"), ("needs_labels", "labels"), ("random", "generator")):
+            if getattr(info, flag) != (param in params):
+                problems.append(f"cbred_ray.catalog says {name!r} has {flag}={getattr(info, flag)}, but its function "
+                                f"{'takes' if param in params else 'takes no'} {param!r}")
+        if impl.shared is not None and (impl.shared.random and not info.random
+                                        or impl.shared.needs_labels and not info.needs_labels):
+            problems.append(f"{name!r} shares the {impl.shared.name!r} pass, which draws random numbers or reads "
+                            "labels, but cbred_ray.catalog does not say it does")
+        if (batch_constants or {}).get(name, info.batch_size) != info.batch_size:
+            problems.append(f"cbred_ray.catalog gives {name!r} batch_size {info.batch_size}, its module "
+                            f"{batch_constants[name]}")
+    return problems
+
+
+def check_catalogue(catalogue: Mapping[str, StatisticInfo], implementations: Mapping[str, Implementation],
+                    batch_constants: Mapping[str, int] | None = None) -> None:
+    """Raise ImportError naming the first disagreement of ``catalogue_disagreements``."""
+    problems = catalogue_disagreements(catalogue, implementations, batch_constants)
+    if problems:
+        raise ImportError(f"cbred_ray.catalog and cbred_ray.stats.registry disagree: {problems[0]}")
+
+
+check_catalogue(CATALOGUE, IMPLEMENTATIONS, BATCH_CONSTANTS)
+if not set(DTYPE_NAMES) <= {name for name in dir(torch) if isinstance(getattr(torch, name), torch.dtype)}:
+    raise ImportError("cbred_ray.catalog.DTYPE_NAMES names a dtype this torch does not have")
+
+STATISTICS: dict[str, Statistic] = {name: Statistic.attach(info, IMPLEMENTATIONS[name]) for name, info in CATALOGUE.items()}
+"""Every statistic, in the catalogue's order, with its function."""

@@ -2,6 +2,7 @@
 and deduplication key derived by tracing, and a whole reduction of it given as an object."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -110,6 +111,13 @@ def test_a_builder_space_reduces_end_to_end_with_halving_and_a_report(tmp_path):
     report = write_report(tmp_path / "store", table, tmp_path / "report", seeds=2, progress=False, space=space)
     text = report.read_text()
     assert "C-BRED" in text and f"{space.size:,} architectures" in text
+    # without ground truth (the space ships no table): what each way of choosing keeps, no accuracy
+    described = write_report(tmp_path / "store", None, tmp_path / "described", seeds=2, progress=False, space=space)
+    assert "without ground truth" in described.read_text()
+    summary = pd.DataFrame(json.loads((tmp_path / "described" / "results.json").read_text())["summary"])
+    rows = summary.set_index("method")
+    assert rows.loc["C-BRED (C)", "in_kept_cluster"] == 1.0 and rows.loc["Whole space", "size"] == space.size
+    assert rows.loc["Params-Quantiled", "params_mean"] >= rows.loc["Whole space", "params_mean"]
 
 
 @dataclass(frozen=True)
