@@ -68,3 +68,44 @@ def test_the_selection_does_not_load_torch():
     names = sorted(f"cbred_ray.select.{path.stem}" for path in (PACKAGE / "select").glob("*.py") if path.stem != "__init__")
     assert "cbred_ray.select.scoring" in names
     assert not _loads_torch("import " + ", ".join(["cbred_ray.select", *names]))
+
+
+def _module_graph():
+    """The package's modules and their imports of each other, function-level and TYPE_CHECKING imports included."""
+    import networkx as nx
+
+    modules = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = nx.DiGraph()
+    for name, path in modules.items():
+        graph.add_node(name)
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = [alias.name for alias in node.names] if isinstance(node, ast.Import) else \
+                [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)] \
+                if isinstance(node, ast.ImportFrom) and node.module else []
+            graph.add_edges_from((name, target) for target in targets if target in modules and target != name)
+    return graph
+
+
+def test_no_import_circle_among_the_package_modules():
+    import networkx as nx
+
+    circles = [sorted(part) for part in nx.strongly_connected_components(_module_graph()) if len(part) > 1]
+    assert not circles, f"modules that import each other in a circle: {circles}"
+
+
+def test_no_code_outside_a_space_branches_on_a_space_name():
+    """A space's name appears as a string only in its own modules, the registry that lists the built-in ones,
+    and docstrings: nothing else branches on it."""
+    names = ("nb201", "nb101", "cell", "macro")
+    own = {"spaces"}  # the spaces package holds every built-in space's own modules and the registry
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.relative_to(PACKAGE).parts[0] in own:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare):
+                constants = [c.value for c in ast.walk(node) if isinstance(c, ast.Constant)]
+                bad = [c for c in constants if c in names]
+                assert not bad, f"{path.relative_to(PACKAGE)}:{node.lineno} compares with the space name {bad[0]!r}"

@@ -31,7 +31,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from cbred_ray.errors import BadInput
-from cbred_ray.spaces.macro import Block, Layer, Stage, layer_plan, parse_block
+from cbred_ray.spaces.macro.plan import Block, Layer, Stage, layer_plan, parse_block
 
 KINDS = ("standard", "small")
 SMALL_MIN_STEM = 8
