@@ -5,8 +5,8 @@
 
 Runs the CLI in a subprocess on a fresh store, samples the resident memory of the
 whole process tree (driver, Ray services and workers) and of the driver alone
-every 0.2 s from /proc, then runs `cbred evaluate` and writes everything as JSON
-with the command, the machine and the date.
+every 0.2 s from /proc, then runs `cbred evaluate` (when ``--benchmark`` gives a table: a space
+nobody has trained has none) and writes everything as JSON with the command, the machine and the date.
 
 With ``--exhaustive-stats`` (statistics of every architecture, e.g.
 ``benchmarks/results/nb201_stats.parquet``) a run that sampled its clusters (quick mode or
@@ -108,7 +108,8 @@ def exhaustive(store: Path, stats_file: str, benchmark: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", required=True)
-    parser.add_argument("--benchmark", required=True)
+    parser.add_argument("--benchmark", default=None, help="benchmark table to evaluate the selection against "
+                        "(default: none, for a space nobody has trained: the run is measured, not evaluated)")
     parser.add_argument("--out", required=True, help="JSON result file")
     parser.add_argument("--store", default=None, help="store directory (default: a temporary one, removed)")
     parser.add_argument("--exhaustive-stats", default=None, help="statistics of every architecture, to set a "
@@ -125,11 +126,12 @@ def main() -> None:
     if proc.returncode != 0:
         sys.exit(f"cbred run failed with exit code {proc.returncode}")
     evaluation = subprocess.run([*cbred, "evaluate", str(store), "--benchmark", args.benchmark],
-                                check=True, capture_output=True, text=True).stdout
+                                check=True, capture_output=True, text=True).stdout if args.benchmark else "null"
     manifest = json.loads((store / "manifest.json").read_text())
     result = {
         "command": " ".join([Path(sys.executable).name, *["STORE" if a == args.store else a for a in sys.argv]]),
-        "cbred_command": f"cbred run {args.config} --out STORE && cbred evaluate STORE --benchmark {args.benchmark}",
+        "cbred_command": f"cbred run {args.config} --out STORE"
+                         + (f" && cbred evaluate STORE --benchmark {args.benchmark}" if args.benchmark else ""),
         **provenance(),
         "wall_seconds": round(wall, 1),
         "peak_rss_mib_all_processes": round(peak_tree / 1024, 1),
@@ -154,7 +156,7 @@ def main() -> None:
         Store(store).read("selection", columns=[space.id_column]).sort_by(space.id_column).to_pandas().to_parquet(
             args.selection_out, index=False)
     print(json.dumps({k: result[k] for k in ("wall_seconds", "peak_rss_mib_all_processes", "measured_architectures")}))
-    for dataset, figures in result["evaluation"]["datasets"].items():
+    for dataset, figures in (result["evaluation"] or {"datasets": {}})["datasets"].items():
         print(dataset, json.dumps(figures, indent=1))
     if args.exhaustive_stats:
         print(json.dumps({k: v for k, v in result["exhaustive"].items() if k != "evaluation"}))

@@ -364,7 +364,7 @@ class _GraphBuilder:
     def build(self, program: fx.Graph) -> nx.DiGraph:
         for node in program.nodes:
             if node.op == "placeholder":
-                self.refs[node] = self._memory(node.name, FEATURE) if not self.refs else _META
+                self.refs[node] = self._memory(node.name, FEATURE, node.meta.get("value")) if not self.refs else _META
             elif node.op == "get_attr":
                 value = node.meta.get("value")  # none for the tensor constants fx stores itself
                 self.refs[node] = self._parameter(value) if id(value) in self.param_names else _CONST
@@ -381,12 +381,16 @@ class _GraphBuilder:
     def _refs_of(self, args: Any) -> Any:
         return fx.node.map_arg(args, lambda n: self.refs[n])
 
-    def _memory(self, name: str, kind: str) -> _Ref:
-        self.graph.add_node(name, partition=MEMORY, kind=kind)
+    def _memory(self, name: str, kind: str, value: Any = None) -> _Ref:
+        """A memory node; ``shape`` is its array's shape (a feature array's without the batch dimension)."""
+        shape = None
+        if isinstance(value, torch.Tensor):
+            shape = tuple(value.shape) if kind == PARAMETER else tuple(value.shape[1:])
+        self.graph.add_node(name, partition=MEMORY, kind=kind, shape=shape)
         return _Ref(name)
 
     def _parameter(self, value: torch.Tensor) -> str:
-        return self._memory(self.param_names[id(value)], PARAMETER)
+        return self._memory(self.param_names[id(value)], PARAMETER, value)
 
     def _is_feature(self, ref: Any) -> bool:
         return isinstance(ref, _Ref) and self.graph.nodes[ref]["kind"] == FEATURE
@@ -428,11 +432,11 @@ class _GraphBuilder:
         self.graph.add_node(name, partition=KERNEL, kind=kind)
         self.graph.add_edges_from((r, name) for r in reads)
         if isinstance(value, torch.Tensor):
-            return self._written(name, f"{name}.out")
-        return [self._written(name, f"{name}.out{i}") if _holds_tensor(v) else _META for i, v in enumerate(value)]
+            return self._written(name, f"{name}.out", value)
+        return [self._written(name, f"{name}.out{i}", v) if _holds_tensor(v) else _META for i, v in enumerate(value)]
 
-    def _written(self, kernel: str, name: str) -> _Ref:
-        array = self._memory(name, FEATURE)
+    def _written(self, kernel: str, name: str, value: Any = None) -> _Ref:
+        array = self._memory(name, FEATURE, value)
         self.graph.add_edge(kernel, array)
         return array
 
@@ -503,15 +507,18 @@ def kernel_counts(graph: nx.DiGraph, kernel_types: Sequence[str]) -> np.ndarray:
     return op_counts(graph, kernel_types)
 
 
-def graph_hash(graph: nx.DiGraph, iterations: int = HASH_ITERATIONS) -> str:
+def graph_hash(graph: nx.DiGraph, iterations: int = HASH_ITERATIONS, shapes: bool = True) -> str:
     """Weisfeiler-Lehman hash of a memory/kernel graph (hex, 32 characters): the deduplication key.
 
-    Nodes are labelled ``partition/kind``; names and node order do not matter, so graphs equal up to
-    renaming hash equal. Distinct hashes mean distinct graphs; equal hashes of different graphs are
+    Nodes are labelled ``partition/kind/shape`` (a memory node's array shape, recorded by the tracer: so
+    two networks that differ only in their widths hash apart; ``shapes=False`` hashes the structure alone,
+    to compare with a closed-form graph that records no shapes); names and node order do not matter, so
+    graphs equal up to renaming hash equal. Distinct hashes mean distinct graphs; equal hashes of different graphs are
     possible in principle (WL cannot separate every pair), not seen on NB201 at ``iterations``.
     """
     labelled = nx.DiGraph()
-    labelled.add_nodes_from((n, {"label": f"{a['partition']}/{a['kind']}"}) for n, a in graph.nodes(data=True))
+    labelled.add_nodes_from((n, {"label": f"{a['partition']}/{a['kind']}" + (f"/{a.get('shape')}" if shapes else "")})
+                            for n, a in graph.nodes(data=True))
     labelled.add_edges_from(graph.edges)
     with warnings.catch_warnings():  # networkx warns on every directed graph that its hashes changed in 3.5
         warnings.simplefilter("ignore", UserWarning)

@@ -52,13 +52,16 @@ def run_cluster_stage(store: Store, space: Space, cfg: ClusterConfig, constraint
 
 def _driver(store: Store, space: Space, cfg: ClusterConfig, constraints: ConstraintsConfig, num_classes: int,
             seed: int) -> dict:
-    keyed = GRAPH_KEY in store.columns("graphs")
-    graphs = store.read("graphs", columns=["arch_index", "canonical_index", cfg.features, *([GRAPH_KEY] * keyed)])
+    stored = store.columns("graphs")
+    keyed, costed = GRAPH_KEY in stored, "arch_params" in stored  # what the graphs stage measured already
+    extra = [GRAPH_KEY] * keyed + ["arch_params", "arch_macs"] * costed
+    graphs = store.read("graphs", columns=["arch_index", "canonical_index", cfg.features, *extra])
     graphs = graphs.sort_by("arch_index").to_pandas()
     if keyed:  # one representative per key, over the whole run
         graphs["canonical_index"] = representatives(graphs["arch_index"].to_numpy(), graphs[GRAPH_KEY].to_numpy())
-    costs = arch_costs(space, graphs["arch_index"].to_numpy(), num_classes)
-    graphs["arch_params"], graphs["arch_macs"] = costs["params"].to_numpy(), costs["macs"].to_numpy()
+    if not costed:
+        costs = arch_costs(space, graphs["arch_index"].to_numpy(), num_classes)
+        graphs["arch_params"], graphs["arch_macs"] = costs["params"].to_numpy(), costs["macs"].to_numpy()
     if constraints.apply == "before":
         graphs = graphs[budget_mask(graphs, constraints.max_params, constraints.max_macs).to_numpy()]
     features = np.stack(graphs[cfg.features].to_numpy()).astype(np.float64)

@@ -21,8 +21,10 @@ GRAPH_KEY = "graph_key"
 """The graphs column holding a space's deduplication key (:meth:`~cbred_ray.spaces.base.Space.graph_keys`)."""
 
 
-def graphs_table(space: Space, indices: np.ndarray, feature: str) -> pa.Table:
-    """Architectures ``indices``: their canonical index and clustering feature (float64), one row each."""
+def graphs_table(space: Space, indices: np.ndarray, feature: str, num_classes: int = 10) -> pa.Table:
+    """Architectures ``indices``: their canonical index and clustering feature (float64), one row each; for a
+    space whose features come from traced networks, also their deduplication key and costs (measured here,
+    in parallel, from the networks the features traced, rather than again on the driver)."""
     indices = np.asarray(indices, dtype=np.int64)
     canonical = space.canonical_indices(indices)
     distinct, inverse = np.unique(canonical, return_inverse=True)
@@ -35,6 +37,9 @@ def graphs_table(space: Space, indices: np.ndarray, feature: str) -> pa.Table:
     keys = space.graph_keys(distinct)
     if keys is not None:  # the space deduplicates by a key: the cluster stage picks each key's representative
         columns[GRAPH_KEY] = pa.array(np.asarray(keys)[inverse.ravel()], pa.int64())
+    if space.traced_features:
+        params, macs = space.costs(indices, num_classes)
+        columns["arch_params"], columns["arch_macs"] = pa.array(params, pa.float64()), pa.array(macs, pa.float64())
     return pa.table(columns)
 
 
@@ -50,19 +55,19 @@ def representatives(arch_index: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return out
 
 
-def _write_shards(batch: dict[str, np.ndarray], store_root: str, space: Space, feature: str,
+def _write_shards(batch: dict[str, np.ndarray], store_root: str, space: Space, feature: str, num_classes: int,
                   sample: list) -> dict[str, np.ndarray]:
     """Ray Data task body: shard ranges of the space, or of the sorted sample, in; one summary row per shard out."""
     store, rows = Store(store_root), []
     drawn = ray.get(sample[0]) if sample else None
     for shard, start, stop in zip(batch["shard"], batch["start"], batch["stop"]):
         indices = np.arange(start, stop, dtype=np.int64) if drawn is None else drawn[start:stop]
-        rows.append(store.write_shard("graphs", int(shard), graphs_table(space, indices, feature))["rows"])
+        rows.append(store.write_shard("graphs", int(shard), graphs_table(space, indices, feature, num_classes))["rows"])
     return {"shard": batch["shard"], "rows": np.asarray(rows, dtype=np.int64)}
 
 
 def run_graphs_stage(store: Store, space: Space, shard_size: int, feature: str, drawn: np.ndarray | None,
-                     progress: bool) -> dict:
+                     progress: bool, num_classes: int = 10) -> dict:
     """Write every missing graphs shard of the space (whole, or the sorted indices ``drawn``); counts and
     the status of each shard for the manifest (kept up to date as shards finish, see :func:`shard_log`)."""
     ranges = list(space.ranges(shard_size, len(drawn) if drawn is not None else None))
@@ -75,7 +80,7 @@ def run_graphs_stage(store: Store, space: Space, shard_size: int, feature: str, 
         context.enable_progress_bars = False  # one bar of our own, in shards, instead
         context.print_on_execution_start = False
         items = [{"shard": i, "start": s, "stop": e} for i, s, e in todo]
-        kwargs = {"store_root": str(store.root), "space": space, "feature": feature,
+        kwargs = {"store_root": str(store.root), "space": space, "feature": feature, "num_classes": num_classes,
                   "sample": [ray.put(drawn)] if drawn is not None else []}
         summaries = (
             ray.data.from_items(items, override_num_blocks=len(items))

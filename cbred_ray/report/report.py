@@ -81,6 +81,15 @@ def load_space(store: Store, features: str | None = None, space: SearchSpace | N
     return space, config
 
 
+def stored_features(store: Store, feature: str) -> pd.DataFrame:
+    """The clustering feature the graphs stage stored for every architecture (one row each, by ``arch_index``):
+    read, not computed again (for a traced space that would build every network once more)."""
+    table = store.read("graphs", columns=["arch_index", feature]).sort_by("arch_index")
+    values = table.column(feature).combine_chunks()
+    matrix = values.flatten().to_numpy().reshape(len(values), -1)
+    return pd.DataFrame(matrix, index=pd.Index(table.column("arch_index").to_numpy(), name="arch_index"))
+
+
 def _run_config(store: Store) -> RunConfig:
     manifest = store.read_manifest()
     if manifest.get("kind") != "run":
@@ -178,8 +187,7 @@ def _budget_report(store: Store, config: RunConfig, space: SearchSpace, table: p
     clusters = store.read("clusters").to_pandas().set_index("arch_index").sort_index()
     clusters = clusters[budget_mask(clusters, select.constraints.max_params, select.constraints.max_macs)]
     index = clusters.index.to_numpy()
-    distinct, inverse = np.unique(clusters["canonical_index"].to_numpy(), return_inverse=True)
-    features = pd.DataFrame(space.features(distinct, config.cluster.features)[inverse.ravel()], index=clusters.index)
+    features = stored_features(store, config.cluster.features).loc[clusters.index]
     names = list(dict.fromkeys([*select.statistics, *[name for chosen, _ in sets.values() for name in chosen]]))
     measured = store.read("stats", columns=["arch_index", *names]).to_pandas().set_index("arch_index")
     sample = None

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from importlib import metadata
 from typing import TYPE_CHECKING, TypeVar
 
+from pydantic_core import to_jsonable_python
+
 from cbred_ray.errors import BadInput
 
 if TYPE_CHECKING:
@@ -130,7 +132,8 @@ def describe_spaces() -> list[dict]:
             rows.append({"name": name, "error": str(err)})
             continue
         params = {key: {"type": getattr(field.annotation, "__name__", str(field.annotation)),
-                        "default": None if field.is_required() else field.get_default(call_default_factory=True),
+                        "default": None if field.is_required() else
+                        to_jsonable_python(field.get_default(call_default_factory=True)),
                         "required": field.is_required(), "description": field.description}
                   for key, field in cls.Params.model_fields.items()}
         row = {"name": name, "class": f"{cls.__module__}:{cls.__qualname__}", "summary": _summary(cls),

@@ -261,3 +261,14 @@ def test_network_summary_costs_equal_stats_cost():
     empty = network_summary(cell_module(parse("|skip_connect~0|+|none~0|none~1|+|none~0|avg_pool_3x3~1|none~2|")),
                             CELL_INPUT)
     assert (empty.params, empty.macs) == (0.0, 0.0) and kernels(empty.graph) == {"identity": 1, "avgpool": 1}
+
+
+def test_networks_that_differ_only_in_width_hash_apart():
+    def chain(width: int) -> nn.Module:
+        return nn.Sequential(nn.Conv2d(3, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+                             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(width, 10))
+
+    narrow, wide = trace_graph(chain(8)), trace_graph(chain(16))
+    assert graph_hash(narrow, shapes=False) == graph_hash(wide, shapes=False)  # one structure
+    assert graph_hash(narrow) != graph_hash(wide)
+    assert graph_hash(narrow) == graph_hash(trace_graph(chain(8)))

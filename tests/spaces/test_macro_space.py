@@ -167,7 +167,7 @@ def test_traced_network_has_the_graphs_kernels():
         graph, ours = traced.trace_graph(net), space.computational_graph(int(i))
         np.testing.assert_array_equal(traced.kernel_counts(graph, space.kernel_types),
                                       space.features(np.array([i]), "op_counts")[0])
-        assert traced.graph_hash(graph) == traced.graph_hash(ours)  # the same program up to renaming
+        assert traced.graph_hash(graph, shapes=False) == traced.graph_hash(ours, shapes=False)  # the same program
         assert ({n for n, kind in graph.nodes(data="kind") if kind == PARAMETER}
                 == {n for n, kind in ours.nodes(data="kind") if kind == PARAMETER})
 
