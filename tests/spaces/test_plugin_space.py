@@ -149,3 +149,7 @@ def test_cbred_run_reduces_the_plugin_space_on_ray(site, tmp_path):
     assert opened["parsed"] == opened["indices"]
     assert 0 < opened["measured"] <= 8
     assert opened["own_params"]  # each measured architecture's statistics are of its own network, not a twin's
+    reported = cbred(site, "report", store, "--seeds", "2", "--out", tmp_path / "report", "--quiet")
+    assert reported.returncode == 0, reported.stderr[-3000:]  # no ground truth: what each way of choosing keeps
+    text = (tmp_path / "report" / "report.md").read_text()
+    assert "without ground truth" in text and "C-BRED (C)" in text and "Params-Quantiled" in text
