@@ -61,10 +61,8 @@ class SpaceConfig(BaseModel):
         """Every key but ``name`` and ``sample`` is a parameter of the space."""
         if not isinstance(data, dict):
             return data
-        own = {k: v for k, v in data.items() if k in ("name", "sample")}
-        params = dict(data.get("params") or {}) if isinstance(data.get("params", {}), dict) else data["params"]
-        params.update({k: v for k, v in data.items() if k not in ("name", "sample", "params")})
-        return {**own, "params": params}
+        own = {k: data[k] for k in ("name", "sample") if k in data}
+        return {**own, "params": {k: v for k, v in data.items() if k not in own}}
 
     @model_validator(mode="after")
     def _valid_space(self) -> SpaceConfig:
