@@ -63,7 +63,9 @@ def space_section(space: Space, sample: int | None = None) -> dict:
         known = space_class(space.name)
     except BadInput:
         known = None
-    if known is None:
+    redefined = known is not None and (known.__module__, known.__qualname__) == (type(space).__module__,
+                                                                             type(space).__qualname__)
+    if known is None or redefined:  # a class defined again (a notebook cell run twice) replaces itself
         register_space(space.name)(type(space))
     elif known is not type(space):
         raise BadInput(f"space name {space.name!r} is registered to {known.__module__}:{known.__qualname__}, not to "

@@ -73,6 +73,19 @@ def test_a_config_path_with_overrides_and_open_store_agree(tmp_path, ray_local):
     assert int(opened.scores.loc[opened.scores["selected"], "cluster"].iloc[0]) == opened.cluster
 
 
+def test_a_class_defined_again_under_its_name_replaces_itself():
+    def define():
+        @dataclass(frozen=True)
+        class Redefined(CellSpace):  # the same cell of a notebook, run twice
+            name: str = "test-redefined-cells"
+        return Redefined
+
+    first, second = define(), define()
+    assert cbred_ray.api.space_section(first())["name"] == "test-redefined-cells"
+    cbred_ray.api.space_section(second())
+    assert cbred_ray.spaces.space_class("test-redefined-cells") is second
+
+
 def test_a_name_taken_by_another_class_is_refused():
     @dataclass(frozen=True)
     class Impostor(CellSpace):
