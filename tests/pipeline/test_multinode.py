@@ -78,6 +78,7 @@ def test_statistics_actors_go_one_per_advertised_gpu_and_match_a_single_node_run
     with _gpu_cluster(monkeypatch) as cluster:
         with pytest.warns(RuntimeWarning, match=r"2 of 2 statistics actors .*torch.cuda.is_available\(\) is False"):
             multi = run_statistics(archs, CFG, str(tmp_path / "multi"), seed=5, progress=False)["stages"]["stats"]
+        ray.init(address=cluster.address)  # the run joined the cluster and left it: join it again to look
         assert plan_actors(ResourcesConfig()) == ActorPlan(num_actors=2, num_gpus=1.0, num_cpus=1.0)
         advertised = {n["NodeID"]: n["Resources"].get("GPU", 0) for n in ray.nodes() if n["Alive"]}
         gpu_nodes = {node.node_id for node in cluster.worker_nodes}

@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from cbred_ray.catalog import CATALOGUE, StatisticInfo
 from cbred_ray.config import SelectConfig
 from cbred_ray.pipeline.select_stage import run_select_stage
 from cbred_ray.pipeline.stats_actor import stats_table
@@ -27,6 +28,8 @@ def test_nan_and_infinite_values_are_null_with_a_reason_and_left_out_of_cluster_
     given = iter(VALUES)
     monkeypatch.setitem(registry.STATISTICS, "overflowing", Statistic(
         "overflowing", lambda net: next(given), True, False, "quality", "NaN or infinite for some cells"))
+    monkeypatch.setitem(CATALOGUE, "overflowing", StatisticInfo(  # what the selection reads of it
+        "overflowing", "standard", True, "quality", False, False, None, False, {}, "NaN or infinite for some cells"))
     rng = np.random.default_rng(5)
     arch_index = np.sort(rng.choice(nb201.SPACE_SIZE, 40, replace=False))
     canonical = nb201.indices_of(canonical_cells(nb201.cells_of(arch_index)))
