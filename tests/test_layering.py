@@ -109,3 +109,11 @@ def test_no_code_outside_a_space_branches_on_a_space_name():
                 constants = [c.value for c in ast.walk(node) if isinstance(c, ast.Constant)]
                 bad = [c for c in constants if c in names]
                 assert not bad, f"{path.relative_to(PACKAGE)}:{node.lineno} compares with the space name {bad[0]!r}"
+
+
+def test_asking_a_closed_form_space_for_its_costs_does_not_load_torch():
+    code = ("import sys, numpy as np; from cbred_ray.spaces import build_space; "
+            "[build_space(n).costs(np.arange(5), 10) for n in ('nb201', 'cell', 'macro')]; print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                          cwd=PACKAGE.parent)
+    assert done.stdout.strip() == "False"

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cbred_ray.errors import BadInput
 from cbred_ray.spaces.base import NoParams, Space, distinct_sorted
+from cbred_ray.spaces.cell_cost import cell_costs
 
 KNOWN_OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 """Operations a cell space may use (their kernels are defined in :mod:`cbred_ray.graphs.cell_features`)."""
@@ -245,8 +246,6 @@ class CellSpace(Space):
         return cell_graph(self.cells_of(np.asarray([index]))[0], self)
 
     def costs(self, indices: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
-        from cbred_ray.stats.cost import cell_costs
-
         return cell_costs(self, self.cells_of(indices), num_classes)
 
     @property

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
-from cbred_ray.stats.network import build_network
 from cbred_ray.stats.numerics import restored_state
 
 
@@ -47,31 +45,3 @@ def macs(net: nn.Module, input_shape: tuple[int, ...] = (1, 3, 32, 32)) -> float
         for handle in handles:
             handle.remove()
     return float(total)
-
-
-def cell_costs(space, cells: np.ndarray, num_classes: int = 100, channels: int = 16,
-               cells_per_stage: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """(params, MACs) of the NB201 macro network around each cell of a cell space, in closed form,
-    without building one.
-
-    ``space``: a :class:`~cbred_ray.spaces.cell.CellSpace` (NB201 or N nodes); ``cells``: rows of its
-    operation indices. Every edge that is not ``none`` counts, so pass canonical cells to count the
-    pruned network the statistics are computed on, or the cells as given to count every edge as
-    NB201's own tables do. The network's fixed part (stem, reduction blocks, head) is measured once
-    on the all-``none`` cell; each convolution edge then adds, per cell of a stage at width C and
-    resolution H x H, C²k² weights and 2C BatchNorm parameters, and H²C²k² MACs. Equal to ``params``
-    and ``macs`` of ``build_network`` (a test holds them equal).
-    """
-    cells = np.asarray(cells).reshape(-1, space.num_edges)
-    base = build_network(["none"] * space.num_edges, num_classes, channels, cells_per_stage, edges=space.edges)
-    total_params = np.full(len(cells), params(base))
-    total_macs = np.full(len(cells), macs(base))
-    for stage in range(3):
-        width, side = channels * 2**stage, 32 // 2**stage
-        for op, area in (("nor_conv_1x1", 1), ("nor_conv_3x3", 9)):
-            if op not in space.ops:
-                continue
-            edges = (cells == space.ops.index(op)).sum(axis=1) * cells_per_stage
-            total_params += edges * (width * width * area + 2 * width)
-            total_macs += edges * (side * side * width * width * area)
-    return total_params, total_macs

@@ -99,7 +99,7 @@ def test_bad_cell_is_bad_input(ops):
 def test_closed_form_costs_equal_the_built_networks():
     from cbred_ray.spaces import nb201
     from cbred_ray.spaces.canonical import canonical_cells
-    from cbred_ray.stats.cost import cell_costs
+    from cbred_ray.spaces.cell_cost import cell_costs
 
     rng = np.random.default_rng(0)
     cells = canonical_cells(nb201.cells_of(rng.choice(nb201.SPACE_SIZE, 12, replace=False)))
