@@ -117,3 +117,14 @@ def test_asking_a_closed_form_space_for_its_costs_does_not_load_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           cwd=PACKAGE.parent)
     assert done.stdout.strip() == "False"
+
+
+def test_a_space_names_its_benchmark_table_but_nothing_that_makes_a_reduction_reads_it():
+    """The spaces declare where their accuracy table lies (``benchmark_table``, a string); only the evaluation
+    and the report may read that attribute, so no stage of a reduction can reach the accuracies through it."""
+    readers = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Attribute) and node.attr == "benchmark_table":
+                readers.append(path.relative_to(PACKAGE).parts[0])
+    assert readers and set(readers) <= {"evaluate", "report"}, readers

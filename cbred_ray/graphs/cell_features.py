@@ -14,9 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from cbred_ray.graphs.computational import KERNEL_TYPES, CellLayout
-from cbred_ray.graphs.features import FEATURES
 
-__all__ = ["FEATURES", "adjacency", "cell_features", "kernel_table", "op_counts", "op_usage"]
+__all__ = ["adjacency", "cell_features", "kernel_table", "op_counts", "op_usage"]
 
 _KERNELS_OF = {
     "none": (),
@@ -68,7 +67,7 @@ def adjacency(space: CellLayout, canonical: np.ndarray) -> np.ndarray:
 
 
 def cell_features(space: CellLayout, canonical: np.ndarray, name: str) -> np.ndarray:
-    """One of :data:`FEATURES` for an array of canonical cells, as float64 rows."""
+    """One of :data:`cbred_ray.spaces.base.FEATURES` for an array of canonical cells, as float64 rows."""
     if name == "adjacency":
         return adjacency(space, canonical).astype(np.float64)
     counts = op_counts(space, canonical)

@@ -16,11 +16,6 @@ import numpy as np
 
 from cbred_ray.graphs.computational import KERNEL, KERNEL_TYPES, MEMORY, nodes_of, project
 
-FEATURES: tuple[str, ...] = ("op_usage", "op_counts", "adjacency")
-"""Clustering features every space provides (:meth:`cbred_ray.spaces.base.Space.features`): the share and
-the count of each kernel type of the computational graph, and an encoding of the architecture (lossless
-where the space has a closed form)."""
-
 
 def adjacency_tensor(graph: nx.DiGraph, kernel_types: tuple[str, ...] = KERNEL_TYPES) -> np.ndarray:
     """Third-order adjacency tensor of the memory projection over kernel types.

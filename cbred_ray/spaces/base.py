@@ -28,11 +28,16 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from cbred_ray.errors import BadInput
-from cbred_ray.graphs.features import FEATURES
 
 if TYPE_CHECKING:
     import networkx as nx
     from torch import nn
+
+FEATURES: tuple[str, ...] = ("op_usage", "op_counts", "adjacency")
+"""Clustering features every space provides (:meth:`Space.features`): the share and the count of each
+kernel type of the computational graph, and an encoding of the architecture (lossless where the space
+has a closed form)."""
+
 
 def distinct_sorted(values: np.ndarray) -> np.ndarray:
     """The distinct values, sorted (a sort and one comparison: much faster than ``np.unique`` on
@@ -68,7 +73,13 @@ class Space(ABC):
     benchmark_table: ClassVar[str | None] = None
     """The benchmark table shipped for this space (identifier and accuracy columns), if any: a path, or
     ``package:relative/path`` inside an installed package (read only by ``cbred_ray.evaluate``)."""
-    cost_width: ClassVar[int | None] = None  # the networks() width of the network costs() measures (None: default)
+    cost_width: ClassVar[int | None] = None
+    """The width of the network (``networks(index, cost_width)``) that :meth:`costs` describes; None: the
+    default width (``check_space`` compares the two)."""
+    graph_of_network: ClassVar[bool | None] = False
+    """What :meth:`computational_graph` describes, for ``check_space``'s comparison with the traced
+    network: True, the whole network; False, one cell that the network repeats around a fixed frame;
+    None, the networks are not to be traced."""
     traced_features: ClassVar[bool] = False
     """Whether features cost a built (and traced) network each: then only the graphs stage computes them,
     in parallel, and the checks before a run do not."""

@@ -84,10 +84,9 @@ with ``seed``), and a failure names the architecture involved by its index and i
     ``type(space).from_params(type(space).validate_params(...))`` rebuilds a space with the same
     ``describe()``.
 
-What the checker reads of a space beyond the interface: ``cost_width`` (a :class:`Space` class
-attribute, default None: the width at which ``networks`` builds the network that ``costs`` measures; NB101
-sets 128, the benchmark's stem, while its statistics run at 8) and ``graph_of_network`` (above; read with
-a default of False). A space that builds no networks (``networks`` raises ``BadInput``: its statistics
+Two class attributes of :class:`Space` are there for the checker: ``cost_width`` (default None: the width
+at which ``networks`` builds the network that ``costs`` measures; NB101 sets 128, the benchmark's stem,
+while its statistics run at 8) and ``graph_of_network`` (above; default False). A space that builds no networks (``networks`` raises ``BadInput``: its statistics
 are precomputed) passes the checks that need networks with a note saying so.
 """
 from __future__ import annotations
@@ -255,7 +254,7 @@ class _Run:
     @property
     def trace_kind(self) -> str:
         """The network traced: ``small`` where the space has one and its graph is not of the whole network."""
-        whole = getattr(self.space, "graph_of_network", False) is True
+        whole = self.space.graph_of_network is True
         return "small" if "small" in self.space.network_kinds and not whole else "standard"
 
     def trace(self, index: int) -> nx.DiGraph:
@@ -283,7 +282,7 @@ def _tracer_available() -> str | None:
 
 def _tracing_off(run: _Run) -> str | None:
     """Why the checker does not trace this space's networks, or None when it does."""
-    if getattr(run.space, "graph_of_network", False) is None:
+    if run.space.graph_of_network is None:
         return "the space opts out of tracing (graph_of_network = None)"
     return _tracer_available() or run.no_networks()
 
@@ -516,7 +515,7 @@ def check_costs(run: _Run) -> str:
     from cbred_ray.stats.cost import macs, params
 
     space, problems, indices = run.space, [], run.indices
-    width = getattr(space, "cost_width", None)
+    width = space.cost_width
     got_params, got_macs = (np.asarray(v, dtype=np.float64).ravel() for v in space.costs(indices, run.num_classes))
     if got_params.shape != indices.shape or got_macs.shape != indices.shape:
         return _verdict([f"costs gives {got_params.shape} params and {got_macs.shape} MACs for {len(indices)}"], "")
@@ -583,7 +582,7 @@ def check_traced_graph(run: _Run) -> str:
     off = _tracing_off(run)
     if off:
         return f"skipped: {off}"
-    if getattr(run.space, "graph_of_network", False) is True:
+    if run.space.graph_of_network is True:
         return _whole_network(run)
     return _repeated_cell(run)
 

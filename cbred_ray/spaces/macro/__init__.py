@@ -247,7 +247,7 @@ class MacroSpace(Space):
     id_column = "arch"
     network_kinds = ("standard", "small")
     Params: ClassVar[type[BaseModel]] = MacroParams
-    graph_of_network: ClassVar[bool] = True
+    graph_of_network: ClassVar[bool | None] = True
     """The computational graph is the whole standard network's (:mod:`cbred_ray.spaces.check`)."""
 
     def __post_init__(self) -> None:
