@@ -27,15 +27,9 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.flop_counter import FlopCounterMode
 
-from cbred_ray.stats.engine import SMALL_NETWORK, random_stream
-from cbred_ray.stats.linear_regions import (
-    REGION_FORWARD_BATCH,
-    REGION_REPEATS,
-    REGION_SAMPLE_BATCH,
-    build_thin_network,
-    region_inputs,
-)
-from cbred_ray.stats.network import build_network
+from cbred_ray.spaces.cell.network import SMALL_NETWORK, build_network, build_thin_network
+from cbred_ray.stats.engine import random_stream
+from cbred_ray.stats.linear_regions import REGION_FORWARD_BATCH, REGION_REPEATS, REGION_SAMPLE_BATCH, region_inputs
 from cbred_ray.stats.registry import STATISTICS
 
 NB201 = {"channels": 16, "cells_per_stage": 5}

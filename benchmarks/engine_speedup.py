@@ -34,9 +34,9 @@ from unittest import mock
 
 import torch
 
+from cbred_ray.spaces.cell.network import OP_NAMES
 from cbred_ray.stats import STATISTICS, compute_stats, load_batch
 from cbred_ray.stats import engine as engine_module
-from cbred_ray.stats.network import OP_NAMES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from baseline_stats import NAMES, baseline_calls  # noqa: E402

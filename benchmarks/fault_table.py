@@ -107,8 +107,8 @@ def _start_ray(oom: bool) -> None:
 
 
 def _list_archs() -> list[str]:
-    from cbred_ray.spaces import nb201
-    from cbred_ray.spaces.canonical import canonical_cells
+    from cbred_ray.spaces.cell import nb201
+    from cbred_ray.spaces.cell.canonical import canonical_cells
 
     cells = nb201.cell_range(6000, 6400)
     _, first = np.unique(canonical_cells(cells), axis=0, return_index=True)

@@ -33,7 +33,7 @@ from zero_cost_faithfulness import compare  # noqa: E402
 from cbred_ray.config import DataConfig, ResourcesConfig, StatsConfig  # noqa: E402
 from cbred_ray.evaluate.benchmark import load_benchmark  # noqa: E402
 from cbred_ray.pipeline.run import run_statistics  # noqa: E402
-from cbred_ray.spaces import nb201  # noqa: E402
+from cbred_ray.spaces.cell import nb201  # noqa: E402
 from cbred_ray.stats.data import read_source  # noqa: E402
 
 

@@ -40,8 +40,8 @@ def built_params(cells: list[tuple[int, list[int], list[str]]]) -> tuple[list[tu
     """((position, parameter count) of the network of each cell, built on the meta device; process seconds)."""
     import torch
 
+    from cbred_ray.spaces.nb101.network import build_nb101_network
     from cbred_ray.stats.cost import params
-    from cbred_ray.stats.nb101_network import build_nb101_network
 
     torch.set_num_threads(1)
     started = time.process_time()
@@ -171,7 +171,8 @@ def forward_seconds(table, seed: int, cells: int, batch: int) -> dict:
     """Process seconds of forward + backward of one batch at each width, first and warm call, 1 thread."""
     import torch
 
-    from cbred_ray.stats.nb101_network import build_nb101_network, nb101_costs
+    from cbred_ray.spaces.nb101.network import build_nb101_network
+    from cbred_ray.spaces.nb101.plan import nb101_costs
 
     torch.set_num_threads(1)
     seven = np.flatnonzero(table["num_vertices"].to_numpy() == 7)
@@ -217,7 +218,7 @@ def main() -> None:
     import pandas as pd
     import torch
 
-    from cbred_ray.stats.nb101_network import nb101_costs
+    from cbred_ray.spaces.nb101.plan import nb101_costs
 
     started_all = time.perf_counter()
     table = pd.read_parquet(TABLE, columns=["hash", "num_vertices", "module_adjacency", "module_operations",

@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 from provenance import provenance
 
-from cbred_ray.spaces import nb101
-from cbred_ray.spaces.nb101_space import read_cells, write_cells
+from cbred_ray.spaces.nb101 import encoding as nb101
+from cbred_ray.spaces.nb101 import read_cells, write_cells
 
 REPO = Path(__file__).resolve().parents[1]
 TABLE = "../shared/nb101/nb101_test_accuracy.parquet"
@@ -81,7 +81,7 @@ def main() -> None:
                         help="hash every labelled graph, as the official script does (not only class firsts)")
     parser.add_argument("--serial", action="store_true", help="also enumerate serially in the driver and compare")
     parser.add_argument("--write-package", action="store_true",
-                        help="write the enumeration as the package's list of cells (cbred_ray/spaces/data)")
+                        help="write the enumeration as the package's list of cells (cbred_ray/spaces/nb101/data)")
     parser.add_argument("--out", default="benchmarks/results/nb101_space.json")
     args = parser.parse_args()
     table_path = Path(args.table) if Path(args.table).is_absolute() else REPO / args.table

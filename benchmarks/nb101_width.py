@@ -29,7 +29,7 @@ from scipy.stats import kendalltau
 
 from cbred_ray.config import StatsConfig
 from cbred_ray.pipeline.run import run_statistics
-from cbred_ray.spaces.nb101_space import nb101_space
+from cbred_ray.spaces.nb101 import nb101_space
 from cbred_ray.stats.data import load_batch
 from cbred_ray.stats.engine import compute_stats
 from cbred_ray.store import Store

@@ -32,8 +32,8 @@ import pyarrow.parquet as pq
 from cbred_ray.config import DataConfig, ResourcesConfig, StatsConfig
 from cbred_ray.pipeline.run import run_statistics
 from cbred_ray.select.scoring import AZ_COMPONENTS, az_nas
-from cbred_ray.spaces import nb201
 from cbred_ray.spaces.base import distinct_sorted
+from cbred_ray.spaces.cell import nb201
 from cbred_ray.store import Store
 
 CHUNK_SIZE = 500

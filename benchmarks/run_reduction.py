@@ -38,7 +38,7 @@ from cbred_ray.report.report import portable
 from cbred_ray.select.reduction import reduce_space
 from cbred_ray.select.scoring import oriented_ranks
 from cbred_ray.select.settings import Selection
-from cbred_ray.spaces import nb201
+from cbred_ray.spaces.cell import nb201
 from cbred_ray.store import Store
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from cbred_ray.config import DataConfig, ResourcesConfig, StatsConfig
 from cbred_ray.pipeline.run import run_statistics
-from cbred_ray.spaces import nb201
+from cbred_ray.spaces.cell import nb201
 from cbred_ray.stats.registry import STATISTICS
 
 

@@ -52,10 +52,10 @@ def _timed(fn, *args):
 
 def nb201_chunk(indices: list[int]) -> dict:
     """Traced counts of each canonical cell's module; hashes of each as-given cell's module; seconds."""
-    from cbred_ray.graphs.computational import KERNEL_TYPES
     from cbred_ray.graphs.traced import graph_hash, kernel_counts, kernel_types_of, trace_graph
-    from cbred_ray.spaces.nb201 import SPACE
-    from cbred_ray.stats.network import InferCell
+    from cbred_ray.spaces.cell.graph import KERNEL_TYPES
+    from cbred_ray.spaces.cell.nb201 import SPACE
+    from cbred_ray.spaces.cell.network import InferCell
 
     _start()
     cells = SPACE.cells_of(np.asarray(indices))
@@ -83,8 +83,8 @@ def nb101_chunk(task: tuple[list[int], str]) -> dict:
     import torch
 
     from cbred_ray.graphs.traced import kernel_counts, kernel_types_of, trace_graph
-    from cbred_ray.spaces.nb101_space import nb101_space
-    from cbred_ray.stats.nb101_network import NB101Cell
+    from cbred_ray.spaces.nb101 import nb101_space
+    from cbred_ray.spaces.nb101.network import NB101Cell
 
     _start()
     indices, which = task
@@ -110,8 +110,8 @@ def network_chunk(indices: list[int]) -> dict:
     import torch
 
     from cbred_ray.graphs.traced import kernel_types_of, network_summary, trace_graph
-    from cbred_ray.spaces.nb201 import SPACE
-    from cbred_ray.stats.network import build_network
+    from cbred_ray.spaces.cell.nb201 import SPACE
+    from cbred_ray.spaces.cell.network import build_network
 
     _start()
     out = {"counts": [], "trace": [0.0, 0.0], "summary": [0.0, 0.0]}
@@ -140,9 +140,9 @@ def _per_arch(parts: list[dict], key: str, count: int) -> dict:
 
 
 def check_nb201(pool: ProcessPoolExecutor) -> tuple[dict, dict]:
-    from cbred_ray.graphs.cell_features import op_counts
-    from cbred_ray.graphs.computational import KERNEL_TYPES
-    from cbred_ray.spaces.nb201 import SPACE
+    from cbred_ray.spaces.cell.features import op_counts
+    from cbred_ray.spaces.cell.graph import KERNEL_TYPES
+    from cbred_ray.spaces.cell.nb201 import SPACE
 
     indices = np.arange(SPACE.size)
     started = time.perf_counter()
@@ -185,8 +185,8 @@ def _compare_classes(space, hashes: list[str], canonical: np.ndarray) -> dict:
 
 
 def check_nb101(pool: ProcessPoolExecutor) -> tuple[dict, dict]:
-    from cbred_ray.graphs import nb101_graph
-    from cbred_ray.spaces.nb101_space import nb101_space
+    from cbred_ray.spaces.nb101 import graph as nb101_graph
+    from cbred_ray.spaces.nb101 import nb101_space
 
     space = nb101_space(5)
     indices = np.arange(space.size)
@@ -212,9 +212,9 @@ def check_nb101(pool: ProcessPoolExecutor) -> tuple[dict, dict]:
 
 def check_networks(pool: ProcessPoolExecutor, sample: int, seed: int) -> tuple[dict, dict]:
     """Whole networks: traced kernels = a fixed part + 15 x the closed form's canonical-cell kernels."""
-    from cbred_ray.graphs.cell_features import op_counts
-    from cbred_ray.graphs.computational import KERNEL_TYPES
-    from cbred_ray.spaces.nb201 import SPACE
+    from cbred_ray.spaces.cell.features import op_counts
+    from cbred_ray.spaces.cell.graph import KERNEL_TYPES
+    from cbred_ray.spaces.cell.nb201 import SPACE
 
     reference = int(SPACE.indices_of(np.asarray([[1] * SPACE.num_edges]))[0])  # all skip_connect
     picked = np.random.default_rng(seed).choice(SPACE.size, sample, replace=False)

@@ -5,7 +5,7 @@
     python benchmarks/zero_cost_faithfulness.py --stats SAMPLE.parquet --dataset cifar10 ...
 
 The engine scores a cell's canonical form, in which branches that cannot reach the output are cut
-(``cbred_ray.spaces.canonical``); the references build the cell as written, so a branch off every path to
+(``cbred_ray.spaces.cell.canonical``); the references build the cell as written, so a branch off every path to
 the output still has weights (l2_norm), FLOPs (the benchmark API's, which AZ-NAS's complexity reads),
 modules whose outputs MeCo's hooks read, and BatchNorm layers whose running variance Zen's correction sums.
 This computes the statistics on the written cell instead (in-process, one thread, the same seed, batch
@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cbred_ray.spaces import nb201
+from cbred_ray.spaces.cell import nb201
 from cbred_ray.stats import compute_stats, load_batch
 
 

@@ -119,8 +119,8 @@ class StatsConfig(_Strict):
         default_factory=dict, description="per-statistic knobs, e.g. {ntk_cond: {batch_size: 32}}")
     repeats: int = Field(1, ge=1, le=100, description="seeds per architecture: stored as mean and spread")
     width: int | None = Field(None, ge=1, le=1024, description="channels of the network statistics are computed "
-                              "on (NB201 and cell spaces: its channels, 16; NB101: its stem, default "
-                              "cbred_ray.stats.networks.NB101_WIDTH); null: the space's default")
+                              "on (NB201 and cell spaces: its channels, 16; NB101: its stem, 8; "
+                              "a space of your own: what its networks() takes); null: the space's default")
     shard_size: int = Field(25, ge=1, le=1_000_000, description="distinct cells per stats shard")
     precomputed: str | None = Field(None, description="a Parquet file of statistics (cbred export --stage stats) "
                                     "to read instead of computing them; relative to the config file")

@@ -40,8 +40,8 @@ def synthetic_stats_file(tmp_path_factory) -> Path:
     import numpy as np
     import pandas as pd
 
-    from cbred_ray.spaces import nb201
-    from cbred_ray.spaces.canonical import canonical_cells
+    from cbred_ray.spaces.cell import nb201
+    from cbred_ray.spaces.cell.canonical import canonical_cells
 
     index = np.arange(nb201.SPACE_SIZE)
     canon = canonical_cells(nb201.cells_of(index))

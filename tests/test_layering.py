@@ -113,7 +113,7 @@ def test_no_code_outside_a_space_branches_on_a_space_name():
 
 def test_asking_a_closed_form_space_for_its_costs_does_not_load_torch():
     code = ("import sys, numpy as np; from cbred_ray.spaces import build_space; "
-            "[build_space(n).costs(np.arange(5), 10) for n in ('nb201', 'cell', 'macro')]; print('torch' in sys.modules)")
+            "[build_space(n).costs(np.arange(5), 10) for n in ('nb201', 'cell', 'nb101', 'macro')]; print('torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                           cwd=PACKAGE.parent)
     assert done.stdout.strip() == "False"
@@ -128,3 +128,28 @@ def test_a_space_names_its_benchmark_table_but_nothing_that_makes_a_reduction_re
             if isinstance(node, ast.Attribute) and node.attr == "benchmark_table":
                 readers.append(path.relative_to(PACKAGE).parts[0])
     assert readers and set(readers) <= {"evaluate", "report"}, readers
+
+
+def test_the_networks_and_graphs_of_a_kind_of_space_live_with_that_space():
+    """Networks (torch modules) are defined only in the spaces package, one package per kind; what graphs/ and
+    stats/ hold serves every space: they read a space's interface, and reach a built-in space only for the
+    statistics' shorthand of NB201 operation names (``stats.networks.as_networks``)."""
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.relative_to(PACKAGE).parts[0] == "spaces":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                bases = {ast.unparse(b) for b in node.bases}
+                assert not bases & {"nn.Module", "nn.Sequential", "torch.nn.Module"}, \
+                    f"{path.relative_to(PACKAGE)} defines the network {node.name}"
+    reached = {}
+    for package in ("graphs", "stats"):
+        for path in sorted((PACKAGE / package).rglob("*.py")):
+            kinds = {n for n in _imports(path) if n.startswith("cbred_ray.spaces.") and n != "cbred_ray.spaces.base"}
+            if kinds:
+                reached[str(path.relative_to(PACKAGE))] = kinds
+    assert reached == {"stats/networks.py": {"cbred_ray.spaces.cell.network"}}, reached
+    kinds = {p.name for p in (PACKAGE / "spaces").iterdir() if (p / "__init__.py").is_file()}
+    assert {"cell", "nb101", "macro"} <= kinds
+    for kind in ("cell", "nb101", "macro"):
+        assert (PACKAGE / "spaces" / kind / "network.py").is_file(), kind

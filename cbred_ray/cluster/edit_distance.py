@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cbred_ray.errors import BadInput
-from cbred_ray.spaces import nb201
+from cbred_ray.spaces.cell import nb201
 
 _SWAP = np.array([1, 0, 2, 3, 5, 4])  # edge e of one cell faces edge _SWAP[e] of the other when 1 <-> 2
 _EDGE_21 = 2  # (2<-1), which the swap cannot map

@@ -22,8 +22,8 @@ import pandas as pd
 import pyarrow as pa
 
 from cbred_ray.errors import BadInput
-from cbred_ray.spaces import nb201
 from cbred_ray.spaces.base import Space
+from cbred_ray.spaces.cell import nb201
 
 ARCH_COLUMN = "arch_str"
 """The identifier column of NB201 (and cell-space) tables."""

@@ -37,7 +37,7 @@ from nas_201_api import ArchResults
 from tqdm import tqdm
 
 from cbred_ray.errors import BadInput
-from cbred_ray.spaces import nb201
+from cbred_ray.spaces.cell import nb201
 from cbred_ray.store.atomic import write_table_atomic
 
 FULL_SCHEDULE = "full"  # the state dict NASBench201API files under hp='200'

@@ -1,7 +1,8 @@
-"""Computational graphs of architectures, their projections and graph features.
+"""What the computational graphs of every space share, as pure functions (no Ray).
 
-Pure functions (no Ray): :mod:`.computational` builds the bipartite memory/kernel graph of a
-cell and its projections, :mod:`.features` turns a graph into fixed-order arrays (the reference
-definition of the features), and :mod:`.cell_features` computes the same features vectorised over
-arrays of cells, without building graphs, for the graphs stage.
+:mod:`.computational` is the bipartite memory/kernel vocabulary and its projections, :mod:`.features`
+turns any such graph into fixed-order arrays (the reference definition of the features), and
+:mod:`.traced` derives the graph of any built network by tracing it. A kind of space builds its own
+graphs and computes their features vectorised over arrays of architectures, in its own package
+(:mod:`cbred_ray.spaces.cell`, :mod:`cbred_ray.spaces.nb101`, :mod:`cbred_ray.spaces.macro`).
 """

@@ -4,29 +4,28 @@ Method doc, "Computational graphs": a graph is represented by a third-order
 adjacency tensor A ∈ {0,1}^{|V|×|V|×|P|}, P the set of operation types; and
 "Distances between graphs": the probabilistic distances compare distributions
 of operation usage. Kernel-type axes follow ``kernel_types`` (a space's
-:attr:`~cbred_ray.spaces.base.Space.kernel_types`; the cell spaces' :data:`KERNEL_TYPES`
-by default). These are the definitions; the graphs stage computes the same features
-vectorised over arrays of architectures (:mod:`.cell_features`, :mod:`.nb101_graph`),
-and the tests hold the two equal.
+:attr:`~cbred_ray.spaces.base.Space.kernel_types`). These are the definitions; the cell spaces and NB101
+compute the same features vectorised over arrays of architectures (:mod:`cbred_ray.spaces.cell.features`,
+:mod:`cbred_ray.spaces.nb101.graph`), and the tests hold the two equal.
 """
 from __future__ import annotations
 
 import networkx as nx
 import numpy as np
 
-from cbred_ray.graphs.computational import KERNEL, KERNEL_TYPES, MEMORY, nodes_of, project
+from cbred_ray.graphs.computational import KERNEL, MEMORY, nodes_of, project
 
 
-def adjacency_tensor(graph: nx.DiGraph, kernel_types: tuple[str, ...] = KERNEL_TYPES) -> np.ndarray:
+def adjacency_tensor(graph: nx.DiGraph, kernel_types: tuple[str, ...]) -> np.ndarray:
     """Third-order adjacency tensor of the memory projection over kernel types.
 
     ``A[a, b, t] = 1`` when a kernel of type ``KERNEL_TYPES[t]`` reads memory
     node ``a`` and writes memory node ``b``. Shape (|V_M|, |V_M|,
     len(KERNEL_TYPES)), dtype int8. Memory nodes are indexed in the graph's
     node order (:func:`~cbred_ray.graphs.computational.nodes_of`), which
-    :func:`~cbred_ray.graphs.computational.cell_graph` fixes, so the tensor is
+    :func:`~cbred_ray.spaces.cell.graph.cell_graph` fixes, so the tensor is
     deterministic; its size varies with the cell (the ``adjacency`` feature of
-    :mod:`.cell_features` is a fixed-size encoding).
+    :mod:`cbred_ray.spaces.cell.features` is a fixed-size encoding).
     """
     memory = project(graph, MEMORY)
     index = {n: i for i, n in enumerate(nodes_of(graph, MEMORY))}
@@ -36,7 +35,7 @@ def adjacency_tensor(graph: nx.DiGraph, kernel_types: tuple[str, ...] = KERNEL_T
     return a
 
 
-def op_counts(graph: nx.DiGraph, kernel_types: tuple[str, ...] = KERNEL_TYPES) -> np.ndarray:
+def op_counts(graph: nx.DiGraph, kernel_types: tuple[str, ...]) -> np.ndarray:
     """Number of kernel nodes of each type, int64 of length len(kernel_types)."""
     counts = np.zeros(len(kernel_types), dtype=np.int64)
     for k in nodes_of(graph, KERNEL):
@@ -44,7 +43,7 @@ def op_counts(graph: nx.DiGraph, kernel_types: tuple[str, ...] = KERNEL_TYPES) -
     return counts
 
 
-def op_usage(graph: nx.DiGraph, kernel_types: tuple[str, ...] = KERNEL_TYPES) -> np.ndarray:
+def op_usage(graph: nx.DiGraph, kernel_types: tuple[str, ...]) -> np.ndarray:
     """Operation-usage distribution: share of kernel nodes of each type (float64).
 
     Sums to 1 for a graph with kernels. A graph without kernels (the all-``none``

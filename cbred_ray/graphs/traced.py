@@ -13,7 +13,7 @@ The tracer runs the network on a zero input of ``input_shape`` as it records, in
 without gradients (the inference program; train/eval flags and buffers are restored), so every
 recorded value has a concrete value: this is ``symbolic_trace`` and ``ShapeProp`` in one pass,
 needed because networks branch on shapes (NB101's cell truncates an input only when its channels
-differ, :class:`cbred_ray.stats.nb101_network.NB101Cell`). Python control flow on tensors is
+differ, :class:`cbred_ray.spaces.nb101.network.NB101Cell`). Python control flow on tensors is
 decided by that zero input; shape queries (``.shape``, ``.size()``, ``.dim()``, ``len``) give
 plain numbers and add nothing. A module on the ``meta`` device traces without computing anything.
 
@@ -30,7 +30,7 @@ plain numbers and add nothing. A module on the ``meta`` device traces without co
 * constants are not arrays: tensors made by ``zeros``/``zeros_like``/``ones``/``full``/``arange``...
   (:data:`CONSTANTS`), buffers, tensor attributes, ``x * 0`` (NB201's official ``none`` edge); and
   every operation that reads no input-dependent array is folded into a constant (so the whole
-  branch NB201's :class:`~cbred_ray.stats.network.InferCell` runs on ``torch.zeros_like`` for an
+  branch NB201's :class:`~cbred_ray.spaces.cell.network.InferCell` runs on ``torch.zeros_like`` for an
   edge out of a node nothing feeds disappears, as the canonical form removes it);
 * a sum is one ``add`` kernel reading every input-dependent term and parameter it adds: constant
   and scalar terms are dropped (``sum(tensors)`` starts at ``0 + t0``; an ``add`` left with one

@@ -27,8 +27,8 @@ from cbred_ray.pipeline.stats_stage import run_stats_stage
 from cbred_ray.select.constraints import arch_costs, within_budget
 from cbred_ray.select.halving import halving_budget
 from cbred_ray.select.scoring import sample_members
-from cbred_ray.spaces import nb201
 from cbred_ray.spaces.base import Space, distinct_sorted
+from cbred_ray.spaces.cell import nb201
 from cbred_ray.stats.data import load_batch
 from cbred_ray.stats.engine import effective_settings, validate_inputs
 from cbred_ray.store import Store

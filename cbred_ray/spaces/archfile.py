@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cbred_ray.errors import BadInput
-from cbred_ray.spaces import nb201
 from cbred_ray.spaces.base import Space
+from cbred_ray.spaces.cell import nb201
 
 
 def read_arch_strings(path: str | Path, space: Space = nb201.SPACE) -> list[str]:

@@ -35,7 +35,7 @@ ENTRY_POINT_GROUP = "cbred_ray.spaces"
 BUILTIN: dict[str, str] = {
     "nb201": "cbred_ray.spaces.cell:NB201Space",
     "cell": "cbred_ray.spaces.cell:CellSpace",
-    "nb101": "cbred_ray.spaces.nb101_space:NB101Space",
+    "nb101": "cbred_ray.spaces.nb101:NB101Space",
     "macro": "cbred_ray.spaces.macro:MacroSpace",
 }
 """The spaces that ship with the package, as ``module:Class``."""

@@ -11,8 +11,9 @@ import torch
 
 from cbred_ray.catalog import CATALOGUE, DTYPE, check_options
 from cbred_ray.errors import BadInput
+from cbred_ray.spaces.base import Networks
 from cbred_ray.stats.linear_regions import region_inputs
-from cbred_ray.stats.networks import KINDS, SMALL_NETWORK, Networks, as_networks
+from cbred_ray.stats.networks import KINDS, as_networks
 from cbred_ray.stats.numerics import finite
 from cbred_ray.stats.registry import STATISTICS, SharedPass
 
@@ -30,7 +31,7 @@ the first ``batch_size`` images (default: ``Statistic.batch_size``, e.g. 128 for
 for the NTK). Anything not given keeps the function's published default."""
 
 _MIN_RETRY_BATCH = 2
-__all__ = ["SMALL_NETWORK", "compute_stats", "effective_settings", "summarise_repeats", "validate_options"]
+__all__ = ["compute_stats", "effective_settings", "summarise_repeats", "validate_options"]
 
 
 def validate_stat_names(names: Sequence[str]) -> None:

@@ -9,7 +9,8 @@ The published setup for NAS-Bench-201, which the defaults here follow:
 
 - Network: a *thin* copy of the cell network, ``TinyNetworkDarts(C=1, N=1, depth=1,
   use_stem=False)``: no stem, only the first block (one cell, 1 channel), then the head
-  (BatchNorm + ReLU, global pooling, linear classifier). ``build_thin_network``.
+  (BatchNorm + ReLU, global pooling, linear classifier):
+  :func:`cbred_ray.spaces.cell.network.build_thin_network`.
 - Inputs: ``input_size=(1000, 1, 3, 3)``: batches of 1000 random 3x3 crops (``RandomCrop(3,
   padding=0)`` of normalised training images) of one randomly chosen channel
   (``RandChannel(1)``). ``region_inputs`` crops the caller's image batch the same way, or
@@ -45,72 +46,28 @@ network and batch, so no shared pass is implemented.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
-from typing import Literal
 
 import torch
 from torch import nn
 
 from cbred_ray.errors import BadInput
-from cbred_ray.stats.network import EDGES, NB201Network, validate_ops
 from cbred_ray.stats.numerics import StatisticFailed, restored_state
 
-THIN_CHANNELS = 1
-THIN_CELLS_PER_STAGE = 1
-THIN_DEPTH = 1
 REGION_RESOLUTION = 3
+REGION_CHANNELS = 1
+"""One randomly chosen channel (``RandChannel(1)``): the input of the thin network, which has no stem."""
 REGION_FORWARD_BATCH = 1000
 REGION_SAMPLE_BATCH = 3
 REGION_REPEATS = 3
 REGION_SAMPLES = REGION_FORWARD_BATCH * REGION_SAMPLE_BATCH * REGION_REPEATS
 """9000 inputs: 3 repeats x 3 batches x 1000 samples, as TE-NAS draws them."""
 
-Init = Literal["default", "kaiming_normal_fanin"]
-
-
-def _kaiming_normal_fanin(module: nn.Module) -> None:
-    """TE-NAS ``kaiming_normal_fanin_init`` for one module."""
-    if isinstance(module, (nn.Conv2d, nn.Linear)):
-        nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.BatchNorm2d):
-        nn.init.ones_(module.weight)
-        nn.init.zeros_(module.bias)
-
-
-def build_thin_network(
-    ops: Sequence[str],
-    num_classes: int = 100,
-    channels: int = THIN_CHANNELS,
-    cells_per_stage: int = THIN_CELLS_PER_STAGE,
-    depth: int | None = THIN_DEPTH,
-    use_stem: bool = False,
-    init: Init = "default",
-    edges: Sequence[tuple[int, int]] = EDGES,
-) -> nn.Module:
-    """The thin NB201 network on which TE-NAS counts linear regions (C=1, N=1, depth 1, no stem).
-
-    Without a stem the input must have ``channels`` channels. ``depth`` None keeps all
-    blocks. ``init`` "default" keeps PyTorch's initialisation (what the reference code
-    effectively does); "kaiming_normal_fanin" re-initialises as TE-NAS intended. ``edges``: the
-    cell's, for an N-node cell space. Seed torch before calling for a reproducible network.
-    """
-    if init not in ("default", "kaiming_normal_fanin"):
-        raise BadInput(f"unknown init {init!r}; known: 'default', 'kaiming_normal_fanin'")
-    net = NB201Network(validate_ops(ops, edges), num_classes, channels, cells_per_stage, use_stem=use_stem,
-                       depth=depth, edges=edges)
-    if init == "kaiming_normal_fanin":
-        net.apply(_kaiming_normal_fanin)
-    return net
-
-
 def region_inputs(
     samples: int = REGION_SAMPLES,
     resolution: int = REGION_RESOLUTION,
     seed: int = 0,
     source_batch: torch.Tensor | None = None,
-    channels: int = THIN_CHANNELS,
+    channels: int = REGION_CHANNELS,
 ) -> torch.Tensor:
     """``samples`` inputs of shape (channels, resolution, resolution) for counting regions.
 

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from scipy.stats import rankdata
 
-from cbred_ray.spaces import nb201
+from cbred_ray.spaces.cell import nb201
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import nb201_space_stats as space_stats  # noqa: E402

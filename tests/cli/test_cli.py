@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from cbred_ray.cli import main
-from cbred_ray.spaces import nb201
+from cbred_ray.spaces.cell import nb201
 
 REPO = Path(__file__).resolve().parents[2]
 

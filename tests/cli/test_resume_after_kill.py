@@ -10,8 +10,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from cbred_ray.spaces import nb201
-from cbred_ray.spaces.canonical import canonical_cells
+from cbred_ray.spaces.cell import nb201
+from cbred_ray.spaces.cell.canonical import canonical_cells
 
 
 def _command(archs, out):

@@ -7,15 +7,15 @@ from hypothesis.extra.numpy import arrays
 
 from cbred_ray.cluster.distances import METRICS, hellinger, jensen_shannon, pairwise, symmetric_kl
 from cbred_ray.errors import BadInput
-from cbred_ray.graphs.computational import cell_graph
 from cbred_ray.graphs.features import op_usage
-from cbred_ray.spaces import nb201
-from cbred_ray.spaces.nb201 import SPACE as NB201
+from cbred_ray.spaces.cell import nb201
+from cbred_ray.spaces.cell.graph import KERNEL_TYPES, cell_graph
+from cbred_ray.spaces.cell.nb201 import SPACE as NB201
 
 
 def usage(n, seed):
     rng = np.random.default_rng(seed)
-    return np.stack([op_usage(cell_graph(c, NB201)) for c in nb201.cells_of(rng.choice(nb201.SPACE_SIZE, n, replace=False))])
+    return np.stack([op_usage(cell_graph(c, NB201), KERNEL_TYPES) for c in nb201.cells_of(rng.choice(nb201.SPACE_SIZE, n, replace=False))])
 
 
 distributions = arrays(np.float64, 5, elements=st.floats(0, 1)).filter(lambda v: v.sum() > 1e-3).map(lambda v: v / v.sum())

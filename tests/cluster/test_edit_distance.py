@@ -5,7 +5,7 @@ import pytest
 
 from cbred_ray.cluster.edit_distance import EditCosts, edit_distance, pairwise_edit_distance
 from cbred_ray.errors import BadInput
-from cbred_ray.spaces import nb201
+from cbred_ray.spaces.cell import nb201
 
 ROLES = {0: "input", 1: "intermediate", 2: "intermediate", 3: "output"}
 

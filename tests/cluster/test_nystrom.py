@@ -9,8 +9,8 @@ from sklearn.metrics import adjusted_rand_score
 from cbred_ray.cluster.distances import pairwise
 from cbred_ray.cluster.nystrom import fit_nystrom
 from cbred_ray.errors import BadInput
-from cbred_ray.graphs.cell_features import cell_features
 from cbred_ray.spaces.cell import CellSpace
+from cbred_ray.spaces.cell.features import cell_features
 
 
 @pytest.fixture(scope="module")

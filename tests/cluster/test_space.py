@@ -7,7 +7,7 @@ from cbred_ray.cluster.kmeans import kmeans
 from cbred_ray.cluster.space import SILHOUETTE_SAMPLE, Clustering, cluster_space
 from cbred_ray.config import ClusterConfig
 from cbred_ray.errors import BadInput
-from cbred_ray.spaces import nb201
+from cbred_ray.spaces.cell import nb201
 
 
 def _plain(**section) -> Clustering:

@@ -11,9 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cbred_ray.errors import BadInput
-from cbred_ray.graphs import nb101_graph
-from cbred_ray.graphs.cell_features import op_counts
-from cbred_ray.graphs.computational import KERNEL, KERNEL_TYPES, MEMORY, nodes_of
+from cbred_ray.graphs.computational import KERNEL, MEMORY, nodes_of
 from cbred_ray.graphs.traced import (
     graph_hash,
     kernel_counts,
@@ -22,11 +20,14 @@ from cbred_ray.graphs.traced import (
     network_summary,
     trace_graph,
 )
-from cbred_ray.spaces.nb101_space import nb101_space
-from cbred_ray.spaces.nb201 import SPACE, parse
+from cbred_ray.spaces.cell.features import op_counts
+from cbred_ray.spaces.cell.graph import KERNEL_TYPES
+from cbred_ray.spaces.cell.nb201 import SPACE, parse
+from cbred_ray.spaces.cell.network import InferCell, build_network
+from cbred_ray.spaces.nb101 import graph as nb101_graph
+from cbred_ray.spaces.nb101 import nb101_space
+from cbred_ray.spaces.nb101.network import NB101Cell, build_nb101_network
 from cbred_ray.stats.cost import macs, params
-from cbred_ray.stats.nb101_network import NB101Cell, build_nb101_network
-from cbred_ray.stats.network import InferCell, build_network
 
 CELL_INPUT = (1, 16, 32, 32)
 NB101_TYPES = ("conv3x3", "conv1x1", "batchnorm", "relu", "maxpool", "add", "concat")

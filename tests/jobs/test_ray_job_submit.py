@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from cbred_ray.config import load_config
-from cbred_ray.spaces import nb201
+from cbred_ray.spaces.cell import nb201
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = "configs/nb201_tiny.yaml"

@@ -11,8 +11,8 @@ from fault_injection import descendants_named
 
 from cbred_ray.config import ResourcesConfig, StatsConfig
 from cbred_ray.pipeline.run import run_statistics
-from cbred_ray.spaces import nb201
-from cbred_ray.spaces.canonical import canonical_cells
+from cbred_ray.spaces.cell import nb201
+from cbred_ray.spaces.cell.canonical import canonical_cells
 
 
 def _archs(n):

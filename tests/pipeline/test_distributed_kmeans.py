@@ -6,10 +6,10 @@ import pytest
 import ray
 from sklearn.cluster import KMeans
 
-from cbred_ray.graphs.cell_features import cell_features
 from cbred_ray.pipeline.kmeans_stage import distributed_kmeans
 from cbred_ray.pipeline.shard_holders import ShardHolder
 from cbred_ray.spaces.cell import CellSpace
+from cbred_ray.spaces.cell.features import cell_features
 
 
 @pytest.fixture(scope="module")

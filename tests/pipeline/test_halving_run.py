@@ -13,7 +13,7 @@ from cbred_ray.errors import BadInput
 from cbred_ray.pipeline.run import run_reduction
 from cbred_ray.select.halving import halve_clusters
 from cbred_ray.select.settings import Selection
-from cbred_ray.spaces import nb201
+from cbred_ray.spaces.cell import nb201
 from cbred_ray.store import Store
 
 HALVING = {

@@ -16,8 +16,8 @@ from ray.cluster_utils import Cluster
 from cbred_ray.config import ResourcesConfig, StatsConfig
 from cbred_ray.pipeline.run import run_statistics
 from cbred_ray.pipeline.runtime import ActorPlan, plan_actors
-from cbred_ray.spaces import nb201
-from cbred_ray.spaces.canonical import canonical_cells
+from cbred_ray.spaces.cell import nb201
+from cbred_ray.spaces.cell.canonical import canonical_cells
 from cbred_ray.store import Store
 
 CFG = StatsConfig(names=("naswot_v2", "logsynflow", "params", "macs"), data={"batch_size": 8}, shard_size=2)

@@ -13,7 +13,7 @@ from cbred_ray.cli import main
 from cbred_ray.config import config_from_dict
 from cbred_ray.errors import BadInput
 from cbred_ray.pipeline.run import run_reduction
-from cbred_ray.spaces.nb101_space import nb101_space
+from cbred_ray.spaces.nb101 import nb101_space
 from cbred_ray.stats.engine import compute_stats
 from cbred_ray.store import Store
 

@@ -14,8 +14,8 @@ from cbred_ray.config import SelectConfig
 from cbred_ray.pipeline.select_stage import run_select_stage
 from cbred_ray.pipeline.stats_actor import stats_table
 from cbred_ray.select.constraints import arch_costs
-from cbred_ray.spaces import nb201
-from cbred_ray.spaces.canonical import canonical_cells
+from cbred_ray.spaces.cell import nb201
+from cbred_ray.spaces.cell.canonical import canonical_cells
 from cbred_ray.stats import Statistic, compute_stats, registry
 from cbred_ray.stats.engine import summarise_repeats
 from cbred_ray.store import Store

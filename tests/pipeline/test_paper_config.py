@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from cbred_ray.config import load_config
-from cbred_ray.spaces import nb201
+from cbred_ray.spaces.cell import nb201
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "configs" / "nb201_cifar100_paper.yaml"

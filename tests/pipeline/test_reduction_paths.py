@@ -11,8 +11,8 @@ from cbred_ray.errors import BadInput
 from cbred_ray.pipeline.run import run_reduction
 from cbred_ray.select.reduction import ensemble_rank
 from cbred_ray.select.scoring import oriented_ranks
-from cbred_ray.spaces import nb201
-from cbred_ray.spaces.cell_cost import cell_costs
+from cbred_ray.spaces.cell import nb201
+from cbred_ray.spaces.cell.cost import cell_costs
 from cbred_ray.store import Store
 
 SCORED = ["naswot_v2", "logsynflow", "ntk_cond"]

@@ -7,8 +7,8 @@ import pytest
 
 from cbred_ray.config import ResourcesConfig, StatsConfig, config_from_dict
 from cbred_ray.pipeline.run import run_reduction, run_statistics
-from cbred_ray.spaces import nb201
-from cbred_ray.spaces.canonical import canonical_cells
+from cbred_ray.spaces.cell import nb201
+from cbred_ray.spaces.cell.canonical import canonical_cells
 from cbred_ray.store import Store
 
 SMALL = {

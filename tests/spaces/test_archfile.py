@@ -2,8 +2,8 @@ import pandas as pd
 import pytest
 
 from cbred_ray.errors import BadInput
-from cbred_ray.spaces import nb201
 from cbred_ray.spaces.archfile import read_arch_strings
+from cbred_ray.spaces.cell import nb201
 
 A, B = nb201.format_cell((3, 3, 0, 1, 2, 3)), nb201.format_cell((0, 1, 2, 3, 4, 0))
 

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+import pytest
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
@@ -143,15 +144,21 @@ class TwinChain(TinyChain):
         return super().build(arch.replace("3", "0"), width, num_classes)
 
 
-def test_architectures_with_the_same_traced_graph_are_computed_once(tmp_path):
+@pytest.mark.parametrize("engine", ["driver", "distributed"])
+def test_architectures_with_the_same_traced_graph_are_computed_once(tmp_path, engine):
+    """On either clustering engine; shards of 3 architectures put the names of one network in different
+    shards (and, distributed, on different holders), so each key's representative is the run's."""
     space = TwinChain(layers=2)
     keys = space.graph_keys(np.arange(space.size))
     classes = {a.replace("3", "0") for a in space.format_ids(np.arange(space.size))}
     assert len(set(keys.tolist())) == len(classes)  # 9 networks among 16 names
     config = {"stats": {"names": ["logsynflow", "params"], "num_classes": 10, "data": {"source": None,
                                                                                         "batch_size": 8}},
-              "cluster": {"k": 2, "n_init": 1}, "select": {"statistics": ["logsynflow"], "bootstrap": 0}}
+              "graphs": {"shard_size": 3},
+              "cluster": {"k": 2, "n_init": 1, "engine": engine, "holders": 2},
+              "select": {"statistics": ["logsynflow"], "bootstrap": 0}}
     result = cbred_ray.reduce(config, out=tmp_path / "store", space=space, progress=False)
+    assert result.manifest["stages"]["clusters"]["engine"] == engine
     assert result.manifest["space"]["unique_cells"] == len(classes)
     assert result.manifest["stages"]["stats"]["cells_computed"] == len(classes)
     clusters = result.clusters

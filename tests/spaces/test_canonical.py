@@ -3,8 +3,8 @@ import itertools
 import networkx as nx
 import numpy as np
 
-from cbred_ray.spaces import nb201
-from cbred_ray.spaces.canonical import canonical, canonical_cells, live_edges, nb201_unique_str
+from cbred_ray.spaces.cell import nb201
+from cbred_ray.spaces.cell.canonical import canonical, canonical_cells, live_edges, nb201_unique_str
 
 ALL = nb201.cell_range(0, nb201.SPACE_SIZE)
 

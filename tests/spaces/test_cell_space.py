@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from cbred_ray.errors import BadInput
-from cbred_ray.spaces import nb201
-from cbred_ray.spaces.canonical import canonical_cells
-from cbred_ray.spaces.cell import CellSpace
+from cbred_ray.spaces.cell import CellSpace, nb201
+from cbred_ray.spaces.cell.canonical import canonical_cells
 
 FIVE = CellSpace(5)
 

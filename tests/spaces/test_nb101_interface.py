@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 
 from cbred_ray.errors import BadInput
-from cbred_ray.spaces import nb101, space_of
-from cbred_ray.spaces.nb101_space import nb101_space, read_cells
+from cbred_ray.spaces import space_of
+from cbred_ray.spaces.nb101 import encoding as nb101
+from cbred_ray.spaces.nb101 import nb101_space, read_cells
 
 TABLE = Path(__file__).resolve().parents[2].parent / "shared" / "nb101" / "nb101_test_accuracy.parquet"
 

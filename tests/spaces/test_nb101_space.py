@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cbred_ray.errors import BadInput
-from cbred_ray.spaces import nb101
+from cbred_ray.spaces.nb101 import encoding as nb101
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"

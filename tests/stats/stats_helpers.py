@@ -2,7 +2,7 @@
 
 import torch
 
-from cbred_ray.stats import build_network
+from cbred_ray.spaces.cell.network import build_network
 
 ALL_CONV = ["nor_conv_3x3"] * 6
 MIXED = ["nor_conv_3x3", "skip_connect", "nor_conv_1x1", "avg_pool_3x3", "nor_conv_3x3", "skip_connect"]

@@ -30,13 +30,13 @@ batch = batch16()
 results = compute_stats(MIXED, ["naswot_v2", "params"], batch, seed=0, **SMALL)
 
 from cbred_ray.pipeline.stats_actor import stats_table
-from cbred_ray.spaces import nb201
+from cbred_ray.spaces.cell import nb201
 from cbred_ray.stats.engine import summarise_repeats
 row = stats_table(nb201.SPACE, np.array([7]), np.array([7]), {{7: summarise_repeats([results], ["naswot_v2", "params"])}},
                   ("naswot_v2", "params"), False).to_pylist()[0]
 
 torch.manual_seed(0)
-from cbred_ray.stats import build_network
+from cbred_ray.spaces.cell.network import build_network
 expected = original(build_network(MIXED, **SMALL), batch[:2])
 try:
     with __import__("fault_injection").address_space_limit(768 * 2 ** 20):

@@ -5,8 +5,9 @@ import torch
 from stats_helpers import ALL_CONV, MIXED, SMALL, batch16, labels16
 
 from cbred_ray.errors import BadInput
-from cbred_ray.stats import STATISTICS, Statistic, build_network, compute_stats, registry, validate_stat_names
-from cbred_ray.stats.engine import SMALL_NETWORK, _plan
+from cbred_ray.spaces.cell.network import SMALL_NETWORK, build_network, build_thin_network
+from cbred_ray.stats import STATISTICS, Statistic, compute_stats, registry, validate_stat_names
+from cbred_ray.stats.engine import _plan
 from cbred_ray.stats.ntk import ntk_cond
 
 NAMES = ["naswot_v1", "naswot_v2", "ntk_cond", "linear_regions", "synflow", "logsynflow", "jacov", "l2_norm",
@@ -162,7 +163,7 @@ def test_repeats_are_summarised_as_mean_and_spread():
 
 
 def test_linear_region_inputs_are_config_values():
-    from cbred_ray.stats.linear_regions import build_thin_network, linear_regions, region_inputs
+    from cbred_ray.stats.linear_regions import linear_regions, region_inputs
 
     batch = batch16()
     options = {"linear_regions": {"resolution": 5, "samples": 300}}

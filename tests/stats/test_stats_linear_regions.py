@@ -6,14 +6,8 @@ from stats_helpers import ALL_CONV, MIXED, SMALL, batch16
 from torch import nn
 
 from cbred_ray.errors import BadInput
-from cbred_ray.stats import (
-    STATISTICS,
-    StatisticFailed,
-    build_thin_network,
-    compute_stats,
-    linear_regions,
-    region_inputs,
-)
+from cbred_ray.spaces.cell.network import build_thin_network
+from cbred_ray.stats import STATISTICS, StatisticFailed, compute_stats, linear_regions, region_inputs
 from cbred_ray.stats.linear_regions import REGION_SAMPLES, _pack_rows, count_patterns
 
 EXACT = {"repeats": 1, "forward_batch": 1_000_000}  # one group, one forward pass

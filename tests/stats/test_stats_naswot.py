@@ -5,7 +5,8 @@ import torch
 from stats_helpers import SMALL, batch16, small_net
 from torch import nn
 
-from cbred_ray.stats import StatisticFailed, build_network, naswot_v2
+from cbred_ray.spaces.cell.network import build_network
+from cbred_ray.stats import StatisticFailed, naswot_v2
 from cbred_ray.stats.naswot import relu_code_kernel
 
 

@@ -5,7 +5,8 @@ import pytest
 import torch
 from stats_helpers import SMALL, small_net
 
-from cbred_ray.stats import STATISTICS, StatisticFailed, build_network
+from cbred_ray.spaces.cell.network import build_network
+from cbred_ray.stats import STATISTICS, StatisticFailed
 from cbred_ray.stats.naswot import input_jacobians, naswot_v1
 
 BATCH = 8  # Σ is 8 x 8 and full rank: no eigenvalue near -k, where the score is ill-conditioned

@@ -4,7 +4,8 @@ import torch
 from stats_helpers import ALL_CONV, MIXED, SMALL, small_net
 
 from cbred_ray.errors import BadInput
-from cbred_ray.stats import build_network, macs, params
+from cbred_ray.spaces.cell.network import build_network
+from cbred_ray.stats import macs, params
 
 
 def nb201_all_conv3x3_params(c: int, n: int, classes: int) -> int:
@@ -97,9 +98,9 @@ def test_bad_cell_is_bad_input(ops):
 
 
 def test_closed_form_costs_equal_the_built_networks():
-    from cbred_ray.spaces import nb201
-    from cbred_ray.spaces.canonical import canonical_cells
-    from cbred_ray.spaces.cell_cost import cell_costs
+    from cbred_ray.spaces.cell import nb201
+    from cbred_ray.spaces.cell.canonical import canonical_cells
+    from cbred_ray.spaces.cell.cost import cell_costs
 
     rng = np.random.default_rng(0)
     cells = canonical_cells(nb201.cells_of(rng.choice(nb201.SPACE_SIZE, 12, replace=False)))

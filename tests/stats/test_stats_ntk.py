@@ -4,7 +4,8 @@ import pytest
 import torch
 from stats_helpers import SMALL, small_net
 
-from cbred_ray.stats import STATISTICS, StatisticFailed, build_network
+from cbred_ray.spaces.cell.network import build_network
+from cbred_ray.stats import STATISTICS, StatisticFailed
 from cbred_ray.stats.ntk import ntk_cond, ntk_matrix
 
 BATCH = 4

@@ -6,7 +6,8 @@ import torch
 from stats_helpers import SMALL, small_net
 from torch import nn
 
-from cbred_ray.stats import StatisticFailed, build_network, logsynflow, synflow
+from cbred_ray.spaces.cell.network import build_network
+from cbred_ray.stats import StatisticFailed, logsynflow, synflow
 from cbred_ray.stats.synflow import synflow_terms
 
 

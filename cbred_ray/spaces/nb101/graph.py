@@ -1,7 +1,7 @@
 """The computational graph of a NAS-Bench-101 cell, and its clustering features, vectorised.
 
 The cell's program, as the benchmark's ``model_builder.build_module`` runs it (see
-:mod:`cbred_ray.stats.nb101_network`), as a bipartite memory/kernel graph
+:mod:`cbred_ray.spaces.nb101.network`), as a bipartite memory/kernel graph
 (:mod:`cbred_ray.graphs.computational` has the vocabulary):
 
 * memory node ``v{i}`` is the feature array of vertex ``i`` (``v0`` the cell input, the last the
@@ -104,7 +104,7 @@ def cell_graph(matrix: np.ndarray, ops: Sequence[str]) -> nx.DiGraph:
 
 def kernel_counts(vertices: np.ndarray, matrices: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """Kernels of each type (:data:`KERNEL_TYPES`) in the graph of each cell, (n, 8) int64, from the arrays
-    of :func:`cbred_ray.spaces.nb101.decode_many` (matrices padded to 7, labels -1/op index/-2/-3)."""
+    of :func:`cbred_ray.spaces.nb101.encoding.decode_many` (matrices padded to 7, labels -1/op index/-2/-3)."""
     size = np.asarray(vertices, dtype=np.int64).ravel()
     matrices = np.asarray(matrices, dtype=np.int64)
     labels = np.asarray(labels, dtype=np.int64)

@@ -1,5 +1,5 @@
 """The cost model of the cell spaces, in closed form and without torch: parameters and MACs of NB201's
-macro network (:class:`cbred_ray.stats.network.NB201Network`) around each cell.
+macro network (:class:`cbred_ray.spaces.cell.network.NB201Network`) around each cell.
 
 The network is a fixed frame (the stem, the two residual reduction blocks, the last batch norm and the
 classifier) plus, in each of its ``cells_per_stage`` cells per stage, the convolution edges of the cell.
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from cbred_ray.graphs.computational import CellLayout
+    from cbred_ray.spaces.cell.graph import CellLayout
 
 _CONV_AREA = {"nor_conv_1x1": 1, "nor_conv_3x3": 9}
 _SIDE = 32

@@ -18,6 +18,8 @@ own cell.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torch import nn
@@ -174,3 +176,74 @@ def build_network(
     """
     net = NB201Network(validate_ops(ops, edges), num_classes, channels, cells_per_stage, edges=edges)
     return net.to(memory_format=torch.channels_last)
+
+
+THIN_CHANNELS = 1
+THIN_CELLS_PER_STAGE = 1
+THIN_DEPTH = 1
+
+
+Init = Literal["default", "kaiming_normal_fanin"]
+
+
+def _kaiming_normal_fanin(module: nn.Module) -> None:
+    """TE-NAS ``kaiming_normal_fanin_init`` for one module."""
+    if isinstance(module, (nn.Conv2d, nn.Linear)):
+        nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.ones_(module.weight)
+        nn.init.zeros_(module.bias)
+
+
+def build_thin_network(
+    ops: Sequence[str],
+    num_classes: int = 100,
+    channels: int = THIN_CHANNELS,
+    cells_per_stage: int = THIN_CELLS_PER_STAGE,
+    depth: int | None = THIN_DEPTH,
+    use_stem: bool = False,
+    init: Init = "default",
+    edges: Sequence[tuple[int, int]] = EDGES,
+) -> nn.Module:
+    """The thin NB201 network on which TE-NAS counts linear regions (C=1, N=1, depth 1, no stem).
+
+    Without a stem the input must have ``channels`` channels. ``depth`` None keeps all
+    blocks. ``init`` "default" keeps PyTorch's initialisation (what the reference code
+    effectively does); "kaiming_normal_fanin" re-initialises as TE-NAS intended. ``edges``: the
+    cell's, for an N-node cell space. Seed torch before calling for a reproducible network.
+    """
+    if init not in ("default", "kaiming_normal_fanin"):
+        raise BadInput(f"unknown init {init!r}; known: 'default', 'kaiming_normal_fanin'")
+    net = NB201Network(validate_ops(ops, edges), num_classes, channels, cells_per_stage, use_stem=use_stem,
+                       depth=depth, edges=edges)
+    if init == "kaiming_normal_fanin":
+        net.apply(_kaiming_normal_fanin)
+    return net
+
+
+SMALL_NETWORK = {"channels": 3, "cells_per_stage": 1}
+"""TE-NAS computes the NTK on the NB201 network with C=3, N=1 (``prune_tenas.py``, ``model_config``)."""
+
+
+@dataclass(frozen=True)
+class CellNetworks:
+    """The networks of one cell (:meth:`~cbred_ray.spaces.cell.CellSpace.networks`), by the kind a statistic
+    asks for (:data:`cbred_ray.stats.networks.KINDS`): ``standard``, NB201's macro network at ``channels``
+    and ``cells_per_stage``; ``small``, the copy TE-NAS computes the NTK on (:data:`SMALL_NETWORK`);
+    ``thin``, TE-NAS's one-cell, one-channel network for counting linear regions."""
+
+    ops: tuple[str, ...]
+    edges: tuple[tuple[int, int], ...] = EDGES
+    channels: int = 16
+    cells_per_stage: int = 5
+
+    def build(self, kind: str, num_classes: int) -> nn.Module:
+        if kind == "standard":
+            return build_network(self.ops, num_classes, self.channels, self.cells_per_stage, edges=self.edges)
+        if kind == "small":
+            return build_network(self.ops, num_classes, edges=self.edges, **SMALL_NETWORK)
+        if kind == "thin":
+            return build_thin_network(self.ops, num_classes, edges=self.edges)
+        raise BadInput(f"unknown network kind {kind!r} (known: standard, small, thin)")

@@ -1,6 +1,6 @@
 """NAS-Bench-101 as a :class:`~cbred_ray.spaces.base.Space`.
 
-The space is the benchmark's 423,624 cells (:mod:`cbred_ray.spaces.nb101` enumerates them the
+The space is the benchmark's 423,624 cells (:mod:`cbred_ray.spaces.nb101.encoding` enumerates them the
 way the benchmark was made), or its cells of at most ``max_vertices`` vertices (a subspace for
 tests: 2,532 cells of at most 5). An architecture's index is its position in the hash-sorted list
 of the space's cells (the official file's order for the whole space); its identifier is the
@@ -24,11 +24,11 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from cbred_ray.errors import BadInput
-from cbred_ray.spaces import nb101
 from cbred_ray.spaces.base import Space
+from cbred_ray.spaces.nb101 import encoding
 
 CELLS_FILE = Path(__file__).parent / "data" / "nb101_cells.parquet"
-"""Every NB101 cell: ``hash`` (its module hash) and ``code`` (:func:`nb101.encode`), sorted by hash."""
+"""Every NB101 cell: ``hash`` (its module hash) and ``code`` (:func:`encoding.encode`), sorted by hash."""
 
 
 def read_cells(path: Path = CELLS_FILE) -> tuple[np.ndarray, np.ndarray]:
@@ -53,7 +53,7 @@ class NB101Params(BaseModel):
     """The parameters of NAS-Bench-101 (``space: {name: nb101, max_vertices: 5}``)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    max_vertices: int = Field(nb101.MAX_VERTICES, ge=2, le=nb101.MAX_VERTICES,
+    max_vertices: int = Field(encoding.MAX_VERTICES, ge=2, le=encoding.MAX_VERTICES,
                               description="cells of at most this many vertices (7: the whole benchmark)")
 
 
@@ -86,32 +86,32 @@ class NB101Space(Space):
     def parse_id(self, text: str) -> int:
         """The index of a module hash, or of a spec given in the official JSON form."""
         if isinstance(text, str) and text.lstrip().startswith("{"):
-            text = nb101.hash_spec(text)
-        return nb101.index_of(self.hashes, text)
+            text = encoding.hash_spec(text)
+        return encoding.index_of(self.hashes, text)
 
     def parse_ids(self, texts) -> np.ndarray:
-        texts = [nb101.hash_spec(t) if isinstance(t, str) and t.lstrip().startswith("{") else t for t in texts]
+        texts = [encoding.hash_spec(t) if isinstance(t, str) and t.lstrip().startswith("{") else t for t in texts]
         for text in texts:
-            nb101.parse_hash(text)
-        return nb101.indices_of(self.hashes, texts)
+            encoding.parse_hash(text)
+        return encoding.indices_of(self.hashes, texts)
 
     def member_mask(self, ids) -> np.ndarray:
         wanted = np.asarray(list(ids), dtype=object)
         malformed = ~pd.Series(wanted, dtype=object).astype(str).str.fullmatch("[0-9a-f]{32}").to_numpy()
         if malformed.any():
-            nb101.parse_hash(wanted[malformed][0])
+            encoding.parse_hash(wanted[malformed][0])
         return np.isin(wanted.astype("<U32"), self.hashes)
 
     def format_ids(self, indices: np.ndarray) -> list[str]:
         return self.hashes[self.check_indices(indices)].tolist()
 
-    def spec(self, index: int) -> nb101.Spec:
+    def spec(self, index: int) -> encoding.Spec:
         """The pruned cell at ``index``."""
-        return nb101.decode(int(self.codes[self.check_indices([index])[0]]))
+        return encoding.decode(int(self.codes[self.check_indices([index])[0]]))
 
     def decoded(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """:func:`nb101.decode_many` of the cells at ``indices``."""
-        return nb101.decode_many(self.codes[self.check_indices(indices)])
+        """:func:`encoding.decode_many` of the cells at ``indices``."""
+        return encoding.decode_many(self.codes[self.check_indices(indices)])
 
     # -- equivalence, features, graph, cost -----------------------------------------------------
     def canonical_indices(self, indices: np.ndarray) -> np.ndarray:
@@ -119,39 +119,39 @@ class NB101Space(Space):
 
     @property
     def kernel_types(self) -> tuple[str, ...]:
-        from cbred_ray.graphs.nb101_graph import KERNEL_TYPES
+        from cbred_ray.spaces.nb101.graph import KERNEL_TYPES
 
         return KERNEL_TYPES
 
     def features(self, canonical: np.ndarray, name: str) -> np.ndarray:
-        from cbred_ray.graphs import nb101_graph
+        from cbred_ray.spaces.nb101 import graph
 
         self.check_feature(name)
         decoded = self.decoded(canonical)
         if name == "adjacency":
-            return nb101_graph.adjacency(*decoded)
-        counts = nb101_graph.kernel_counts(*decoded)
-        return nb101_graph.op_usage(counts) if name == "op_usage" else counts.astype(np.float64)
+            return graph.adjacency(*decoded)
+        counts = graph.kernel_counts(*decoded)
+        return graph.op_usage(counts) if name == "op_usage" else counts.astype(np.float64)
 
     def computational_graph(self, index: int):
-        from cbred_ray.graphs.nb101_graph import cell_graph
+        from cbred_ray.spaces.nb101.graph import cell_graph
 
         spec = self.spec(index)
         return cell_graph(spec.array(), spec.ops)
 
     def costs(self, indices: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
         """Parameters and MACs of the benchmark's network (stem 128, 3 stacks of 3 cells)."""
-        from cbred_ray.stats.nb101_network import nb101_costs
+        from cbred_ray.spaces.nb101.plan import nb101_costs
 
         size, matrices, labels = self.decoded(indices)
-        names = np.array(nb101.OPS, dtype=object)
-        ops = [[nb101.INPUT, *names[labels[i, 1 : v - 1]], nb101.OUTPUT] for i, v in enumerate(size.tolist())]
+        names = np.array(encoding.OPS, dtype=object)
+        ops = [[encoding.INPUT, *names[labels[i, 1 : v - 1]], encoding.OUTPUT] for i, v in enumerate(size.tolist())]
         cells = [matrices[i, :v, :v] for i, v in enumerate(size.tolist())]
         return nb101_costs(cells, ops, num_classes)
 
     def networks(self, canonical_index: int, width: int | None = None):
-        """The benchmark's network around the cell (:class:`cbred_ray.stats.networks.NB101Networks`)."""
-        from cbred_ray.stats.networks import NB101Networks
+        """The benchmark's network around the cell (:class:`cbred_ray.spaces.nb101.network.NB101Networks`)."""
+        from cbred_ray.spaces.nb101.network import NB101Networks
 
         spec = self.spec(canonical_index)
         return NB101Networks(tuple(map(tuple, np.asarray(spec.matrix).tolist())), tuple(spec.ops),
@@ -159,10 +159,10 @@ class NB101Space(Space):
 
 
 @cache
-def nb101_space(max_vertices: int = nb101.MAX_VERTICES) -> NB101Space:
+def nb101_space(max_vertices: int = encoding.MAX_VERTICES) -> NB101Space:
     """The NB101 space of cells of at most ``max_vertices`` vertices (7: the whole benchmark)."""
-    if not 2 <= max_vertices <= nb101.MAX_VERTICES:
-        raise BadInput(f"NB101 cells have 2 to {nb101.MAX_VERTICES} vertices, got max_vertices {max_vertices}")
+    if not 2 <= max_vertices <= encoding.MAX_VERTICES:
+        raise BadInput(f"NB101 cells have 2 to {encoding.MAX_VERTICES} vertices, got max_vertices {max_vertices}")
     hashes, codes = read_cells()
-    keep = nb101.vertices_of(codes) <= max_vertices
+    keep = encoding.vertices_of(codes) <= max_vertices
     return NB101Space(max_vertices, hashes[keep], codes[keep])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cbred_ray.graphs.computational import KERNEL_TYPES, CellLayout
+from cbred_ray.spaces.cell.graph import KERNEL_TYPES, CellLayout
 
 __all__ = ["adjacency", "cell_features", "kernel_table", "op_counts", "op_usage"]
 

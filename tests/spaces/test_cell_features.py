@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from cbred_ray.graphs import features as graph_features
-from cbred_ray.graphs.cell_features import adjacency, cell_features, op_counts, op_usage
-from cbred_ray.graphs.computational import cell_graph
 from cbred_ray.spaces.cell import CellSpace
-from cbred_ray.spaces.nb201 import SPACE as NB201
+from cbred_ray.spaces.cell.features import adjacency, cell_features, op_counts, op_usage
+from cbred_ray.spaces.cell.graph import KERNEL_TYPES, cell_graph
+from cbred_ray.spaces.cell.nb201 import SPACE as NB201
 
 
 def test_op_counts_and_usage_equal_the_graph_ones_on_every_nb201_cell():
@@ -15,8 +15,8 @@ def test_op_counts_and_usage_equal_the_graph_ones_on_every_nb201_cell():
     distinct = np.unique(space.canonical_cells(space.cells_of(np.arange(space.size))), axis=0)
     graphs = [cell_graph(c, NB201) for c in distinct]
     counts = op_counts(space, distinct)
-    np.testing.assert_array_equal(counts, np.stack([graph_features.op_counts(g) for g in graphs]))
-    np.testing.assert_allclose(op_usage(counts), np.stack([graph_features.op_usage(g) for g in graphs]), rtol=0, atol=0)
+    np.testing.assert_array_equal(counts, np.stack([graph_features.op_counts(g, KERNEL_TYPES) for g in graphs]))
+    np.testing.assert_allclose(op_usage(counts), np.stack([graph_features.op_usage(g, KERNEL_TYPES) for g in graphs]), rtol=0, atol=0)
 
 
 def test_adjacency_is_one_hot_per_edge_and_lossless():

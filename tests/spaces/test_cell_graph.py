@@ -1,4 +1,4 @@
-"""Tests of cbred_ray.graphs.computational: the bipartite graph and its projections."""
+"""Tests of cbred_ray.spaces.cell.graph: the bipartite graph of a cell, and its projections."""
 from __future__ import annotations
 
 from collections import Counter
@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 from cbred_ray.errors import BadInput
-from cbred_ray.graphs.computational import KERNEL_TYPES, cell_graph, nodes_of, project
-from cbred_ray.spaces.canonical import canonical_cells
-from cbred_ray.spaces.nb201 import SPACE as NB201
-from cbred_ray.spaces.nb201 import SPACE_SIZE, cell_range, parse
+from cbred_ray.graphs.computational import nodes_of, project
+from cbred_ray.spaces.cell.canonical import canonical_cells
+from cbred_ray.spaces.cell.graph import KERNEL_TYPES, cell_graph
+from cbred_ray.spaces.cell.nb201 import SPACE as NB201
+from cbred_ray.spaces.cell.nb201 import SPACE_SIZE, cell_range, parse
 
 ALL_NONE = parse("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
 CONV3_PATH = parse("|none~0|+|none~0|none~1|+|nor_conv_3x3~0|none~1|none~2|")

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cbred_ray.spaces.nb201 import EDGES, NUM_NODES, OPS, SPACE, Cell
+from cbred_ray.spaces.cell.nb201 import EDGES, NUM_NODES, OPS, SPACE, Cell
 
 
 def live_edges(cells: np.ndarray) -> np.ndarray:

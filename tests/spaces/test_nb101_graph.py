@@ -8,8 +8,8 @@ import pytest
 from cbred_ray.errors import BadInput
 from cbred_ray.graphs.computational import MEMORY, nodes_of, project
 from cbred_ray.graphs.features import adjacency_tensor, op_counts
-from cbred_ray.graphs.nb101_graph import ADJACENCY_WIDTH, KERNEL_TYPES, cell_graph
-from cbred_ray.spaces.nb101_space import nb101_space
+from cbred_ray.spaces.nb101 import nb101_space
+from cbred_ray.spaces.nb101.graph import ADJACENCY_WIDTH, KERNEL_TYPES, cell_graph
 
 SMALL = nb101_space(5)  # 2,532 cells
 

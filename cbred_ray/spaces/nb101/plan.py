@@ -1,18 +1,9 @@
-"""The NAS-Bench-101 network for one cell, as in the official code, and its costs in closed form.
+"""The shape of the NAS-Bench-101 network of a cell, without building it: the checks of a cell's spec, the
+channels of its vertices, the plan of cells, and the network's costs in closed form (no torch).
 
-Follows google-research/nasbench (Ying et al., ICML 2019): ``nasbench/lib/model_builder.py``
-(``build_model_fn``, ``build_module``, ``projection``, ``truncate``, ``compute_vertex_channels``)
-and ``nasbench/lib/base_ops.py`` (``conv_bn_relu``, ``Conv3x3BnRelu``, ``Conv1x1BnRelu``,
-``MaxPool3x3``), with the benchmark's configuration (``nasbench/lib/config.py``): a 128-filter stem,
-3 stacks of 3 modules, 10 labels, BatchNorm epsilon 1e-5 and momentum 0.997 (TF's convention; 0.003
-in PyTorch's). The official "module" is called a cell here. Differences, none of which changes a
-parameter count or a MAC:
-
-- weights take PyTorch's default initialisation (officially variance scaling for convolutions,
-  Glorot uniform for the dense layer), so seed torch before building;
-- the 2x2 stride-2 max-pool between stacks uses ``ceil_mode`` for TF's "same" padding (equal to
-  no padding at the even sizes 32 and 16 of the benchmark);
-- ``forward`` returns the logits only (officially the model function returns a training spec).
+The rules are google-research/nasbench's (``nasbench/lib/model_builder.py``: ``compute_vertex_channels``,
+``build_model_fn``); :mod:`.network` builds the network they describe, and a test holds the costs here equal
+to the built network's.
 """
 
 from __future__ import annotations
@@ -22,8 +13,6 @@ from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
-import torch
-from torch import nn
 
 from cbred_ray.errors import BadInput
 
@@ -32,34 +21,8 @@ CONV3X3, CONV1X1, MAXPOOL3X3 = "conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3
 OP_NAMES: tuple[str, ...] = (CONV3X3, CONV1X1, MAXPOOL3X3)
 """The three interior-vertex operations, in the benchmark's own order (``api.ALLOWED_OPS``)."""
 
-BN_EPSILON = 1e-5
-BN_MOMENTUM = 0.997
-"""``base_ops.BN_EPSILON`` and ``BN_MOMENTUM`` (TF: running = momentum x running + (1 - momentum) x batch)."""
-
 IMAGE_SIDE = 32
 """Side of the CIFAR images the network is costed on (``macs``' default input, 3 x 32 x 32)."""
-
-
-class ConvBNReLU(nn.Sequential):
-    """``base_ops.conv_bn_relu``: Conv2d (stride 1, "same" padding, no bias) -> BatchNorm2d -> ReLU."""
-
-    def __init__(self, c_in: int, c_out: int, kernel: int) -> None:
-        super().__init__(
-            nn.Conv2d(c_in, c_out, kernel, stride=1, padding=kernel // 2, bias=False),
-            nn.BatchNorm2d(c_out, eps=BN_EPSILON, momentum=1.0 - BN_MOMENTUM),
-            nn.ReLU(inplace=False),
-        )
-
-
-def make_op(name: str, channels: int) -> nn.Module:
-    """One interior-vertex operation (``base_ops.OP_MAP``); its input already has ``channels`` channels."""
-    if name == CONV3X3:
-        return ConvBNReLU(channels, channels, 3)
-    if name == CONV1X1:
-        return ConvBNReLU(channels, channels, 1)
-    if name == MAXPOOL3X3:
-        return nn.MaxPool2d(3, stride=1, padding=1)
-    raise BadInput(f"unknown NB101 operation {name!r}")
 
 
 def validate_matrix(matrix: object) -> np.ndarray:
@@ -145,117 +108,11 @@ def compute_vertex_channels(input_channels: int, output_channels: int, matrix: o
     return channels
 
 
-class NB101Cell(nn.Module):
-    """One NB101 module (``model_builder.build_module``) from ``c_in`` to ``c_out`` channels.
-
-    Interior vertex t sums, in this order, the tensors of its interior predecessors truncated to
-    its channel count (the first channels; no parameters) and, when the input feeds it, a 1x1
-    Conv-BN-ReLU projection of the input; then applies its op. The output concatenates the
-    interior vertices that feed it (in vertex order) and, when the input feeds it, adds a 1x1
-    projection of the input to ``c_out``; with no interior vertex feeding it, it is that projection.
-    """
-
-    def __init__(self, matrix: np.ndarray, ops: Sequence[str], c_in: int, c_out: int) -> None:
-        super().__init__()
-        num_vertices = matrix.shape[0]
-        self.vertex_channels = tuple(compute_vertex_channels(c_in, c_out, matrix))
-        self.sources = tuple(tuple(s for s in range(1, t) if matrix[s, t]) for t in range(num_vertices))
-        self.from_input = tuple(bool(matrix[0, t]) for t in range(num_vertices))
-        self.to_output = tuple(t for t in range(1, num_vertices - 1) if matrix[t, -1])
-        self.projections = nn.ModuleDict()
-        self.vertex_ops = nn.ModuleDict()
-        for t in range(1, num_vertices - 1):
-            if self.from_input[t]:
-                self.projections[f"vertex_{t}"] = ConvBNReLU(c_in, self.vertex_channels[t], 1)
-            self.vertex_ops[f"vertex_{t}"] = make_op(ops[t], self.vertex_channels[t])
-        if self.from_input[-1]:
-            self.projections["output"] = ConvBNReLU(c_in, c_out, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        tensors = [x]
-        for t in range(1, len(self.vertex_channels) - 1):
-            width = self.vertex_channels[t]
-            add_in = [tensors[s] if tensors[s].shape[1] == width else tensors[s][:, :width] for s in self.sources[t]]
-            if self.from_input[t]:
-                add_in.append(self.projections[f"vertex_{t}"](x))
-            value = add_in[0]
-            for other in add_in[1:]:
-                value = value + other
-            tensors.append(self.vertex_ops[f"vertex_{t}"](value))
-        if not self.to_output:
-            return self.projections["output"](x)
-        out = tensors[self.to_output[0]] if len(self.to_output) == 1 else torch.cat([tensors[t] for t in self.to_output], 1)
-        if self.from_input[-1]:
-            out = out + self.projections["output"](x)
-        return out
-
-
-class NB101Network(nn.Module):
-    """Stem, ``num_stacks`` stacks of ``cells_per_stack`` cells, global average pool, linear head.
-
-    ``model_builder.build_model_fn``: the stem is a 3x3 Conv-BN-ReLU to ``stem_channels``; before
-    every stack but the first, a 2x2 stride-2 max-pool halves the resolution and the stack's
-    channels double; the first cell of a stack maps the previous width to the new one.
-    """
-
-    def __init__(
-        self, matrix: np.ndarray, ops: Sequence[str], num_classes: int, stem_channels: int, num_stacks: int,
-        cells_per_stack: int,
-    ) -> None:
-        super().__init__()
-        self.stem = ConvBNReLU(3, stem_channels, 3)
-        layers: list[nn.Module] = []
-        channels = stem_channels
-        for stack in range(num_stacks):
-            c_in = channels
-            if stack > 0:
-                layers.append(nn.MaxPool2d(2, stride=2, ceil_mode=True))
-                channels *= 2
-            for _ in range(cells_per_stack):
-                layers.append(NB101Cell(matrix, ops, c_in, channels))
-                c_in = channels
-        self.cells = nn.Sequential(*layers)
-        self.classifier = nn.Linear(channels, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.pre_pool(x).mean(dim=(2, 3)))
-
-    def pre_pool(self, x: torch.Tensor) -> torch.Tensor:
-        """The feature map the global average pooling reads."""
-        return self.cells(self.stem(x))
-
-    def cell_features(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """The stem's output and every layer's of the stacks (cells and downsampling), in order."""
-        features = [self.stem(x)]
-        for layer in self.cells:
-            features.append(layer(features[-1]))
-        return features
-
-
-def _validate_sizes(num_classes: int, stem_channels: int, num_stacks: int, cells_per_stack: int) -> None:
+def validate_sizes(num_classes: int, stem_channels: int, num_stacks: int, cells_per_stack: int) -> None:
     for name, value in (("num_classes", num_classes), ("stem_channels", stem_channels), ("num_stacks", num_stacks),
                         ("cells_per_stack", cells_per_stack)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise BadInput(f"{name} must be a positive integer, got {value!r}")
-
-
-def build_nb101_network(
-    matrix: object, ops: Sequence[str], num_classes: int = 10, stem_channels: int = 128, num_stacks: int = 3,
-    cells_per_stack: int = 3,
-) -> nn.Module:
-    """Build the NB101 network for a cell (the benchmark's: 128 stem channels, 3 x 3 cells, 10 classes).
-
-    ``matrix``: the V x V adjacency of a pruned cell (array-like, or flat row-major as in the
-    table); ``ops``: its V vertex labels (``input``, ``OP_NAMES``..., ``output``). Weights use
-    PyTorch's default initialisation, so seed torch before calling for a reproducible network.
-    ``stem_channels`` is the width knob; any width at least the output's in-degree builds.
-    Weights are stored channels-last (NHWC), which with a channels-last input is faster on CPU
-    (oneDNN); values and parameter names are unchanged.
-    """
-    array, ops = validate_spec(matrix, ops)
-    _validate_sizes(num_classes, stem_channels, num_stacks, cells_per_stack)
-    net = NB101Network(array, ops, int(num_classes), int(stem_channels), int(num_stacks), int(cells_per_stack))
-    return net.to(memory_format=torch.channels_last)
 
 
 _OP_CODE = {INPUT: 3, OUTPUT: 4, **{name: code for code, name in enumerate(OP_NAMES)}}
@@ -304,7 +161,7 @@ def nb101_costs(
     vertex count. Equal to ``params`` and ``macs`` of ``build_nb101_network`` (a test holds them
     equal) and to the table's ``trainable_parameters`` at the defaults (the benchmark holds them).
     """
-    _validate_sizes(num_classes, stem_channels, num_stacks, cells_per_stack)
+    validate_sizes(num_classes, stem_channels, num_stacks, cells_per_stack)
     matrices, ops = list(matrices), list(ops)
     if len(matrices) != len(ops):
         raise BadInput(f"{len(matrices)} matrices but {len(ops)} op lists")

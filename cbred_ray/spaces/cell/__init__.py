@@ -18,7 +18,7 @@ Canonical form (one representative per computed function), for any node count:
    higher node; the representative is the renaming with the smallest index
    (equivalently, lexicographically smallest cell).
 Cells whose output is disconnected from the input map to the all-``none`` cell.
-NAS-Bench-201 is :class:`NB201Space`, the 4-node member (:data:`cbred_ray.spaces.nb201.SPACE`): one
+NAS-Bench-201 is :class:`NB201Space`, the 4-node member (:data:`cbred_ray.spaces.cell.nb201.SPACE`): one
 implementation, with NB201's arch strings, its 8,765 canonical classes and its networks.
 """
 from __future__ import annotations
@@ -34,10 +34,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cbred_ray.errors import BadInput
 from cbred_ray.spaces.base import NoParams, Space, distinct_sorted
-from cbred_ray.spaces.cell_cost import cell_costs
+from cbred_ray.spaces.cell.cost import cell_costs
 
 KNOWN_OPS: tuple[str, ...] = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
-"""Operations a cell space may use (their kernels are defined in :mod:`cbred_ray.graphs.cell_features`)."""
+"""Operations a cell space may use (their kernels are defined in :mod:`cbred_ray.spaces.cell.features`)."""
 MAX_NODES = 8
 _CHUNK = 1 << 18  # rows per vectorised block, to bound temporary memory
 
@@ -230,18 +230,18 @@ class CellSpace(Space):
     # -- features, graph, cost ----------------------------------------------------------------
     @property
     def kernel_types(self) -> tuple[str, ...]:
-        from cbred_ray.graphs.computational import KERNEL_TYPES
+        from cbred_ray.spaces.cell.graph import KERNEL_TYPES
 
         return KERNEL_TYPES
 
     def features(self, canonical: np.ndarray, name: str) -> np.ndarray:
-        from cbred_ray.graphs.cell_features import cell_features
+        from cbred_ray.spaces.cell.features import cell_features
 
         self.check_feature(name)
         return cell_features(self, self.cells_of(canonical), name)
 
     def computational_graph(self, index: int):
-        from cbred_ray.graphs.computational import cell_graph
+        from cbred_ray.spaces.cell.graph import cell_graph
 
         return cell_graph(self.cells_of(np.asarray([index]))[0], self)
 
@@ -260,8 +260,8 @@ class CellSpace(Space):
 
     # -- networks -----------------------------------------------------------------------------
     def networks(self, canonical_index: int, width: int | None = None):
-        """NB201's macro network around the cell (:class:`cbred_ray.stats.networks.CellNetworks`)."""
-        from cbred_ray.stats.networks import CellNetworks
+        """NB201's macro network around the cell (:class:`cbred_ray.spaces.cell.network.CellNetworks`)."""
+        from cbred_ray.spaces.cell.network import CellNetworks
 
         cell = self.cells_of(np.asarray([canonical_index]))[0]
         return CellNetworks(self.op_names(cell), self.edges, **({} if width is None else {"channels": width}))

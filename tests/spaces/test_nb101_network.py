@@ -7,17 +7,16 @@ import pytest
 import torch
 
 from cbred_ray.errors import BadInput
-from cbred_ray.stats.cost import macs, params
-from cbred_ray.stats.nb101_network import (
+from cbred_ray.spaces.nb101.network import NB101Cell, build_nb101_network
+from cbred_ray.spaces.nb101.plan import (
     CONV1X1,
     CONV3X3,
     MAXPOOL3X3,
-    NB101Cell,
-    build_nb101_network,
     compute_vertex_channels,
     nb101_costs,
     validate_spec,
 )
+from cbred_ray.stats.cost import macs, params
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
@@ -266,8 +265,8 @@ def test_bad_sizes(bad):
 def test_every_statistic_but_linear_regions_computes_on_an_nb101_network():
     from stats_helpers import batch16, labels16
 
+    from cbred_ray.spaces.nb101.network import NB101Networks
     from cbred_ray.stats import STATISTICS, compute_stats
-    from cbred_ray.stats.networks import NB101Networks
 
     matrix = ((0, 1, 1, 0, 0), (0, 0, 0, 1, 0), (0, 0, 0, 1, 0), (0, 0, 0, 0, 1), (0, 0, 0, 0, 0))
     ops = ("input", "conv3x3-bn-relu", "maxpool3x3", "conv1x1-bn-relu", "output")
