@@ -43,16 +43,22 @@ def graphs_table(space: Space, indices: np.ndarray, feature: str, num_classes: i
     return pa.table(columns)
 
 
-def representatives(arch_index: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """For each architecture, the smallest index among the architectures sharing its key: the one the
-    statistics are computed on."""
+def key_firsts(arch_index: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct keys, sorted; the smallest architecture index holding each). Merging these pairs from
+    several parts of a run and taking this again gives the run's own: how the distributed engine finds them."""
     order = np.lexsort((arch_index, keys))
     sorted_keys = keys[order]
-    starts = np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]])
-    first = arch_index[order][np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
-    out = np.empty_like(arch_index)
-    out[order] = first
-    return out
+    starts = np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]]) if len(order) else np.zeros(0, bool)
+    return sorted_keys[starts], arch_index[order][starts]
+
+
+def representatives(arch_index: np.ndarray, keys: np.ndarray, firsts: tuple[np.ndarray, np.ndarray] | None = None
+                    ) -> np.ndarray:
+    """For each architecture, the smallest index among the architectures sharing its key (over ``firsts``,
+    :func:`key_firsts` of the whole run; by default of these architectures): the one the statistics are
+    computed on."""
+    distinct, first = firsts if firsts is not None else key_firsts(arch_index, keys)
+    return first[np.searchsorted(distinct, keys)]
 
 
 def _write_shards(batch: dict[str, np.ndarray], store_root: str, space: Space, feature: str, num_classes: int,

@@ -4,7 +4,10 @@ The shards of ``graphs/`` are dealt out to a pool of holders (one per CPU of the
 default); each loads its shards once, as :class:`~cbred_ray.cluster.kmeans_parallel.Points`
 (distinct feature rows and the rows that repeat them), and runs each step of a clustering
 over all of them, returning one exact sum (or the rows drawn). Every per-row decision is a
-pure function of the row, so the results do not depend on which holder has which shard.
+pure function of the row, so the results do not depend on which holder has which shard. For a space
+that deduplicates by a graph key (a space defined by a builder), the holders also give the smallest
+architecture of each key they hold, and take back the run's, so that each key keeps one representative
+whichever shards hold it; the costs the graphs stage measured are written as they are.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import pyarrow as pa
 import ray
 
 from cbred_ray.cluster import kmeans_parallel as kp
+from cbred_ray.pipeline.graphs_stage import GRAPH_KEY, key_firsts, representatives
 from cbred_ray.spaces.base import Space
 from cbred_ray.store import Store
 
@@ -28,14 +32,26 @@ class ShardHolder:
 
     def __init__(self) -> None:
         self.shards: dict[int, tuple[np.ndarray, kp.Points]] = {}
+        self.extra: dict[int, dict[str, np.ndarray]] = {}  # per shard: graph keys and measured costs, if stored
 
-    def load(self, root: str, numbers: list[int], feature: str) -> int:
+    def load(self, root: str, numbers: list[int], feature: str, extra: tuple[str, ...] = ()) -> int:
         for n in numbers:
-            table = Store(root).read_shard("graphs", n, ["arch_index", "canonical_index", feature])
+            table = Store(root).read_shard("graphs", n, ["arch_index", "canonical_index", feature, *extra])
             features = table.column(feature).combine_chunks().flatten().to_numpy().reshape(len(table), -1)
             self.shards[n] = (table.column("canonical_index").to_numpy(),
                               kp.Points.of(table.column("arch_index").to_numpy(), features))
+            self.extra[n] = {name: table.column(name).to_numpy() for name in extra}
         return sum(len(p.ids) for _, p in self.shards.values())
+
+    def key_firsts(self) -> tuple[np.ndarray, np.ndarray]:
+        """(distinct graph keys, the smallest architecture holding each) over this holder's shards."""
+        ids = np.concatenate([p.ids for _, p in self.shards.values()])
+        return key_firsts(ids, np.concatenate([self.extra[n][GRAPH_KEY] for n in self.shards]))
+
+    def represent(self, firsts: tuple[np.ndarray, np.ndarray]) -> None:
+        """Each architecture's canonical index becomes its key's representative over the run (``firsts``)."""
+        for n, (_, points) in self.shards.items():
+            self.shards[n] = (representatives(points.ids, self.extra[n][GRAPH_KEY], firsts), points)
 
     def put(self, number: int, canonical: np.ndarray, ids: np.ndarray, features: np.ndarray) -> None:
         self.shards[number] = (np.asarray(canonical), kp.Points.of(ids, features))
@@ -74,7 +90,9 @@ class ShardHolder:
         sizes = np.zeros(k, np.int64)
         for n, (canonical, points) in self.shards.items():
             cluster = np.asarray(assign(points.values))[points.inverse]
-            params, macs = space.costs(points.ids, num_classes)
+            measured = self.extra.get(n, {})
+            params, macs = (measured["arch_params"], measured["arch_macs"]) if "arch_params" in measured else \
+                space.costs(points.ids, num_classes)
             Store(root).write_shard("clusters", n, pa.table({
                 "arch_index": pa.array(points.ids, pa.int64()), "canonical_index": pa.array(canonical, pa.int64()),
                 "cluster": pa.array(cluster, pa.int32()), "arch_params": pa.array(params, pa.float64()),
@@ -89,10 +107,18 @@ def default_holders() -> int:
 
 
 def hold_store_shards(store: Store, feature: str, holders: int | None = None) -> list:
-    """Holder actors loaded with every graphs shard of the store, dealt out in turn."""
+    """Holder actors loaded with every graphs shard of the store, dealt out in turn; where the graphs carry
+    a deduplication key, every architecture's canonical index is its key's representative over the run."""
     numbers = sorted(store.shard_files("graphs"))
+    stored = store.columns("graphs")
+    extra = tuple(c for c in (GRAPH_KEY, "arch_params", "arch_macs") if c in stored)
     actors = [ShardHolder.remote() for _ in range(min(holders or default_holders(), len(numbers)))]
-    ray.get([a.load.remote(str(store.root), numbers[i :: len(actors)], feature) for i, a in enumerate(actors)])
+    ray.get([a.load.remote(str(store.root), numbers[i :: len(actors)], feature, extra) for i, a in enumerate(actors)])
+    if GRAPH_KEY in extra:
+        parts = ray.get([a.key_firsts.remote() for a in actors])
+        ids, keys = np.concatenate([p[1] for p in parts]), np.concatenate([p[0] for p in parts])
+        firsts = ray.put(key_firsts(ids, keys))
+        ray.get([a.represent.remote(firsts) for a in actors])
     return actors
 
 

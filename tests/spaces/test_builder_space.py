@@ -155,7 +155,7 @@ def test_architectures_with_the_same_traced_graph_are_computed_once(tmp_path, en
     config = {"stats": {"names": ["logsynflow", "params"], "num_classes": 10, "data": {"source": None,
                                                                                         "batch_size": 8}},
               "graphs": {"shard_size": 3},
-              "cluster": {"k": 2, "n_init": 1, "engine": engine, "holders": 2},
+              "cluster": {"k": 2, "n_init": 1, "engine": engine}, "resources": {"holders": 2},
               "select": {"statistics": ["logsynflow"], "bootstrap": 0}}
     result = cbred_ray.reduce(config, out=tmp_path / "store", space=space, progress=False)
     assert result.manifest["stages"]["clusters"]["engine"] == engine
