@@ -59,7 +59,9 @@ class StatisticInfo:
     random numbers of its own, from a stream seeded by the run's seed and its name. ``options``: the
     knobs a config may set for it, name -> :data:`OptionType`: the keyword parameters of its function,
     ``batch_size`` when it reads a batch, and the options that shape its inputs (the registry checks
-    this at import). ``doc``: what it computes, in its published setup.
+    this at import). ``doc``: what it computes, in its published setup. ``reads``: the methods of the network
+    it calls beyond ``forward`` (:data:`NETWORK_METHODS`); a space whose networks do not define them
+    (``Space.network_methods``) has the statistic refused before a run.
     """
 
     name: str
@@ -72,6 +74,7 @@ class StatisticInfo:
     random: bool
     options: Mapping[str, OptionType] = field(hash=False)
     doc: str
+    reads: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", types.MappingProxyType(dict(self.options)))
@@ -80,14 +83,23 @@ class StatisticInfo:
 def _stat(name: str, doc: str, options: Mapping[str, OptionType], *, network: Literal["standard", "small", "thin"]
           = "standard", higher_is_better: bool = True, kind: Literal["quality", "cost"] = "quality",
           needs_batch: bool = False, needs_labels: bool = False, batch_size: int | None = None,
-          random: bool = False) -> StatisticInfo:
+          random: bool = False, reads: tuple[str, ...] = ()) -> StatisticInfo:
     """A statistic whose ``options`` are its function's (and inputs'); one that reads a batch also takes
     ``batch_size``."""
     if (batch_size is not None or needs_labels) and not needs_batch:
         raise ValueError(f"statistic {name!r} reads images, so it needs_batch")
+    unknown = [r for r in reads if r not in NETWORK_METHODS]
+    if unknown:
+        raise ValueError(f"statistic {name!r} reads {unknown[0]!r}, which is not one of {NETWORK_METHODS}")
     return StatisticInfo(name, network, higher_is_better, kind, needs_batch, needs_labels, batch_size, random,
-                         {**options, **({"batch_size": int} if needs_batch else {})}, doc)
+                         {**options, **({"batch_size": int} if needs_batch else {})}, doc, reads)
 
+
+NETWORK_METHODS: dict[str, str] = {
+    "pre_pool": "pre_pool(x): the feature map the global pooling reads",
+    "cell_features": "cell_features(x): the stem's output and every block's, in order",
+}
+"""The methods beyond ``forward`` that some statistics call on a network, and what each returns."""
 
 _TRAIN = {"train_mode": bool}
 """The option of every statistic that runs its network in train mode by default."""
@@ -138,13 +150,14 @@ _ALL = (
           {**_TRAIN, "k": float}, needs_batch=True, needs_labels=True, batch_size=ZERO_COST_BATCH),
     _stat("zen", "log E‖f(x) - f(x + 0.01ε)‖₁ + Σ log √mean(BN running var), f the pre-pooling map, N(0,1) "
           "weights, 64 Gaussian images, train mode (Zen-NAS, Lin et al., ICCV 2021)",
-          {"batch_size": int, "mixup_gamma": float, "repeats": int}, random=True),
+          {"batch_size": int, "mixup_gamma": float, "repeats": int}, random=True, reads=("pre_pool",)),
     _stat("az_expressivity", "Σ over stem and block outputs of the entropy of the channel-covariance spectrum, "
-          "Kaiming fan-in weights, 64 Gaussian images, train mode (AZ-NAS, Lee and Ham, CVPR 2024)", _AZ, random=True),
+          "Kaiming fan-in weights, 64 Gaussian images, train mode (AZ-NAS, Lee and Ham, CVPR 2024)", _AZ, random=True,
+          reads=("cell_features",)),
     _stat("az_progressivity", "min over consecutive stem and block outputs of the growth of their expressivity "
-          "(AZ-NAS, CVPR 2024)", _AZ, random=True),
+          "(AZ-NAS, CVPR 2024)", _AZ, random=True, reads=("cell_features",)),
     _stat("az_trainability", "mean over blocks of -σ - 1/σ + 2, σ the spectral norm of the Rademacher-probed "
-          "input-output gradient correlation (AZ-NAS, CVPR 2024)", _AZ, random=True),
+          "input-output gradient correlation (AZ-NAS, CVPR 2024)", _AZ, random=True, reads=("cell_features",)),
     _stat("az_complexity", "multiply-accumulates for one 3x32x32 image, as a quality: AZ-NAS's complexity (FLOPs), "
           "higher is better (AZ-NAS, CVPR 2024)", {"input_shape": tuple}),
     _stat("zico", "Σ over conv and linear layers of log Σ E|g|/σ(g) of the CE weight gradients across 2 batches of "
@@ -165,6 +178,21 @@ CATALOGUE: dict[str, StatisticInfo] = {info.name: info for info in _ALL}
 
 NETWORK_OF: dict[str, str] = {name: info.network for name, info in CATALOGUE.items()}
 """Every statistic, in its order, and the network it runs on (``StatisticInfo.network``)."""
+
+
+def refused_statistics(names: Sequence[str], space: Any) -> dict[str, str]:
+    """The statistics of ``names`` that ``space``'s networks cannot run, each with the reason (the network
+    kind it lacks, ``Space.network_kinds``, or a method its networks do not define, ``Space.network_methods``)."""
+    refused = {}
+    for name in names:
+        info = CATALOGUE[name]
+        missing = [m for m in info.reads if m not in space.network_methods]
+        if info.network not in space.network_kinds:
+            refused[name] = f"needs the {info.network} network, which space {space.name!r} does not have"
+        elif missing:
+            refused[name] = (f"calls the network's {NETWORK_METHODS[missing[0]]}, which the networks of space "
+                             f"{space.name!r} do not define (a space declares those it has in network_methods)")
+    return refused
 
 
 _TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a number", tuple: "a tuple", type(None): "null"}

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from cbred_ray.catalog import BUILTIN_SOURCES, NETWORK_OF, check_options
+from cbred_ray.catalog import BUILTIN_SOURCES, NETWORK_OF, check_options, refused_statistics
 from cbred_ray.errors import BadInput
 from cbred_ray.spaces.base import Space
 from cbred_ray.spaces.cell import KNOWN_OPS
@@ -328,10 +328,9 @@ class RunConfig(_Strict):
         missing = [s for s in self.select.statistics if s not in self.stats.names]
         if missing:
             raise ValueError(f"select.statistics {missing[0]!r} is not computed: add it to stats.names")
-        unbuilt = [n for n in self.stats.names if NETWORK_OF[n] not in space.network_kinds]
-        if unbuilt:
-            raise ValueError(f"statistic {unbuilt[0]!r} needs the {NETWORK_OF[unbuilt[0]]} network, which "
-                             f"space {space.name!r} does not have")
+        refused = refused_statistics(self.stats.names, space)
+        if refused:
+            raise ValueError(f"statistic {next(iter(refused))!r} {next(iter(refused.values()))}")
         if cluster.method == "spectral" and cluster.distance == "edit" and not space.edit_distance:
             raise ValueError(f"the cell edit distance is defined on NB201 cells, not on space {space.name!r}")
         if cluster.engine_for(self.space.sample or space.size) == "distributed":

@@ -68,6 +68,10 @@ class Space(ABC):
     """The column holding each architecture's identifier in the store and in a benchmark table."""
     network_kinds: tuple[str, ...] = ("standard", "small", "thin")
     """The networks :meth:`networks` builds (a statistic names the one it runs on, ``Statistic.network``)."""
+    network_methods: ClassVar[tuple[str, ...]] = ()
+    """The methods beyond ``forward`` that its networks define (of :data:`cbred_ray.catalog.NETWORK_METHODS`:
+    ``pre_pool``, ``cell_features``); a statistic that calls one they lack is refused before a run, and
+    ``check_space`` holds the networks to what is declared."""
     Params: ClassVar[type[BaseModel]] = NoParams
     """The model of the space's own parameters (pydantic, strict: unknown keys are refused)."""
     benchmark_table: ClassVar[str | None] = None

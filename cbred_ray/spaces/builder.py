@@ -2,7 +2,9 @@
 
 A subclass of :class:`BuilderSpace` gives
 
-- ``name`` (and, optionally, ``Params``, ``id_column``, ``benchmark_table``, ``input_shape``);
+- ``name`` (and, optionally, ``Params``, ``id_column``, ``benchmark_table``, ``input_shape``, and
+  ``network_methods`` when its networks define ``pre_pool`` or ``cell_features``, which Zen-NAS and AZ-NAS
+  call: without them those statistics are refused before a run);
 - ``size``, ``parse_id(text) -> index`` and ``format_ids(indices) -> identifiers``;
 - ``build(arch, width, num_classes) -> torch.nn.Module``: the network of the architecture whose
   identifier is ``arch``, at ``width`` (None: the space's own width; the statistics may ask for a

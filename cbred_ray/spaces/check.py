@@ -78,7 +78,9 @@ with ``seed``), and a failure names the architecture involved by its index and i
     :data:`TINY_WIDTH` where the space builds them (else at its default width), a real labelled batch
     (:data:`STATISTICS_BATCH`; labels modulo ``num_classes``) and the cheaper settings of
     :data:`STATISTICS_OPTIONS`, and gives a finite value, or no value and a non-empty reason (the detail
-    lists those); statistics on a network kind the space lacks are listed as refused.
+    lists those); statistics on a network kind the space lacks, or calling a network method it does not
+    declare (``network_methods``), are listed as refused; the built networks must define every method
+    the space declares.
 ``parameters``
     ``describe()`` is JSON; ``params()`` survives a JSON round trip and
     ``type(space).from_params(type(space).validate_params(...))`` rebuilds a space with the same
@@ -100,6 +102,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cbred_ray.catalog import refused_statistics
 from cbred_ray.errors import BadInput
 from cbred_ray.spaces.base import FEATURES, Space
 
@@ -642,7 +645,8 @@ def _repeated_cell(run: _Run) -> str:
 
 # -- 7. statistics ----------------------------------------------------------------------------
 def check_statistics(run: _Run) -> str:
-    """Every registered statistic on a network kind the space builds gives a finite value or a reason."""
+    """Every registered statistic the space's networks can run gives a finite value or a reason; the others are
+    refused with theirs; the networks define the methods the space declares (``network_methods``)."""
     off = run.no_networks()
     if off:
         return f"skipped: the space builds no networks ({off})"
@@ -651,15 +655,19 @@ def check_statistics(run: _Run) -> str:
     from cbred_ray.stats.registry import STATISTICS
 
     space, problems = run.space, []
-    names = [name for name, stat in STATISTICS.items() if stat.network in space.network_kinds]
-    refused = [f"{name} (space {space.name} has no {stat.network} network)" for name, stat in STATISTICS.items()
-               if stat.network not in space.network_kinds]
+    refused = refused_statistics(list(STATISTICS), space)
+    names = [name for name in STATISTICS if name not in refused]
     batch, labels, _ = load_batch(STATISTICS_BATCH[0], STATISTICS_BATCH[1], run.seed, False)
     labels = None if labels is None else labels % run.num_classes
     failed: dict[str, str] = {}
     picked = _statistics_picks(run)
     for index in picked:
         networks = _statistics_networks(run, index)
+        net = networks.build("standard", run.num_classes)
+        lacking = [m for m in space.network_methods if not callable(getattr(net, m, None))]
+        if lacking:
+            problems.append(f"network_methods declares {lacking[0]} but the network of {run.label(index)} "
+                            f"({type(net).__name__}) does not define it")
         try:
             results = compute_stats(networks, names, batch, run.seed, num_classes=run.num_classes, labels=labels,
                                     options={k: v for k, v in STATISTICS_OPTIONS.items() if k in names})
@@ -680,7 +688,7 @@ def check_statistics(run: _Run) -> str:
     if failed:
         detail += f"; failed with a reason: {', '.join(f'{n} ({r})' for n, r in failed.items())}"
     if refused:
-        detail += f"; refused: {', '.join(refused)}"
+        detail += f"; refused: {'; '.join(f'{n} ({r})' for n, r in refused.items())}"
     return _verdict(problems, detail)
 
 

@@ -168,3 +168,63 @@ def test_architectures_with_the_same_traced_graph_are_computed_once(tmp_path, en
         assert group["canonical_index"].iloc[0] == group.index.min()
     stats = result.stats
     assert stats.groupby(ids.str.replace("3", "0"))["logsynflow"].nunique().max() == 1
+
+
+class _PrePooled(nn.Module):
+    def __init__(self, body: nn.Sequential) -> None:
+        super().__init__()
+        self.body, self.head = body[:-3], body[-3:]
+
+    def forward(self, x):
+        return self.head(self.pre_pool(x))
+
+    def pre_pool(self, x):
+        return self.body(x)
+
+
+@dataclass(frozen=True)
+class PrePooledChain(TinyChain):
+    """Declares, and its networks define, the ``pre_pool`` method Zen-NAS calls."""
+
+    name: str = "test-pre-pooled-chain"
+    network_methods = ("pre_pool",)
+
+    def build(self, arch: str, width: int | None = None, num_classes: int = 10) -> nn.Module:
+        return _PrePooled(super().build(arch, width, num_classes))
+
+
+@dataclass(frozen=True)
+class ClaimsPrePool(TinyChain):
+    """Declares ``pre_pool``, but its networks are plain ``nn.Sequential``."""
+
+    name: str = "test-claims-pre-pool"
+    network_methods = ("pre_pool",)
+
+
+def test_a_statistic_calling_a_network_method_the_space_lacks_is_refused_before_a_run(tmp_path):
+    config = {"stats": {"names": ["zen", "params"], "data": {"source": None}},
+              "select": {"statistics": ["zen"], "bootstrap": 0}}
+    with pytest.raises(BadInput) as caught:
+        cbred_ray.reduce(config, out=tmp_path / "store", space=TinyChain(layers=1), progress=False)
+    message = str(caught.value)
+    assert "'zen'" in message and "pre_pool" in message and "\n" not in message
+    assert not (tmp_path / "store").exists()
+    config["stats"]["names"] = ["az_expressivity", "params"]
+    config["select"]["statistics"] = ["az_expressivity"]
+    with pytest.raises(BadInput, match="cell_features"):
+        cbred_ray.reduce(config, out=tmp_path / "store", space=PrePooledChain(layers=1), progress=False)
+
+
+def test_check_space_runs_what_the_networks_declare_and_holds_them_to_it():
+    from cbred_ray.spaces.check import CHECKS, SpaceCheckFailed, check_space
+
+    only_statistics = [name for name in CHECKS if name != "statistics"]
+    (plain,) = check_space(TinyChain(layers=1), skip=only_statistics)
+    refused = plain.detail.split("refused: ")[1]
+    assert "zen (calls the network's pre_pool" in refused and "az_expressivity (calls the network's cell_features" \
+        in refused
+    (pooled,) = check_space(PrePooledChain(layers=1), skip=only_statistics)
+    computed, refused = pooled.detail.split("refused: ")
+    assert "zen" not in refused and "zen (" not in computed and "az_expressivity" in refused  # zen ran, with a value
+    with pytest.raises(SpaceCheckFailed, match="network_methods declares pre_pool"):
+        check_space(ClaimsPrePool(layers=1), skip=only_statistics)

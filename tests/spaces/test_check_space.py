@@ -56,7 +56,8 @@ def test_nb201_passes_every_check_statistics_included():
 def test_nb101_statistics_refuse_the_thin_network():
     space = build_space("nb101", {"max_vertices": 5})
     (result,) = check_space(space, skip=STRUCTURAL)
-    assert result.passed and "refused: linear_regions (space nb101 has no thin network)" in result.detail
+    assert result.passed and "refused: linear_regions (needs the thin network, which space 'nb101' does not have)" \
+        in result.detail
 
 
 def test_macro_space_passes_the_structural_checks():

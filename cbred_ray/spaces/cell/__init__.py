@@ -61,6 +61,7 @@ class CellSpace(Space):
     name: str = "cell"
     id_column = "arch_str"
     Params: ClassVar[type[BaseModel]] = CellParams
+    network_methods = ("pre_pool", "cell_features")
 
     def __post_init__(self) -> None:
         if not 2 <= self.nodes <= MAX_NODES:

@@ -246,6 +246,7 @@ class MacroSpace(Space):
     name = "macro"
     id_column = "arch"
     network_kinds = ("standard", "small")
+    network_methods = ("pre_pool", "cell_features")
     Params: ClassVar[type[BaseModel]] = MacroParams
     graph_of_network: ClassVar[bool | None] = True
     """The computational graph is the whole standard network's (:mod:`cbred_ray.spaces.check`)."""

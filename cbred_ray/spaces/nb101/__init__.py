@@ -67,6 +67,7 @@ class NB101Space(Space):
     name = "nb101"
     id_column = "hash"
     network_kinds = ("standard", "small")
+    network_methods = ("pre_pool", "cell_features")
     cost_width: ClassVar[int | None] = 128  # costs() is of the benchmark's network (stem 128), statistics run narrower
     Params: ClassVar[type[BaseModel]] = NB101Params
     benchmark_table: ClassVar[str | None] = "cbred_ray.evaluate:tables/nb101_test_accuracy.parquet"
