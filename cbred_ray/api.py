@@ -24,7 +24,7 @@ from cbred_ray.config import RunConfig, apply_overrides, config_from_dict, load_
 from cbred_ray.errors import BadInput
 from cbred_ray.spaces.base import Space
 from cbred_ray.spaces.registry import register_space, space_class
-from cbred_ray.store import Store
+from cbred_ray.store import RUN_STAGES, Store
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -145,6 +145,5 @@ def open_store(path: str | Path, space: Space | None = None) -> ReductionResult:
     if space is not None:
         space_section(space)
     config = config_from_dict(manifest["config"], origin=f"store {str(path)!r}")
-    if manifest.get("status") != "done":
-        raise BadInput(f"store {str(path)!r} is not finished (status {manifest.get('status')!r}): run it to the end")
+    manifest = store.read_finished(RUN_STAGES)
     return ReductionResult(Path(path), config, space or config.space.space(), manifest)

@@ -6,12 +6,14 @@ store), 1 anything else. Progress and messages go to stderr, results (JSON) to s
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from importlib import metadata
 from pathlib import Path
 
-from cbred_ray.errors import BadInput
+from cbred_ray import stopping
+from cbred_ray.errors import MESSAGE_LIMIT, BadInput, short
 from cbred_ray.log import configure, log
 
 EPILOG = """examples:
@@ -113,10 +115,16 @@ def _cmd_stats(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     from cbred_ray.store import Store
 
-    store = Store(args.store)
-    store.read_manifest()
-    rows = store.export(args.stage, _out_file(args.out))
-    print(json.dumps({"out": args.out, "stage": args.stage, "rows": rows}))
+    store, out = Store(args.store), _out_file(args.out)
+    manifest = store.read_manifest()
+    finished = manifest.get("status") == "done" or manifest.get("stages", {}).get(args.stage, {}).get("status") == "done"
+    if not finished and not args.partial:
+        store.read_finished([args.stage], "run it to the end, or pass --partial to write the rows it has")
+    rows = store.export(args.stage, out)
+    if not finished:
+        log.warning("export: the %s stage is not finished (run status %r): %s holds the %d rows written so far",
+                    args.stage, manifest.get("status"), args.out, rows)
+    print(json.dumps({"out": args.out, "stage": args.stage, "rows": rows, "partial": not finished}))
     return 0
 
 
@@ -219,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--stage", default="stats", choices=("graphs", "stats", "clusters", "scores", "selection"),
                     help="the stage to write (default stats)")
     ex.add_argument("--out", required=True, help="Parquet file to write (replaced if it exists)")
+    ex.add_argument("--partial", action="store_true", help="write the rows of a stage that is not finished (a run "
+                    "still going, or stopped): said on stderr and in the output (partial: true); without it, exit 2")
     ex.set_defaults(fn=_cmd_export)
 
     rp = sub.add_parser("report", help="the paper's comparison of ways of choosing, with figures (report.md)",
@@ -255,19 +265,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _cause(err: BaseException) -> BaseException:
+    """The error behind Ray's wrappers: a task's or an actor's exception reaches the driver wrapped (its
+    ``cause``), with the remote traceback in its text."""
+    seen: set[int] = set()
+    while id(err) not in seen:
+        seen.add(id(err))
+        inner = getattr(err, "cause", None)
+        if isinstance(inner, BaseException):
+            err = inner
+        elif err.__cause__ is not None and type(err).__module__.startswith("ray"):
+            err = err.__cause__
+        else:
+            break
+    return err
+
+
+def failure_line(err: BaseException) -> str:
+    """One line for an error that is not the user's input: the same whether the driver or a worker met it."""
+    err = _cause(err)
+    if isinstance(err, OSError) and err.errno == errno.ENOSPC:
+        where = f" writing {err.filename!r}" if err.filename else ""
+        return f"no space left on device{where}: free some space (or give --out on a larger volume) and run the " \
+               "same command again to resume"
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0] if lines else ''}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure(getattr(args, "quiet", False))
     try:
-        return args.fn(args)
+        with stopping.stopping_on_signals():
+            return args.fn(args)
     except BadInput as err:
-        print(f"cbred: error: {err}", file=sys.stderr)
+        print(short(f"cbred: error: {_cause(err)}", MESSAGE_LIMIT), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("cbred: interrupted", file=sys.stderr)
-        return 1
     except Exception as err:  # noqa: BLE001 - the CLI's last line of defence
-        print(f"cbred: failed: {type(err).__name__}: {err}", file=sys.stderr)
+        print(short(f"cbred: failed: {failure_line(err)}", MESSAGE_LIMIT), file=sys.stderr)
         return 1
 
 

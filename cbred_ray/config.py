@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from cbred_ray.catalog import BUILTIN_SOURCES, NETWORK_OF, check_options, refused_statistics
-from cbred_ray.errors import BadInput
+from cbred_ray.errors import BadInput, short
 from cbred_ray.spaces.base import Space
 from cbred_ray.spaces.cell import KNOWN_OPS
 from cbred_ray.spaces.registry import build_space, space_class
@@ -369,7 +369,7 @@ def one_line(err: ValidationError, origin: str) -> str:
     value = first.get("input")
     if first["type"] == "value_error" and isinstance(value, dict):  # a section refused as a whole: its reason
         return f"{origin}: {first['msg'].removeprefix('Value error, ')}"
-    return f"{origin}: bad value for {where!r}: {value!r} ({first['msg']})"
+    return f"{origin}: bad value for {where!r}: {short(repr(value))} ({short(first['msg'])})"
 
 
 def config_from_dict(data: dict, origin: str = "config") -> RunConfig:
@@ -385,13 +385,46 @@ PATH_KEYS = (("stats", "data", "source"), ("stats", "precomputed"))
 """Config values that are paths: relative ones are read relative to the file that sets them."""
 
 
+MAX_CONFIG_VALUES = 100_000
+"""Values a config may hold once its YAML aliases are expanded: a config is a few dozen settings, and a
+few lines of nested aliases can stand for billions (a "billion laughs")."""
+
+
+def _expanded_size(value: object, limit: int) -> int:
+    """The number of values in ``value`` with every shared (aliased) part counted each time it appears;
+    stops counting past ``limit``."""
+    count, todo = 0, [value]
+    while todo and count <= limit:
+        item = todo.pop()
+        count += 1
+        if isinstance(item, dict):
+            todo.extend(item.keys())
+            todo.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            todo.extend(item)
+    return count
+
+
 def _read_yaml(path: Path) -> dict:
+    if path.is_dir():
+        raise BadInput(f"config {str(path)!r} is a directory: give the path of a YAML file")
     if not path.is_file():
         raise BadInput(f"config file not found: {str(path)!r}")
     try:
-        data = yaml.safe_load(path.read_text())
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise BadInput(f"config {str(path)!r} is not UTF-8 text (byte {raw[err.start]:#04x} at offset {err.start}): "
+                       "save it as UTF-8") from None
+    except OSError as err:
+        raise BadInput(f"config {str(path)!r} cannot be read: {err.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise BadInput(f"config {str(path)!r} is not valid YAML: {str(err).splitlines()[0]}") from None
+        raise BadInput(f"config {str(path)!r} is not valid YAML: {short(str(err).splitlines()[0])}") from None
+    if _expanded_size(data, MAX_CONFIG_VALUES) > MAX_CONFIG_VALUES:
+        raise BadInput(f"config {str(path)!r} holds more than {MAX_CONFIG_VALUES:,} values once its YAML aliases are "
+                       "expanded: a config is a few dozen settings")
     if data is None:
         raise BadInput(f"config {str(path)!r} is empty: a config is a mapping (name, space, stats, ...), "
                        "or {} for every default")

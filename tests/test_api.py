@@ -100,7 +100,8 @@ def test_open_store_refuses_what_is_not_a_finished_reduction(tmp_path):
 
     with pytest.raises(BadInput):
         cbred_ray.open_store(tmp_path / "nothing")
-    Store(tmp_path / "half").write_manifest({"kind": "run", "config": {}, "status": "running", "stages": {}})
+    Store(tmp_path / "half").write_manifest({"kind": "run", "config": {}, "config_hash": "x", "status": "running",
+                                                "stages": {}})
     with pytest.raises(BadInput, match="not finished"):
         cbred_ray.open_store(tmp_path / "half")
 

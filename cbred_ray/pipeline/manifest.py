@@ -6,13 +6,16 @@ import platform
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timezone
 from importlib import metadata
 
 from cbred_ray.log import say
+from cbred_ray.stopping import on_stop
 from cbred_ray.store import Store
+from cbred_ray.store.lock import StoreLock
 
 _PACKAGES = ("cbred-ray", "ray", "torch", "numpy", "pyarrow", "scikit-learn", "networkx", "pandas")
 
@@ -56,6 +59,37 @@ def claim(store: Store, existing: dict | None, kind: str, config: dict, config_h
     manifest["sessions"] = [*manifest.get("sessions", []), this_session]
     store.write_manifest(manifest)
     return manifest
+
+
+def stopped(store: Store, manifest: dict, status: str, why: str) -> None:
+    """Mark the run ``interrupted`` or ``failed`` (``why``: the signal or the error) in the manifest, if it
+    can still be written (a full disk may be why it stopped)."""
+    manifest["status"] = status
+    manifest["stopped"] = {"at": now(), "by": why}
+    try:
+        store.write_manifest(manifest)
+    except OSError:
+        pass
+
+
+@contextmanager
+def held(store: Store, manifest: dict, lock: StoreLock) -> Iterator[None]:
+    """While a driver works on the store it claimed: stopped by a signal (:mod:`cbred_ray.stopping`), the
+    manifest says ``interrupted`` and the lock is released before the process exits; stopped by an error, the
+    manifest says ``interrupted`` (KeyboardInterrupt) or ``failed`` and the error goes on. Either way the
+    same command resumes the run."""
+
+    def by_signal(name: str) -> None:
+        stopped(store, manifest, "interrupted", name)
+        lock.release()
+
+    with on_stop(by_signal):
+        try:
+            yield
+        except BaseException as err:
+            stopped(store, manifest, "interrupted" if isinstance(err, KeyboardInterrupt) else "failed",
+                    type(err).__name__)
+            raise
 
 
 def finish(store: Store, manifest: dict, stages: Iterable[str], started: float | None = None) -> dict:

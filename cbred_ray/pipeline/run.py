@@ -19,7 +19,7 @@ from cbred_ray.log import log
 from cbred_ray.pipeline.cluster_stage import run_cluster_stage
 from cbred_ray.pipeline.graphs_stage import GRAPH_KEY, run_graphs_stage
 from cbred_ray.pipeline.halving_stage import run_halving_stage
-from cbred_ray.pipeline.manifest import Stages, claim, finish, session
+from cbred_ray.pipeline.manifest import Stages, claim, finish, held, session
 from cbred_ray.pipeline.precomputed import check_precomputed, read_precomputed, write_precomputed
 from cbred_ray.pipeline.runtime import ray_session, ship_space
 from cbred_ray.pipeline.select_stage import run_select_stage
@@ -31,7 +31,7 @@ from cbred_ray.spaces.base import Space, distinct_sorted
 from cbred_ray.spaces.cell import nb201
 from cbred_ray.stats.data import load_batch
 from cbred_ray.stats.engine import effective_settings, validate_inputs
-from cbred_ray.store import Store
+from cbred_ray.store import RUN_STAGES, Store
 from cbred_ray.store.lock import StoreLock
 
 COST_CHECK_MAX = 2_000_000
@@ -111,11 +111,11 @@ def run_reduction(config: RunConfig, out: str, progress: bool = True, overrides:
     store.check_owner(config.hash())
     drawn = _architectures(config, space)
     precomputed = _preflight(config, space, drawn)
-    with StoreLock(out):
+    with StoreLock(out) as lock:
         manifest = store.check_owner(config.hash())  # again, now that no other driver can write
         manifest = claim(store, manifest, "run", config.identity(), config.hash(), config.seed,
                          session(config.resources, overrides))
-        with ray_session():
+        with held(store, manifest, lock), ray_session():
             ship_space(space)
             return _run_stages(config, space, store, manifest, drawn, precomputed, progress)
 
@@ -150,7 +150,7 @@ def _run_stages(config: RunConfig, space: Space, store: Store, manifest: dict, d
     stages.run("selection", lambda: run_select_stage(store, space, config.select, config.seed))
     manifest["space"] = {**space.describe(), "architectures": store.count_rows("graphs"),
                          "unique_cells": unique_cells(store)}
-    return finish(store, manifest, ("graphs", "stats", "clusters", "selection"), started)
+    return finish(store, manifest, RUN_STAGES, started)
 
 
 def run_statistics(arch_strs: list[str], cfg: StatsConfig, out: str, seed: int = 0, progress: bool = True,
@@ -168,10 +168,10 @@ def run_statistics(arch_strs: list[str], cfg: StatsConfig, out: str, seed: int =
     StoreLock(out).check()
     store.check_owner(digest_of_config)
     check_batch(cfg, seed)
-    with StoreLock(out):
+    with StoreLock(out) as lock:
         manifest = store.check_owner(digest_of_config)
         manifest = claim(store, manifest, "stats", config, digest_of_config, seed, session(resources, overrides))
-        with ray_session():
+        with held(store, manifest, lock), ray_session():
             ship_space(space)
             Stages(store, manifest, progress).run(
                 "stats", lambda: run_stats_stage(store, space, cfg, seed, arch_index, canonical, progress, resources),

@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from cbred_ray.config import ResourcesConfig
 from cbred_ray.log import quiet, silence_ray
+from cbred_ray.stopping import kept_signal_handlers
 
 
 def init_ray() -> bool:
@@ -29,10 +30,11 @@ def init_ray() -> bool:
     silent = quiet()
     level = logging.ERROR if silent else logging.WARNING
     address = os.environ.get("RAY_ADDRESS")
-    if address:
-        ray.init(address=address, logging_level=level, log_to_driver=not silent)
-    else:
-        ray.init(include_dashboard=False, logging_level=level, configure_logging=True, log_to_driver=not silent)
+    with kept_signal_handlers():
+        if address:
+            ray.init(address=address, logging_level=level, log_to_driver=not silent)
+        else:
+            ray.init(include_dashboard=False, logging_level=level, configure_logging=True, log_to_driver=not silent)
     if silent:
         importlib.import_module("ray.data")  # it sets up its own logging on import: silenced after
         silence_ray()

@@ -48,7 +48,7 @@ from cbred_ray.select.constraints import arch_costs, budget_mask
 from cbred_ray.select.methods import METHODS
 from cbred_ray.select.scoring import COMBINE
 from cbred_ray.spaces.base import Space as SearchSpace
-from cbred_ray.store import Store
+from cbred_ray.store import RUN_STAGES, Store
 
 MEASURES = (("size", "size", "{:.0f}"), ("mean", "mean acc. (%)", "{:.2f}"), ("top1_recall", "top-1 % recall", "{:.3f}"),
             ("best_of_10", "E[best of 10] (%)", "{:.2f}"), ("best_of_100", "E[best of 100] (%)", "{:.2f}"),
@@ -94,6 +94,7 @@ def _run_config(store: Store) -> RunConfig:
     manifest = store.read_manifest()
     if manifest.get("kind") != "run":
         raise BadInput(f"store {str(store.root)!r} holds a {manifest.get('kind')!r} run, not a reduction (cbred run)")
+    store.read_finished(RUN_STAGES, "run it to the end before reporting on it")
     return RunConfig.model_validate(manifest["config"])
 
 

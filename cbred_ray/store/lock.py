@@ -15,6 +15,12 @@ Two mechanisms, so that one store is safe on a local disk and on a volume that s
   that has stopped; either is taken over. (The lease compares clocks across nodes: keep them within
   a few seconds, as NTP does.)
 
+A lease that is not what a lease must be (not UTF-8 JSON of a mapping with a host, a pid and a numeric
+heartbeat, or a heartbeat more than :data:`CLOCK_SKEW` seconds in the future) is *damaged*: it names no
+holder, so the lock file's own modification time stands for its heartbeat (a live holder rewrites the file
+every :data:`HEARTBEAT` seconds); once that is :data:`LEASE` seconds old the lease is taken over, as a
+stale one is.
+
 The lock file stays in the store (emptied on release); readers ignore it, as every hidden file.
 """
 from __future__ import annotations
@@ -35,6 +41,8 @@ HEARTBEAT = 10.0
 """Seconds between two renewals of the holder's lease."""
 LEASE = 60.0
 """A lease from another host not renewed for this many seconds is taken to be dead."""
+CLOCK_SKEW = 60.0
+"""A heartbeat further than this in the future is impossible: the lease is damaged."""
 
 try:
     import fcntl
@@ -53,6 +61,20 @@ def _running(pid) -> bool:
 
 def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="seconds")
+
+
+def _lease_problem(lease: object) -> str | None:
+    """What makes ``lease`` not a lease (None when it is one)."""
+    if not isinstance(lease, dict):
+        return f"a JSON {type(lease).__name__}, not an object"
+    if not isinstance(lease.get("host"), str) or not isinstance(lease.get("pid"), int):
+        return "no host and pid"
+    beat = lease.get("heartbeat")
+    if isinstance(beat, bool) or not isinstance(beat, (int, float)) or beat != beat:
+        return "its heartbeat is not a number"
+    if beat > time.time() + CLOCK_SKEW:
+        return f"its heartbeat {_iso(min(beat, 2.5e11))} is in the future"
+    return None
 
 
 class StoreLocked(BadInput):
@@ -78,12 +100,21 @@ class StoreLock:
 
     # -- lease file -------------------------------------------------------
     def read_lease(self) -> dict:
-        """The lease in the lock file (empty when nobody holds it)."""
+        """The lease in the lock file: empty when nobody holds it; ``{"damaged": reason, "heartbeat": the
+        file's modification time}`` when it is not a lease."""
         try:
-            text = self.path.read_text()
-            return json.loads(text) if text.strip() else {}
-        except (OSError, json.JSONDecodeError):
+            raw = self.path.read_bytes()
+            modified = self.path.stat().st_mtime
+        except OSError:
             return {}
+        if not raw.strip():
+            return {}
+        try:
+            lease = json.loads(raw.decode("utf-8"))
+        except ValueError:
+            return {"damaged": "not UTF-8 JSON", "heartbeat": modified}
+        reason = _lease_problem(lease)
+        return {"damaged": reason, "heartbeat": modified} if reason else lease
 
     def _write_lease(self) -> None:
         lease = {**self.holder, "since": _iso(self.since), "since_epoch": self.since, "heartbeat": time.time()}
@@ -96,15 +127,18 @@ class StoreLock:
     def _held(self, lease: dict, locked: bool) -> bool:
         """Whether ``lease`` belongs to a live holder though this process could take the lock: another
         host's lease renewed within the lease time, or (on a volume without locks) this host's, by a
-        process that is still running."""
-        if not lease or time.time() - float(lease.get("heartbeat", 0)) >= self.lease:
+        process that is still running; a damaged lease, while the file was written within the lease time."""
+        if not lease or time.time() - float(lease["heartbeat"]) >= self.lease:
             return False
-        if lease.get("host") != self.holder["host"]:
+        if "damaged" in lease or lease.get("host") != self.holder["host"]:
             return True
         return not locked and lease.get("pid") != self.holder["pid"] and _running(lease.get("pid"))
 
     def _refuse(self, lease: dict) -> StoreLocked:
-        if lease:
+        if "damaged" in lease:
+            who = (f"its lease is damaged ({lease['damaged']}) and was written at {_iso(lease['heartbeat'])}; it is "
+                   f"taken over once {self.lease:.0f} s old")
+        elif lease:
             who = f"host {lease.get('host')!r}, pid {lease.get('pid')}, since {lease.get('since')}"
         else:
             who = "another process (it has not written its lease yet)"
@@ -147,8 +181,11 @@ class StoreLock:
             os.close(fd)  # and with it the shared lock
 
     def acquire(self) -> StoreLock:
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o664)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o664)
+        except OSError as err:  # the first write to the store: a read-only volume, no permission, a full disk
+            raise BadInput(f"store {str(self.root)!r} cannot be written: {err.strerror}") from None
         try:
             self._claimable(fd, fcntl.LOCK_EX if fcntl is not None else 0)
         except BaseException:

@@ -30,11 +30,29 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from cbred_ray.errors import BadInput
+from cbred_ray.errors import BadInput, short
 from cbred_ray.store.atomic import TMP_PREFIX, file_digest, write_json_atomic, write_table_atomic
 from cbred_ray.store.lock import LOCK_NAME
 
 STAGES = ("graphs", "stats", "clusters", "scores", "selection")
+RUN_STAGES = ("graphs", "stats", "clusters", "selection")
+"""The stages a finished reduction (``cbred run``) has."""
+STATUSES = ("running", "interrupted", "failed", "done")
+"""What a manifest's ``status`` may say."""
+
+
+def manifest_problem(manifest: object) -> str | None:
+    """What makes ``manifest`` not a manifest (None when it is one): the fields every command reads."""
+    if not isinstance(manifest, dict):
+        return f"a manifest is a JSON object, got {type(manifest).__name__}"
+    if not isinstance(manifest.get("config_hash"), str):
+        return f"config_hash must be a string, got {short(repr(manifest.get('config_hash')), 60)}"
+    if "status" in manifest and manifest["status"] not in STATUSES:
+        return f"status must be one of {', '.join(STATUSES)}, got {short(repr(manifest['status']), 60)}"
+    stages = manifest.get("stages", {})
+    if not isinstance(stages, dict) or not all(isinstance(v, dict) for v in stages.values()):
+        return "stages must map each stage to its record"
+    return None
 _SHARD = re.compile(r"^shard-(\d{5,})\.parquet$")
 
 
@@ -56,12 +74,33 @@ class Store:
         return self.manifest_path.is_file()
 
     def read_manifest(self) -> dict:
+        """The manifest; BadInput naming the file when it is missing or is not what a manifest must be (UTF-8
+        JSON of a mapping with a config hash, a status and the stages): a damaged manifest stops every
+        command with one line rather than being guessed at."""
         if not self.exists():
             raise BadInput(f"no store at {str(self.root)!r}: manifest.json is missing")
         try:
-            return json.loads(self.manifest_path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise BadInput(f"store manifest {str(self.manifest_path)!r} is unreadable: {err}") from None
+            manifest = json.loads(self.manifest_path.read_bytes().decode("utf-8"))
+        except (OSError, ValueError) as err:  # unreadable, not UTF-8, not JSON
+            raise BadInput(f"store manifest {str(self.manifest_path)!r} is damaged: {short(err)}") from None
+        problem = manifest_problem(manifest)
+        if problem:
+            raise BadInput(f"store manifest {str(self.manifest_path)!r} is damaged: {problem}")
+        return manifest
+
+    def read_finished(self, stages: tuple[str, ...] | list[str], hint: str = "run it to the end") -> dict:
+        """The manifest, when every stage of ``stages`` is finished; else BadInput naming the first that is not
+        (a reader of a store another driver is still writing, or one that was stopped, reads no half stage)."""
+        manifest = self.read_manifest()
+        if manifest.get("status") == "done":  # every stage of the run finished
+            return manifest
+        for stage in stages:
+            record = manifest.get("stages", {}).get(stage, {})
+            if record.get("status") != "done" or not self.has_stage(stage):
+                state = "running" if record else "missing"
+                raise BadInput(f"store {str(self.root)!r} is not finished: its {stage!r} stage is {state} (run status "
+                               f"{manifest.get('status')!r}): {hint}")
+        return manifest
 
     def write_manifest(self, manifest: dict) -> None:
         write_json_atomic(self.manifest_path, manifest)
@@ -106,11 +145,13 @@ class Store:
         return path.with_name(f".{path.name}.json")
 
     def read_record(self, stage: str, shard: int) -> dict | None:
-        """The record of a shard (rows, sha256, config_hash), or None."""
+        """The record of a shard (rows, sha256, config_hash), or None when there is none or it is damaged (not
+        UTF-8 JSON of a mapping): the shard is then unfit, and is computed again."""
         try:
-            return json.loads(self.record_path(stage, shard).read_text())
-        except (OSError, json.JSONDecodeError):
+            record = json.loads(self.record_path(stage, shard).read_bytes().decode("utf-8"))
+        except (OSError, ValueError):
             return None
+        return record if isinstance(record, dict) else None
 
     def check_shards(self, stage: str) -> tuple[set[int], set[int]]:
         """(finished, unfit): the shards whose file matches its record (rows, digest, this store's config),

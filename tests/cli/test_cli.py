@@ -6,6 +6,7 @@ stderr as the process would have them, without paying for a new interpreter each
 """
 import io
 import json
+import os
 import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
@@ -298,3 +299,94 @@ def test_a_run_names_its_selection_on_its_last_line_of_messages(tmp_path):
     assert manifest["config"]["select"]["quick"]["sample_per_cluster"] == 2
     assert manifest["sessions"][0]["overrides"] == ["select.quick.sample_per_cluster=2", "resources.num_actors=1"]
     assert manifest["resources"]["num_actors"] == 1
+
+
+def _alias_bomb(levels: int) -> str:
+    lines = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, levels)]
+    return "\n".join(lines) + f"\ncluster: {{k: *l{levels - 1}}}\n"
+
+
+BAD_CONFIGS = {"latin-1": "name: café\n".encode("latin-1"), "utf-16": "name: x\n".encode("utf-16"),
+               "binary": bytes(range(256)), "alias-bomb": _alias_bomb(9).encode(),
+               "a-long-bad-value": yaml.safe_dump({"cluster": {"k": "x" * 100_000}}).encode()}
+
+
+@pytest.mark.parametrize("content", BAD_CONFIGS.values(), ids=BAD_CONFIGS.keys())
+def test_a_config_that_is_not_sane_utf8_yaml_exits_2_in_one_short_line_naming_it(tmp_path, content):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(content)
+    result = cbred("run", path, "--out", tmp_path / "store")
+    assert_bad_input(result, "c.yaml")
+    assert len(result.stderr.strip()) <= 300
+    assert not (tmp_path / "store").exists()
+
+
+def test_a_directory_given_as_the_config_says_so(tmp_path):
+    assert_bad_input(cbred("run", tmp_path, "--out", tmp_path / "store"), "is a directory")
+    assert not (tmp_path / "store").exists()
+
+
+def test_a_store_that_cannot_be_written_exits_2_naming_it(tmp_path):
+    if os.geteuid() == 0:  # permissions do not stop root: a folder no one may create
+        out = Path("/sys/cbred-store")
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o555)
+        out = locked / "store"
+    assert_bad_input(cbred("run", REPO / "configs" / "nb201_tiny.yaml", "--out", out), str(out))
+    assert not out.exists()
+
+
+@pytest.fixture()
+def unfinished_store(tmp_path):
+    """A store as another driver leaves it while its statistics run: graphs done, stats part written."""
+    import pyarrow as pa
+
+    from cbred_ray.config import RunConfig
+    from cbred_ray.store import Store
+
+    store = Store(tmp_path / "running")
+    store.write_manifest({"kind": "run", "config": RunConfig().model_dump(mode="json"), "config_hash": "x",
+                          "status": "running", "stages": {"graphs": {"status": "done"}, "stats": {"status": "running"}}})
+    store.write_shard("graphs", 0, pa.table({"arch_index": [0, 1, 2]}))
+    store.write_shard("stats", 0, pa.table({"arch_index": [0], "params": [1.0]}))
+    return store.root
+
+
+def test_readers_of_an_unfinished_store_exit_2_naming_the_stage_or_say_what_they_wrote(unfinished_store, tmp_path,
+                                                                                      nb201_table):
+    assert_bad_input(cbred("report", unfinished_store, "--benchmark", nb201_table), "'stats' stage is running")
+    assert_bad_input(cbred("evaluate", unfinished_store), "'stats' stage is running")
+    assert_bad_input(cbred("export", unfinished_store, "--out", tmp_path / "s.parquet"), "'stats' stage is running")
+    assert_bad_input(cbred("export", unfinished_store, "--stage", "selection", "--out", tmp_path / "s.parquet"),
+                     "'selection' stage is missing")
+    assert not (tmp_path / "s.parquet").exists()
+    graphs = cbred("export", unfinished_store, "--stage", "graphs", "--out", tmp_path / "g.parquet")
+    assert graphs.returncode == 0 and json.loads(graphs.stdout)["partial"] is False
+    partial = cbred_process("export", unfinished_store, "--partial", "--out", tmp_path / "s.parquet")
+    assert partial.returncode == 0, partial.stderr
+    assert json.loads(partial.stdout) == {"out": str(tmp_path / "s.parquet"), "stage": "stats", "rows": 1,
+                                          "partial": True}
+    assert "not finished" in partial.stderr
+    assert len(pd.read_parquet(tmp_path / "s.parquet")) == 1
+
+
+def test_a_full_disk_reads_the_same_one_line_from_a_worker_as_from_the_driver(ray_local):
+    import errno
+
+    import ray
+
+    from cbred_ray.cli import failure_line
+
+    def fill(path: str) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
+    try:
+        fill("/store/stats/shard-00003.parquet")
+    except OSError as err:
+        on_driver = failure_line(err)
+    with pytest.raises(Exception) as in_worker:  # noqa: PT011 - whatever Ray wraps it in
+        ray.get(ray.remote(fill).remote("/store/stats/shard-00003.parquet"))
+    assert failure_line(in_worker.value) == on_driver
+    assert "no space left on device" in on_driver and "shard-00003" in on_driver and "\n" not in on_driver
