@@ -1,7 +1,8 @@
-"""The subsets the NB201 configs choose, as digests, to hold them fixed across changes of the code.
+"""The subsets the NB201 configs (and the 5-node sampled one) choose, as digests, to hold them fixed across
+changes of the code.
 
     python benchmarks/nb201_selections.py --work WORK --out benchmarks/results/nb201_selections.json \
-        [--reference OLD.json]
+        [--reference OLD.json] [--only quick halving paper cell5_1m]
 
 Runs `cbred run` of the quick, halving and paper configs into fresh stores under WORK and records, per
 config, the selection's size, its cluster and the sha256 of its sorted arch strings (and of the
@@ -22,7 +23,9 @@ import pandas as pd
 from provenance import provenance
 
 CONFIGS = {"quick": "configs/nb201_cifar100.yaml", "halving": "configs/nb201_cifar100_halving.yaml",
-           "paper": "configs/nb201_cifar100_paper.yaml"}
+           "paper": "configs/nb201_cifar100_paper.yaml", "cell5_1m": "configs/cell5_1m.yaml"}
+DEFAULT = ("quick", "halving", "paper")
+"""The configs run unless ``--only`` names others (``cell5_1m`` takes about 17 minutes on two cores)."""
 
 
 def digest(store: Path) -> dict:
@@ -41,10 +44,11 @@ def main() -> None:
     parser.add_argument("--stores", nargs="*", default=[], help="NAME=STORE pairs to digest instead of running")
     parser.add_argument("--reference", default=None)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--only", nargs="*", default=list(DEFAULT), choices=list(CONFIGS))
     args = parser.parse_args()
     stores = dict(pair.split("=", 1) for pair in args.stores)
     results = {}
-    for name, config in CONFIGS.items():
+    for name, config in ((n, CONFIGS[n]) for n in args.only):
         store = Path(stores[name]) if name in stores else Path(args.work) / name
         if name not in stores:
             subprocess.run([sys.executable, "-m", "cbred_ray.cli", "run", config, "--out", str(store), "--quiet"],
