@@ -1,0 +1,136 @@
+"""Nodes lost in the middle of a run, on a real multi-node Ray cluster on this machine (a head that only
+drives and worker nodes of one CPU each, as raylets): the statistics stage does a lost node's shards again on
+the nodes that remain, waits for the cluster to have room when it has none (a node added back), says so in
+the log, and ends with the statistics of an undisturbed run, every architecture exactly once."""
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+
+import numpy as np
+import pandas as pd
+import pytest
+import ray
+from conftest import LOCAL_RAY
+from ray.cluster_utils import Cluster
+
+from cbred_ray.config import ResourcesConfig, StatsConfig
+from cbred_ray.pipeline.run import run_statistics
+from cbred_ray.spaces.cell import nb201
+from cbred_ray.spaces.cell.canonical import canonical_cells
+
+CFG = StatsConfig(names=("naswot_v2", "logsynflow", "params"), data={"batch_size": 16}, shard_size=1)
+
+
+def _archs(n):
+    cells = nb201.cell_range(5000, 5400)
+    cells = cells[cells[:, 5] != nb201.OPS.index("none")]
+    _, first = np.unique(canonical_cells(cells), axis=0, return_index=True)
+    return [nb201.format_cell(cells[i]) for i in np.sort(first)[:n]]
+
+
+@contextmanager
+def _cluster(monkeypatch, workers):
+    """A head with no CPU (it only drives) and ``workers`` nodes of one CPU, in a Ray folder of their own,
+    named by RAY_ADDRESS as ``ray job submit`` names it."""
+    folder = tempfile.mkdtemp(prefix="cbred-ray-")
+    with monkeypatch.context() as env:
+        env.setenv("RAY_TMPDIR", folder)
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+        try:
+            for _ in range(workers):
+                cluster.add_node(num_cpus=1)
+            cluster.wait_for_nodes()
+            env.setenv("RAY_ADDRESS", cluster.address)
+            yield cluster
+        finally:
+            ray.shutdown()
+            cluster.shutdown()
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def ray_local_put_back(ray_local):
+    yield ray_local
+    ray.shutdown()
+    ray.init(**LOCAL_RAY)
+
+
+def _done(store):
+    folder = store / "stats"
+    return len(list(folder.glob("shard-*.parquet"))) if folder.is_dir() else 0
+
+
+def _table(store):
+    return pd.read_parquet(store / "stats").sort_values("arch_index").reset_index(drop=True)
+
+
+def test_the_statistics_survive_losing_every_node_they_started_on(ray_local_put_back, monkeypatch, tmp_path, caplog):
+    archs = _archs(14)
+    reference = tmp_path / "undisturbed"
+    run_statistics(archs, CFG, str(reference), seed=3, progress=False, resources=ResourcesConfig(num_actors=2))
+    ray.shutdown()
+
+    store, events = tmp_path / "disturbed", []
+    with _cluster(monkeypatch, workers=2) as cluster:
+        first, second = cluster.worker_nodes
+
+        def disturb():
+            deadline = time.monotonic() + 300
+            while _done(store) < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            cluster.remove_node(first, allow_graceful=False)  # its raylet and workers killed: a lost node
+            events.append(("lost", _done(store)))
+            while _done(store) < 7 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            cluster.remove_node(second, allow_graceful=False)  # no node with a CPU left: the stage waits
+            events.append(("lost", _done(store)))
+            time.sleep(3)
+            # the autoscaler brings one back: a raylet joining with `ray start --address`, as a new node does
+            added.append(subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", "--address",
+                                           cluster.address, "--num-cpus", "1", "--block"], start_new_session=True,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            events.append(("added", _done(store)))
+
+        thread, added = threading.Thread(target=disturb), []
+        thread.start()
+        try:
+            with caplog.at_level(logging.WARNING, logger="cbred"):
+                manifest = run_statistics(archs, CFG, str(store), seed=3, progress=False,
+                                          resources=ResourcesConfig(num_actors=2, wait_seconds=120))
+        finally:
+            thread.join()
+            for node in added:
+                os.killpg(node.pid, signal.SIGKILL)
+                node.wait()
+
+    assert [e[0] for e in events] == ["lost", "lost", "added"] and events[-1][1] < len(archs), events
+    record = manifest["stages"]["stats"]
+    assert manifest["status"] == "done" and record["actors_lost"] >= 2
+    assert len(record["shards_per_node"]) == 3  # the first two nodes, then the one added
+    lost = [r.getMessage() for r in caplog.records if "lost the statistics actor" in r.getMessage()]
+    assert len(lost) == record["actors_lost"]
+    a = _table(store)
+    assert a["arch_index"].is_unique and len(a) == len(archs)
+    pd.testing.assert_frame_equal(a, _table(reference))
+
+
+def test_a_stage_with_no_room_says_so_and_gives_up_after_its_wait(ray_local_put_back, monkeypatch, tmp_path, caplog):
+    from cbred_ray.pipeline import losses
+
+    monkeypatch.setattr(losses, "NOTICE_EVERY", 0.5)
+    ray.shutdown()  # the session's Ray: the run joins the cluster instead
+    with _cluster(monkeypatch, workers=0):  # a head with no CPU: no statistics actor can be placed
+        with caplog.at_level(logging.WARNING, logger="cbred"), pytest.raises(losses.ClusterTooSmall, match="no room"):
+            run_statistics(_archs(2), CFG, str(tmp_path / "s"), seed=3, progress=False,
+                           resources=ResourcesConfig(num_actors=1, wait_seconds=3))
+    assert any("waiting for the cluster to have room" in r.getMessage() for r in caplog.records)
+    manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and manifest["stopped"]["by"] == "ClusterTooSmall"
