@@ -19,10 +19,10 @@ import ray
 
 from cbred_ray.cluster.nystrom import fit_nystrom
 from cbred_ray.cluster.space import Clustering, cluster_space, serial_blocks
-from cbred_ray.config import ClusterConfig, ConstraintsConfig
+from cbred_ray.config import ClusterConfig, ConstraintsConfig, ResourcesConfig
 from cbred_ray.pipeline.graphs_stage import GRAPH_KEY, representatives
 from cbred_ray.pipeline.kmeans_stage import distributed_kmeans
-from cbred_ray.pipeline.shard_holders import hold_store_shards, write_clusters
+from cbred_ray.pipeline.shard_holders import Holders, write_clusters
 from cbred_ray.select.constraints import arch_costs, budget_mask
 from cbred_ray.spaces.base import Space
 from cbred_ray.store import Store
@@ -42,11 +42,12 @@ def ray_blocks(fn, rows: np.ndarray, block: int) -> np.ndarray:
 
 
 def run_cluster_stage(store: Store, space: Space, cfg: ClusterConfig, constraints: ConstraintsConfig,
-                      num_classes: int, seed: int, progress: bool, holders: int | None = None) -> dict:
-    """Cluster the graphs of the store into ``clusters/``; ``holders``: the holder actors of the distributed
-    engine (None: one per CPU of the cluster)."""
+                      num_classes: int, seed: int, progress: bool, resources: ResourcesConfig | None = None) -> dict:
+    """Cluster the graphs of the store into ``clusters/``; ``resources``: the number of holder actors of the
+    distributed engine (default one per CPU of the cluster) and how long to wait for room for them."""
     if cfg.engine_for(store.count_rows("graphs")) == "distributed":
-        return _distributed(store, space, cfg, num_classes, seed, progress, holders)
+        resources = resources or ResourcesConfig()
+        return _distributed(store, space, cfg, num_classes, seed, progress, resources.holders, resources.wait_seconds)
     return _driver(store, space, cfg, constraints, num_classes, seed)
 
 
@@ -83,15 +84,15 @@ def _driver(store: Store, space: Space, cfg: ClusterConfig, constraints: Constra
 
 
 def _distributed(store: Store, space: Space, cfg: ClusterConfig, num_classes: int, seed: int,
-                 progress: bool, count: int | None) -> dict:
-    holders = hold_store_shards(store, cfg.features, count)
+                 progress: bool, count: int | None, wait_seconds: float) -> dict:
+    holders = Holders.from_store(store, cfg.features, count, wait_seconds)
     started = time.perf_counter()
     if cfg.method == "kmeans":
         result = distributed_kmeans(holders, cfg.ks[0], seed, cfg.n_init, cfg.max_iter, progress)
         assign, record = result.assign, {**result.record(), "n_init": cfg.n_init}
     else:
-        total = sum(ray.get([h.count.remote() for h in holders]))
-        drawn = ray.get([h.sample.remote(seed, min(1.0, cfg.fit_sample / total)) for h in holders])
+        total = sum(holders.each("count"))
+        drawn = holders.each("sample", seed, min(1.0, cfg.fit_sample / total))
         sample = np.vstack([d[1] for d in drawn])
         distinct, counts = np.unique(sample, axis=0, return_counts=True)
         model = fit_nystrom(distinct, cfg.ks[0], cfg.etas[0], seed, cfg.landmarks, cfg.distance, counts)
@@ -100,8 +101,7 @@ def _distributed(store: Store, space: Space, cfg: ClusterConfig, num_classes: in
                   "fit_distinct": int(len(distinct)), "landmarks": int(len(model.landmarks)), "init": "nystrom"}
     fitted = time.perf_counter() - started
     sizes = write_clusters(store, holders, assign, cfg.ks[0], space, num_classes)
-    for holder in holders:
-        ray.kill(holder)
+    holders.close()
     return {"rows": int(sizes.sum()), "engine": "distributed", "method": cfg.method, "features": cfg.features,
-            "holders": len(holders), "graph_shards": len(store.shard_files("graphs")),
+            "holders": len(holders), "holders_lost": holders.lost, "graph_shards": len(store.shard_files("graphs")),
             "fit_seconds": round(fitted, 3), **record, "sizes": [int(s) for s in sizes]}

@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import ray
 
 from cbred_ray.cluster import kmeans_parallel as kp
 from cbred_ray.errors import BadInput
 from cbred_ray.log import say
+from cbred_ray.pipeline.shard_holders import Holders
 
 ROUNDS = 5
 """k-means|| rounds; each draws about 2K candidates."""
@@ -48,16 +48,16 @@ def _restart_seed(seed: int, restart: int) -> int:
     return int(np.random.SeedSequence([seed, restart]).generate_state(1)[0])
 
 
-def _init(holders: list, k: int, seed: int) -> tuple[np.ndarray, int]:
+def _init(holders: Holders, k: int, seed: int) -> tuple[np.ndarray, int]:
     """k-means|| over the shards; the K starting centers and how many candidates they came from."""
-    firsts = ray.get([h.first.remote(seed) for h in holders])
+    firsts = holders.each("first", seed)
     draw, row, point = min(firsts, key=lambda f: (f[0], f[1]))
     ids, candidates = np.array([row]), point[None, :].astype(np.float64)
     for stream in range(1, ROUNDS + 1):
-        total = sum(ray.get([h.cost.remote(candidates) for h in holders]))
+        total = sum(holders.each("cost", candidates))
         if total == 0:
             break
-        drawn = ray.get([h.oversample.remote(candidates, total, 2.0 * k, seed, stream) for h in holders])
+        drawn = holders.each("oversample", candidates, total, 2.0 * k, seed, stream)
         ids = np.concatenate([ids, *(d[0] for d in drawn)])
         candidates = np.vstack([candidates, *(d[1] for d in drawn)])
         order = np.argsort(ids, kind="stable")  # candidate order independent of the shard order
@@ -65,15 +65,15 @@ def _init(holders: list, k: int, seed: int) -> tuple[np.ndarray, int]:
     distinct = len(np.unique(candidates, axis=0))
     if distinct < k:
         raise BadInput(f"cluster.k = {k} exceeds the {distinct} distinct feature vectors found")
-    weights = sum(ray.get([h.weights.remote(candidates) for h in holders]))
+    weights = sum(holders.each("weights", candidates))
     return kp.reduce_candidates(candidates, weights, k, seed), len(candidates)
 
 
-def _lloyd_step(holders: list, centers: np.ndarray) -> kp.Partial:
-    return sum(ray.get([h.lloyd.remote(centers) for h in holders]), start=kp.Partial.zero(*centers.shape))
+def _lloyd_step(holders: Holders, centers: np.ndarray) -> kp.Partial:
+    return sum(holders.each("lloyd", centers), start=kp.Partial.zero(*centers.shape))
 
 
-def _lloyd_until_stable(holders: list, centers: np.ndarray, max_iter: int) -> tuple[np.ndarray, kp.Partial, int, bool]:
+def _lloyd_until_stable(holders: Holders, centers: np.ndarray, max_iter: int) -> tuple[np.ndarray, kp.Partial, int, bool]:
     for iteration in range(1, max_iter + 1):
         total = _lloyd_step(holders, centers)
         moved = kp.new_centers(total, centers)
@@ -83,9 +83,11 @@ def _lloyd_until_stable(holders: list, centers: np.ndarray, max_iter: int) -> tu
     return centers, _lloyd_step(holders, centers), max_iter, False
 
 
-def distributed_kmeans(holders: list, k: int, seed: int, n_init: int = 1, max_iter: int = 100,
+def distributed_kmeans(holders: Holders | list, k: int, seed: int, n_init: int = 1, max_iter: int = 100,
                        progress: bool = False) -> KMeansRun:
-    """k-means|| then Lloyd over the shards of the ``holders``; the best of ``n_init`` restarts."""
+    """k-means|| then Lloyd over the shards of the ``holders`` (or holder actors, :meth:`Holders.of`); the best
+    of ``n_init`` restarts."""
+    holders = holders if isinstance(holders, Holders) else Holders.of(holders)
     best = None
     for restart in range(n_init):
         started = time.perf_counter()

@@ -129,7 +129,7 @@ def _run_stages(config: RunConfig, space: Space, store: Store, manifest: dict, d
                                                   config.cluster.features, drawn, progress, config.stats.num_classes))
     stages.run("clusters", lambda: run_cluster_stage(store, space, config.cluster, config.select.constraints,
                                                      config.stats.num_classes, config.seed, progress,
-                                                     config.resources.holders))
+                                                     config.resources))
 
     def stats() -> dict:
         if config.select.halving.enabled:

@@ -7,10 +7,12 @@ over all of them, returning one exact sum (or the rows drawn). Every per-row dec
 pure function of the row, so the results do not depend on which holder has which shard. For a space
 that deduplicates by a graph key (a space defined by a builder), the holders also give the smallest
 architecture of each key they hold, and take back the run's, so that each key keeps one representative
-whichever shards hold it; the costs the graphs stage measured are written as they are.
+whichever shards hold it; the costs the graphs stage measured are written as they are. A holder lost with
+its node is replaced by one that loads the same shards from the store (:class:`Holders`).
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 
 import numpy as np
@@ -18,7 +20,9 @@ import pyarrow as pa
 import ray
 
 from cbred_ray.cluster import kmeans_parallel as kp
+from cbred_ray.log import log
 from cbred_ray.pipeline.graphs_stage import GRAPH_KEY, key_firsts, representatives
+from cbred_ray.pipeline.losses import LOST, RETRIES, Waiting, reason
 from cbred_ray.spaces.base import Space
 from cbred_ray.store import Store
 
@@ -106,24 +110,99 @@ def default_holders() -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
-def hold_store_shards(store: Store, feature: str, holders: int | None = None) -> list:
-    """Holder actors loaded with every graphs shard of the store, dealt out in turn; where the graphs carry
-    a deduplication key, every architecture's canonical index is its key's representative over the run."""
-    numbers = sorted(store.shard_files("graphs"))
-    stored = store.columns("graphs")
-    extra = tuple(c for c in (GRAPH_KEY, "arch_params", "arch_macs") if c in stored)
-    actors = [ShardHolder.remote() for _ in range(min(holders or default_holders(), len(numbers)))]
-    ray.get([a.load.remote(str(store.root), numbers[i :: len(actors)], feature, extra) for i, a in enumerate(actors)])
-    if GRAPH_KEY in extra:
-        parts = ray.get([a.key_firsts.remote() for a in actors])
-        ids, keys = np.concatenate([p[1] for p in parts]), np.concatenate([p[0] for p in parts])
-        firsts = ray.put(key_firsts(ids, keys))
-        ray.get([a.represent.remote(firsts) for a in actors])
-    return actors
+class Holders:
+    """The holder actors of one clustering, each with the graphs shards it was dealt, called step by step.
+
+    :meth:`each` calls one method on every holder and returns their answers in holder order. A holder lost
+    on the way (its node gone, its process killed) is replaced: a new holder loads the same shards from the
+    store (and takes the run's graph-key representatives again), and the call is made again on it, at most
+    :data:`~cbred_ray.pipeline.losses.RETRIES` times per holder; every step is a pure function of the rows,
+    so the answer is the one the lost holder would have given. Holders given as actors (:meth:`of`, loaded
+    with ``put``) cannot be reloaded: their loss ends the run.
+    """
+
+    def __init__(self, actors: list, parts: list[list[int]] | None = None, load: tuple = (),
+                 wait_seconds: float = 600.0):
+        self.actors, self.parts, self.load, self.wait_seconds = list(actors), parts, load, wait_seconds
+        self.firsts = None  # the run's (key, representative) pairs, once set
+        self.lost = 0
+
+    @classmethod
+    def of(cls, actors: list) -> Holders:
+        return cls(actors)
+
+    @classmethod
+    def from_store(cls, store: Store, feature: str, count: int | None = None, wait_seconds: float = 600.0) -> Holders:
+        """Holders loaded with every graphs shard of the store, dealt out in turn; where the graphs carry a
+        deduplication key, every architecture's canonical index is its key's representative over the run."""
+        numbers = sorted(store.shard_files("graphs"))
+        stored = store.columns("graphs")
+        extra = tuple(c for c in (GRAPH_KEY, "arch_params", "arch_macs") if c in stored)
+        size = min(count or default_holders(), len(numbers))
+        holders = cls([None] * size, [numbers[i::size] for i in range(size)], (str(store.root), feature, extra),
+                      wait_seconds)
+        for i in range(size):
+            holders._start(i)
+        holders.each("count")
+        if GRAPH_KEY in extra:
+            parts = holders.each("key_firsts")
+            ids, keys = np.concatenate([p[1] for p in parts]), np.concatenate([p[0] for p in parts])
+            holders.firsts = ray.put(key_firsts(ids, keys))
+            holders.each("represent", holders.firsts)
+        return holders
+
+    def _start(self, i: int) -> None:
+        """A new holder ``i``, loading its shards (and the representatives, once known): its calls queue
+        behind the loading."""
+        actor = ShardHolder.remote()
+        actor.load.remote(self.load[0], self.parts[i], *self.load[1:])
+        if self.firsts is not None:
+            actor.represent.remote(self.firsts)
+        self.actors[i] = actor
+
+    def each(self, method: str, *args) -> list:
+        calls = {getattr(actor, method).remote(*args): i for i, actor in enumerate(self.actors)}
+        answers, tries = [None] * len(self.actors), Counter()
+        waiting = Waiting("clusters", self.wait_seconds)
+        while calls:
+            ready, _ = ray.wait(list(calls), num_returns=1, timeout=1.0)
+            if not ready:
+                if all(tries[i] for i in calls.values()):  # only replacements left: they may have no room
+                    waiting.tick()
+                continue
+            i = calls.pop(ready[0])
+            try:
+                answers[i] = ray.get(ready[0])
+            except LOST as err:
+                if self.parts is None:
+                    raise
+                tries[i] += 1
+                self.lost += 1
+                log.warning("clusters: lost the holder of graphs shards %s during %s (%s); reloading them from the "
+                            "store into another (retry %d of %d)", _shards_text(self.parts[i]), method, reason(err),
+                            tries[i], RETRIES)
+                if tries[i] > RETRIES:
+                    raise RuntimeError(f"clusters: the holder of graphs shards {_shards_text(self.parts[i])} was "
+                                       f"lost {tries[i]} times") from err
+                ray.kill(self.actors[i])
+                self._start(i)
+                calls[getattr(self.actors[i], method).remote(*args)] = i
+        return answers
+
+    def close(self) -> None:
+        for actor in self.actors:
+            ray.kill(actor)
+
+    def __len__(self) -> int:
+        return len(self.actors)
 
 
-def write_clusters(store: Store, holders: list, assign: Callable[[np.ndarray], np.ndarray], k: int, space: Space,
+def _shards_text(numbers: list[int]) -> str:
+    return ", ".join(map(str, numbers[:5])) + (f" and {len(numbers) - 5} more" if len(numbers) > 5 else "")
+
+
+def write_clusters(store: Store, holders: Holders, assign: Callable[[np.ndarray], np.ndarray], k: int, space: Space,
                    num_classes: int) -> np.ndarray:
     """Every row's cluster (of ``k``) and network costs into ``clusters/``, one shard per graphs shard; returns
     the cluster sizes."""
-    return sum(ray.get([h.write.remote(str(store.root), assign, k, space, num_classes) for h in holders]))
+    return sum(holders.each("write", str(store.root), assign, k, space, num_classes))

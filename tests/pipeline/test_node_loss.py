@@ -134,3 +134,35 @@ def test_a_stage_with_no_room_says_so_and_gives_up_after_its_wait(ray_local_put_
     assert any("waiting for the cluster to have room" in r.getMessage() for r in caplog.records)
     manifest = json.loads((tmp_path / "s" / "manifest.json").read_text())
     assert manifest["status"] == "failed" and manifest["stopped"]["by"] == "ClusterTooSmall"
+
+
+def test_the_clustering_holders_of_a_lost_node_are_reloaded_from_the_store(ray_local_put_back, monkeypatch, tmp_path,
+                                                                           caplog):
+    from ray.util.state import get_actor
+
+    from cbred_ray.pipeline.graphs_stage import graphs_table
+    from cbred_ray.pipeline.kmeans_stage import distributed_kmeans
+    from cbred_ray.pipeline.shard_holders import Holders
+    from cbred_ray.spaces.cell import CellSpace
+    from cbred_ray.store import Store
+
+    space, store = CellSpace(4), Store(tmp_path / "s")
+    store.write_manifest({"config_hash": "t", "status": "running", "stages": {}})
+    for n, part in enumerate(np.array_split(np.arange(space.size), 6)):
+        store.write_shard("graphs", n, graphs_table(space, part, "op_usage"))
+    ray.shutdown()
+    with _cluster(monkeypatch, workers=2) as cluster:
+        ray.init(address=cluster.address)
+        holders = Holders.from_store(store, "op_usage", 2)
+        before = distributed_kmeans(holders, k=12, seed=5)
+        node = get_actor(holders.actors[0]._actor_id.hex()).node_id
+        cluster.remove_node(next(n for n in cluster.worker_nodes if n.node_id == node), allow_graceful=False)
+        cluster.add_node(num_cpus=1)  # room for the holder that replaces it
+        with caplog.at_level(logging.WARNING, logger="cbred"):
+            after = distributed_kmeans(holders, k=12, seed=5)
+        assert holders.lost >= 1 and any("lost the holder of graphs shards" in r.getMessage() for r in caplog.records)
+        assert sum(holders.each("count")) == space.size  # every row held again, none twice
+        holders.close()
+    np.testing.assert_array_equal(after.centers, before.centers)
+    np.testing.assert_array_equal(after.sizes, before.sizes)
+    assert after.inertia == before.inertia
