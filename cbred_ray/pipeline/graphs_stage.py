@@ -4,7 +4,9 @@ Each task enumerates one shard of architectures (an index range of the space, or
 sample), finds each one's canonical index and the clustering feature of its computational graph
 (:meth:`~cbred_ray.spaces.base.Space.features`, computed once per distinct canonical index and
 without building a graph), and writes the shard straight to the store, so the driver only sees
-one summary row per shard. The same code serves NB201, N-node cell spaces of millions and NB101.
+one summary row per shard. The same code serves NB201, N-node cell spaces of millions and NB101. A task
+lost with its node is run again by Ray Data elsewhere (at most :data:`~cbred_ray.pipeline.losses.RETRIES`
+times; Ray logs each retry); its shard is written whole either way.
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import ray
 
+from cbred_ray.pipeline.losses import RETRIES
 from cbred_ray.pipeline.manifest import shard_log
 from cbred_ray.pipeline.runtime import shard_progress
 from cbred_ray.spaces.base import Space
@@ -90,7 +93,7 @@ def run_graphs_stage(store: Store, space: Space, shard_size: int, feature: str, 
                   "sample": [ray.put(drawn)] if drawn is not None else []}
         summaries = (
             ray.data.from_items(items, override_num_blocks=len(items))
-            .map_batches(_write_shards, fn_kwargs=kwargs, batch_size=1)
+            .map_batches(_write_shards, fn_kwargs=kwargs, batch_size=1, max_retries=RETRIES)
             .iter_rows()
         )
         with shard_progress("graphs", len(ranges), len(ranges) - len(todo), progress) as bar:
