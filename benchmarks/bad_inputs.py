@@ -85,6 +85,24 @@ def cases(env: dict, work: Path) -> dict:
     results["out_is_a_file_stats"] = outcome(run("stats", "--stats", "params", "--out", taken, "--quiet"))
     results["version"] = {**outcome(run("--version")), "stdout": run("--version").stdout.strip()}
 
+    # configs that are not UTF-8 YAML of a sane size, a directory as the config, a store that cannot be written
+    levels = ['l0: &l0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    levels += [f"l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 9)]
+    for name, content in {"latin-1": "name: café\n".encode("latin-1"), "utf-16": yaml.safe_dump(TINY).encode("utf-16"),
+                          "binary": bytes(range(256)), "alias_bomb": ("\n".join(levels) + "\ncluster: {k: *l8}\n").encode(),
+                          "long_bad_value": yaml.safe_dump({**TINY, "cluster": {"k": "x" * 100_000}}).encode()}.items():
+        path = work / f"config_{name}.yaml"
+        path.write_bytes(content)
+        results[f"config_{name}"] = outcome(run("run", path, "--out", work / f"s_{name}", "--quiet", limit=LIMIT),
+                                            work / f"s_{name}")
+    results["config_is_a_directory"] = outcome(run("run", work, "--out", work / "s_dir", "--quiet", limit=LIMIT),
+                                               work / "s_dir")
+    unwritable = Path("/sys/cbred-store") if os.geteuid() == 0 else work / "read_only" / "store"
+    if os.geteuid() != 0:
+        unwritable.parent.mkdir(mode=0o555)
+    results["store_cannot_be_written"] = outcome(run("run", tiny, "--out", unwritable, "--quiet", limit=LIMIT),
+                                                 unwritable)
+
     started = time.perf_counter()
     quiet = run("run", tiny, "--out", work / "s_quiet", "--quiet")
     results["quiet_run"] = {**outcome(quiet), "seconds": round(time.perf_counter() - started, 1),

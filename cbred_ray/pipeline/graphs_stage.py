@@ -10,6 +10,8 @@ times; Ray logs each retry); its shard is written whole either way.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pyarrow as pa
 import ray
@@ -91,11 +93,13 @@ def run_graphs_stage(store: Store, space: Space, shard_size: int, feature: str, 
         items = [{"shard": i, "start": s, "stop": e} for i, s, e in todo]
         kwargs = {"store_root": str(store.root), "space": space, "feature": feature, "num_classes": num_classes,
                   "sample": [ray.put(drawn)] if drawn is not None else []}
-        summaries = (
-            ray.data.from_items(items, override_num_blocks=len(items))
-            .map_batches(_write_shards, fn_kwargs=kwargs, batch_size=1, max_retries=RETRIES)
-            .iter_rows()
-        )
+        with warnings.catch_warnings():  # max_retries has no named parameter yet; Ray says so for every run
+            warnings.filterwarnings("ignore", message=".*ray_remote_args.*", category=DeprecationWarning)
+            summaries = (
+                ray.data.from_items(items, override_num_blocks=len(items))
+                .map_batches(_write_shards, fn_kwargs=kwargs, batch_size=1, max_retries=RETRIES)
+                .iter_rows()
+            )
         with shard_progress("graphs", len(ranges), len(ranges) - len(todo), progress) as bar:
             for summary in summaries:
                 written += int(summary["rows"])

@@ -1,0 +1,335 @@
+"""The faults of a cluster, each injected for real into `cbred run` on NB201 and compared with an
+uninterrupted run of the same config: lost nodes, SIGTERM and SIGINT, damaged files, readers during a writer.
+
+    python benchmarks/cluster_faults.py --injections 3 [--only node signal damaged readers]
+
+- **node lost**: a cluster of a head (no CPU; it only drives) and two worker nodes of one CPU each, started as
+  an operator starts one (`ray start --head`, `ray start --address`, in a Ray folder of its own); `cbred run`
+  joins it through RAY_ADDRESS; one worker node's processes (its raylet, its workers) are SIGKILLed in the
+  middle of a stage: graphs (after 2 shards), statistics (after 3 shards), a successive-halving run's
+  statistics (after 3 shards), or the distributed clustering (once a holder runs on that node). The run goes
+  on, on the node that remains, without anyone running it again.
+- **SIGTERM / SIGINT**, to the driver alone and to its process group (its Ray too), once 3 statistics shards
+  are written: the exit code, the lines on stderr, the manifest's status and the lock; then the same command.
+- **damaged files** in a finished store (a shard's record: binary bytes, a JSON list) or before a run (the
+  lock's lease: binary, a JSON list, a text heartbeat, another host's heartbeat in the year 2255; the
+  manifest: binary, a JSON list), then the same command.
+- **readers during a writer**: `cbred report`, `evaluate` and `export` (with and without `--partial`) while
+  `cbred run` is in its statistics.
+
+Writes ``benchmarks/results/cluster_faults.json`` and ``.md`` (paths written as STORE, WORK).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from provenance import provenance
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+import fault_injection as fi  # noqa: E402
+
+SEED = 3
+CONFIG = {
+    "name": "cluster_faults", "seed": SEED, "graphs": {"shard_size": 2000},
+    "stats": {"names": ["naswot_v2", "logsynflow", "params", "macs"], "data": {"batch_size": 8}, "shard_size": 1},
+    "cluster": {"k": 6, "n_init": 2},
+    "select": {"statistics": ["naswot_v2", "logsynflow"], "min_cluster_size": 2, "bootstrap": 50,
+               "quick": {"enabled": True, "sample_per_cluster": 4}},
+}
+"""The whole NB201 space in 8 graphs shards, 6 clusters scored from 4 sampled members each (24 statistics
+shards of one cell)."""
+HALVING = {**CONFIG, "name": "cluster_faults_halving",
+           "select": {**{k: v for k, v in CONFIG["select"].items() if k != "quick"},
+                      "halving": {"enabled": True, "budget": 0.004}}}
+HOLDERS = {**CONFIG, "name": "cluster_faults_holders", "graphs": {"shard_size": 500},
+           "cluster": {"k": 6, "n_init": 3, "engine": "distributed"}}
+"""Distributed k-means over 32 graphs shards held by two holder actors."""
+
+
+def _cbred(args, env=None, **kw) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "cbred_ray.cli", *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, start_new_session=True, **kw)
+
+
+def _finish(proc: subprocess.Popen, timeout: float = 1800) -> tuple[int | None, str, str]:
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        return None, out, err
+    return proc.returncode, out, err
+
+
+def _lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.strip() and "shards:" not in line]
+
+
+def _manifest(store: Path) -> dict:
+    try:
+        return json.loads((store / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _table(store: Path, stage: str) -> pd.DataFrame:
+    frame = pd.read_parquet(store / stage)
+    return frame.sort_values("arch_index").reset_index(drop=True) if "arch_index" in frame else frame
+
+
+def _compare(store: Path, reference: Path) -> dict:
+    try:
+        got, want = _table(store, "stats"), _table(reference, "stats")
+        ids = got["arch_index"].to_numpy()
+        return {"rows_lost": int(len(set(want["arch_index"]) - set(ids))), "rows_duplicated": int(len(ids) - len(set(ids))),
+                "stats_equal": got.equals(want), "selection_equal": _table(store, "selection").equals(
+                    _table(reference, "selection"))}
+    except (OSError, ValueError, KeyError) as err:
+        return {"rows_lost": None, "rows_duplicated": None, "stats_equal": False, "selection_equal": False,
+                "error": type(err).__name__}
+
+
+def _wait(ready, proc: subprocess.Popen, timeout: float = 900) -> bool:
+    deadline = time.monotonic() + timeout
+    while not ready() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return proc.poll() is None
+
+
+class LocalCluster:
+    """A head (no CPU) and worker nodes (one CPU each) started with `ray start`, in a Ray folder of their own."""
+
+    def __init__(self, workers: int = 2):
+        self.folder = tempfile.mkdtemp(prefix="cbred-cf-")
+        self.env = {**os.environ, "RAY_TMPDIR": self.folder}
+        self.head = self._start(["--head", "--num-cpus", "0", "--port", "0", "--include-dashboard", "false"])
+        address_file = Path(self.folder) / "ray" / "ray_current_cluster"
+        deadline = time.monotonic() + 120
+        while not address_file.is_file() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.address = address_file.read_text().strip()
+        self.env["RAY_ADDRESS"] = self.address
+        self.workers = [self._start(["--address", self.address, "--num-cpus", "1"]) for _ in range(workers)]
+        time.sleep(5)
+
+    def _start(self, args: list[str]) -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", *args, "--block"],
+                                env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+
+    def kill_worker(self, i: int) -> None:
+        os.killpg(self.workers[i].pid, signal.SIGKILL)  # its raylet and every worker it started
+        self.workers[i].wait()
+
+    def close(self) -> None:
+        for proc in [*self.workers, self.head]:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def node_lost(work: Path, stage: str, config: dict, reference: Path, injections: int) -> dict:
+    path = work / f"node_{stage}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    records = []
+    for i in range(injections):
+        store = work / f"node_{stage}_{i}"
+        cluster = LocalCluster()
+        try:
+            run = _cbred(["run", path, "--out", store], env=cluster.env)
+            if stage == "clusters":
+                node_pids = lambda: fi.descendants_named(b"ray::ShardHolder", cluster.workers[0].pid)  # noqa: E731
+                ready = lambda: bool(node_pids())  # noqa: E731
+            else:
+                folder = "graphs" if stage == "graphs" else "stats"
+                at = 2 if stage == "graphs" else 3
+                ready = lambda: len(fi.shard_files(store, folder)) >= at  # noqa: E731
+            injected = _wait(ready, run)
+            if injected:
+                cluster.kill_worker(0)
+            code, _, err = _finish(run)
+        finally:
+            cluster.close()
+        record = _manifest(store).get("stages", {})
+        lost_lines = [line for line in err.splitlines() if "lost" in line or "retried" in line]
+        records.append({"injected": injected, "exit": code, "completed": code == 0, **_compare(store, reference),
+                        "actors_lost_in_manifest": record.get("stats", {}).get("actors_lost"),
+                        "holders_lost_in_manifest": record.get("clusters", {}).get("holders_lost"),
+                        "loss_lines_on_stderr": len(lost_lines), "a_loss_line": lost_lines[0][:200] if lost_lines else ""})
+    return {"fault": f"a worker node lost in the {stage} stage" + (" (successive halving)" if "halving" in config["name"]
+                                                                    else ""), "records": records}
+
+
+def stopped(work: Path, signum: int, group: bool, reference: Path, injections: int) -> dict:
+    path = work / "config.yaml"
+    records = []
+    for i in range(injections):
+        store = work / f"{signal.Signals(signum).name}_{'group' if group else 'driver'}_{i}"
+        run = _cbred(["run", path, "--out", store, "--quiet"])
+        injected = _wait(lambda: len(fi.shard_files(store, "stats")) >= 3, run)
+        (os.killpg if group else os.kill)(run.pid, signum)
+        code, _, err = _finish(run, timeout=120)
+        try:
+            os.killpg(run.pid, signal.SIGKILL)  # what Ray left behind, when only the driver was signalled
+        except ProcessLookupError:
+            pass
+        fi.settle(store)
+        lines = _lines(err)
+        manifest, lease = _manifest(store), (store / ".cbred-lock").read_text() if (store / ".cbred-lock").exists() else ""
+        resumed = _cbred(["run", path, "--out", store, "--quiet"])
+        resumed_code, _, _ = _finish(resumed)
+        records.append({"injected": injected, "exit": code, "cbred_lines": sum(line.startswith("cbred:") for line in lines),
+                        "last_line": lines[-1][:300] if lines else "", "stderr_lines": len(lines),
+                        "status": manifest.get("status"), "lock_released": lease == "",
+                        "completed": resumed_code == 0, **_compare(store, reference)})
+    return {"fault": f"{signal.Signals(signum).name} to the {'process group' if group else 'driver'} in the statistics",
+            "records": records}
+
+
+def damaged(work: Path, reference: Path) -> list[dict]:
+    path = work / "config.yaml"
+    rows = []
+    record_cases = {"binary": b"\xa4\xff\x00\x13", "a JSON list": b"[1, 2]"}
+    for name, content in record_cases.items():
+        store = work / f"record_{name.replace(' ', '_')}"
+        shutil.copytree(reference, store)
+        (store / "stats" / ".shard-00003.parquet.json").write_bytes(content)
+        code, _, err = _finish(_cbred(["run", path, "--out", store, "--quiet"]))
+        stages = _manifest(store).get("stages", {})
+        rows.append({"fault": f"a statistics shard's record is {name}", "exit": code,
+                     "completed": code == 0, "redone": stages.get("stats", {}).get("shards", {}).get("redone_broken"),
+                     **_compare(store, reference)})
+    leases = {"binary": b"\xa4\xff\x00\x13", "a JSON list": b"[1]",
+              "a text heartbeat": json.dumps({"host": "other", "pid": 1, "heartbeat": "soon"}).encode(),
+              "another host's heartbeat in 2255": json.dumps({"host": "other", "pid": 1, "heartbeat": 9e9}).encode()}
+    for name, content in leases.items():
+        store = work / f"lease_{len(rows)}"
+        store.mkdir()
+        (store / ".cbred-lock").write_bytes(content)
+        fresh_code, _, fresh_err = _finish(_cbred(["run", path, "--out", store, "--quiet"]))
+        stale = time.time() - 61
+        os.utime(store / ".cbred-lock", (stale, stale))
+        code, _, err = _finish(_cbred(["run", path, "--out", store, "--quiet"]))
+        fresh_lines = _lines(fresh_err)
+        rows.append({"fault": f"the lock's lease is {name}", "exit_while_fresh": fresh_code,
+                     "line_while_fresh": fresh_lines[-1][:300] if fresh_lines else "",
+                     "lines_while_fresh": len(fresh_lines), "exit": code, "completed": code == 0,
+                     **_compare(store, reference)})
+    for name, content in {"binary": b"\xa4\xff\x00\x13", "a JSON list": b"[1, 2, 3]"}.items():
+        store = work / f"manifest_{name.replace(' ', '_')}"
+        shutil.copytree(reference, store)
+        (store / "manifest.json").write_bytes(content)
+        code, _, err = _finish(_cbred(["run", path, "--out", store, "--quiet"]))
+        lines = _lines(err)
+        rows.append({"fault": f"the manifest is {name}", "exit": code, "stderr_lines": len(lines),
+                     "last_line": (lines[-1][:300] if lines else "").replace(str(work), "WORK"),
+                     "completed": False, "names_the_file": bool(lines) and "manifest.json" in lines[-1]})
+    return rows
+
+
+def readers(work: Path) -> list[dict]:
+    path, store = work / "config.yaml", work / "being_written"
+    run = _cbred(["run", path, "--out", store, "--quiet"])
+    _wait(lambda: len(fi.shard_files(store, "stats")) >= 2, run)
+    rows = []
+    for args in (["report", store], ["evaluate", store], ["export", store, "--out", work / "s.parquet"],
+                 ["export", store, "--partial", "--out", work / "p.parquet"]):
+        code, out, err = _finish(_cbred(args), timeout=300)
+        lines = _lines(err)
+        rows.append({"command": "cbred " + " ".join(str(a).replace(str(work), "WORK") for a in args), "exit": code,
+                     "stderr_lines": len(lines),
+                     "last_line": (lines[-1][:300] if lines else "").replace(str(work), "WORK"),
+                     "stdout": out.strip().replace(str(work), "WORK")[:300]})
+    _finish(run)
+    return rows
+
+
+def _markdown(result: dict) -> str:
+    lines = ["# Faults of a cluster", "", f"`{result['command']}`, {result['date']}, {result['machine']['platform']}, "
+             f"{result['machine']['cpu_count']} CPUs, {result['wall_seconds']:.0f} s in all.", "",
+             "| fault | injected | runs completed on their own | rows lost | rows duplicated | selection equal |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for row in result["nodes"]:
+        r = row["records"]
+        lines.append(f"| {row['fault']} | {sum(x['injected'] for x in r)}/{len(r)} | {sum(x['completed'] for x in r)} | "
+                     f"{sum(x['rows_lost'] or 0 for x in r)} | {sum(x['rows_duplicated'] or 0 for x in r)} | "
+                     f"{sum(x['selection_equal'] for x in r)}/{len(r)} |")
+    lines += ["", "| signal | exits | one `cbred:` line | manifest | lock released | resumed and equal |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for row in result["signals"]:
+        r = row["records"]
+        lines.append(f"| {row['fault']} | {sorted({x['exit'] for x in r}, key=str)} | "
+                     f"{sum(x['cbred_lines'] == 1 for x in r)}/{len(r)} | {sorted({str(x['status']) for x in r})} | "
+                     f"{sum(x['lock_released'] for x in r)}/{len(r)} | "
+                     f"{sum(x['completed'] and x['selection_equal'] for x in r)}/{len(r)} |")
+    lines += ["", "| damaged file | outcome |", "| --- | --- |"]
+    for row in result["damaged"]:
+        outcome = (f"exit {row['exit']}: {row.get('last_line', '')}" if not row["completed"] else
+                   f"finished (exit 0), selection equal: {row['selection_equal']}"
+                   + (f"; refused while fresh (exit {row['exit_while_fresh']}): {row['line_while_fresh']}"
+                      if "exit_while_fresh" in row else "") + (f"; shards redone: {row['redone']}" if "redone" in row
+                                                                else ""))
+        lines.append(f"| {row['fault']} | {outcome} |")
+    lines += ["", "| reader during a writer | exit | last line on stderr | stdout |", "| --- | --- | --- | --- |"]
+    for row in result["readers"]:
+        lines.append(f"| `{row['command']}` | {row['exit']} | {row['last_line']} | {row['stdout'][:120]} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--injections", type=int, default=3)
+    parser.add_argument("--only", nargs="*", default=["node", "signal", "damaged", "readers"])
+    parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
+    args = parser.parse_args()
+    started = time.perf_counter()
+    work = Path(tempfile.mkdtemp(prefix="cbred-cf-work-"))
+    result = {"nodes": [], "signals": [], "damaged": [], "readers": []}
+    try:
+        (work / "config.yaml").write_text(yaml.safe_dump(CONFIG))
+        references = {}
+        for name, config in (("run", CONFIG), ("halving", HALVING), ("holders", HOLDERS)):
+            (work / f"{name}.yaml").write_text(yaml.safe_dump(config))
+            references[name] = work / f"reference_{name}"
+            code, _, err = _finish(_cbred(["run", work / f"{name}.yaml", "--out", references[name], "--quiet"]))
+            assert code == 0, err
+        if "node" in args.only:
+            for stage, config, ref in (("graphs", CONFIG, "run"), ("stats", CONFIG, "run"), ("stats", HALVING, "halving"),
+                                       ("clusters", HOLDERS, "holders")):
+                result["nodes"].append(node_lost(work, stage, config, references[ref], args.injections))
+        if "signal" in args.only:
+            for signum, group in ((signal.SIGTERM, False), (signal.SIGTERM, True), (signal.SIGINT, False),
+                                  (signal.SIGINT, True)):
+                result["signals"].append(stopped(work, signum, group, references["run"], args.injections))
+        if "damaged" in args.only:
+            result["damaged"] = damaged(work, references["run"])
+        if "readers" in args.only:
+            result["readers"] = readers(work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    out = {"command": "python benchmarks/cluster_faults.py " + " ".join(sys.argv[1:]), **provenance(),
+           "config": CONFIG, "wall_seconds": round(time.perf_counter() - started, 1), **result}
+    folder = Path(args.out)
+    (folder / "cluster_faults.json").write_text(json.dumps(out, indent=1) + "\n")
+    (folder / "cluster_faults.md").write_text(_markdown(out))
+    print(_markdown(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
