@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -113,7 +114,8 @@ class LocalCluster:
 
     def __init__(self, workers: int = 2):
         self.folder = tempfile.mkdtemp(prefix="cbred-cf-")
-        self.env = {**os.environ, "RAY_TMPDIR": self.folder}
+        self.env = {**os.environ, "RAY_TMPDIR": self.folder, "RAY_AUTH_MODE": "token",
+                    "RAY_AUTH_TOKEN": secrets.token_hex(32)}  # Ray's default for a head: a fresh token of its own
         self.head = self._start(["--head", "--num-cpus", "0", "--port", "0", "--include-dashboard", "false"])
         address_file = Path(self.folder) / "ray" / "ray_current_cluster"
         deadline = time.monotonic() + 120
@@ -121,8 +123,20 @@ class LocalCluster:
             time.sleep(0.2)
         self.address = address_file.read_text().strip()
         self.env["RAY_ADDRESS"] = self.address
-        self.workers = [self._start(["--address", self.address, "--num-cpus", "1"]) for _ in range(workers)]
-        time.sleep(5)
+        self.workers = []
+        for count in range(1, workers + 1):  # one at a time: raylets started together on one host can collide
+            self.workers.append(self._start(["--address", self.address, "--num-cpus", "1"]))
+            self.wait_for_cpus(count)
+
+    def wait_for_cpus(self, count: int, timeout: float = 120) -> None:
+        probe = "import ray; ray.init(logging_level='ERROR'); print(int(ray.cluster_resources().get('CPU', 0)))"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            done = subprocess.run([sys.executable, "-c", probe], env=self.env, capture_output=True, text=True)
+            if done.stdout.strip().splitlines()[-1:] == [str(count)]:
+                return
+            time.sleep(1)
+        raise RuntimeError(f"the cluster did not reach {count} CPUs")
 
     def _start(self, args: list[str]) -> subprocess.Popen:
         return subprocess.Popen([sys.executable, "-m", "ray.scripts.scripts", "start", *args, "--block"],
@@ -144,11 +158,11 @@ class LocalCluster:
 
 
 def node_lost(work: Path, stage: str, config: dict, reference: Path, injections: int) -> dict:
-    path = work / f"node_{stage}.yaml"
+    path = work / f"node_{config['name']}_{stage}.yaml"
     path.write_text(yaml.safe_dump(config))
     records = []
     for i in range(injections):
-        store = work / f"node_{stage}_{i}"
+        store = work / f"node_{config['name']}_{stage}_{i}"
         cluster = LocalCluster()
         try:
             run = _cbred(["run", path, "--out", store], env=cluster.env)
@@ -170,7 +184,8 @@ def node_lost(work: Path, stage: str, config: dict, reference: Path, injections:
         records.append({"injected": injected, "exit": code, "completed": code == 0, **_compare(store, reference),
                         "actors_lost_in_manifest": record.get("stats", {}).get("actors_lost"),
                         "holders_lost_in_manifest": record.get("clusters", {}).get("holders_lost"),
-                        "loss_lines_on_stderr": len(lost_lines), "a_loss_line": lost_lines[0][:200] if lost_lines else ""})
+                        "loss_lines_on_stderr": len(lost_lines), "a_loss_line": lost_lines[0][:200] if lost_lines else "",
+                        "last_line": (_lines(err) or [""])[-1][:300].replace(str(work), "WORK")})
     return {"fault": f"a worker node lost in the {stage} stage" + (" (successive halving)" if "halving" in config["name"]
                                                                     else ""), "records": records}
 
@@ -227,7 +242,7 @@ def damaged(work: Path, reference: Path) -> list[dict]:
         code, _, err = _finish(_cbred(["run", path, "--out", store, "--quiet"]))
         fresh_lines = _lines(fresh_err)
         rows.append({"fault": f"the lock's lease is {name}", "exit_while_fresh": fresh_code,
-                     "line_while_fresh": fresh_lines[-1][:300] if fresh_lines else "",
+                     "line_while_fresh": (fresh_lines[-1][:300] if fresh_lines else "").replace(str(work), "WORK"),
                      "lines_while_fresh": len(fresh_lines), "exit": code, "completed": code == 0,
                      **_compare(store, reference)})
     for name, content in {"binary": b"\xa4\xff\x00\x13", "a JSON list": b"[1, 2, 3]"}.items():
@@ -243,7 +258,10 @@ def damaged(work: Path, reference: Path) -> list[dict]:
 
 
 def readers(work: Path) -> list[dict]:
-    path, store = work / "config.yaml", work / "being_written"
+    """Readers while a slower writer (40 members of each cluster measured) is in its statistics."""
+    path, store = work / "slow.yaml", work / "being_written"
+    path.write_text(yaml.safe_dump({**CONFIG, "select": {**CONFIG["select"],
+                                                          "quick": {"enabled": True, "sample_per_cluster": 40}}}))
     run = _cbred(["run", path, "--out", store, "--quiet"])
     _wait(lambda: len(fi.shard_files(store, "stats")) >= 2, run)
     rows = []
@@ -254,7 +272,7 @@ def readers(work: Path) -> list[dict]:
         rows.append({"command": "cbred " + " ".join(str(a).replace(str(work), "WORK") for a in args), "exit": code,
                      "stderr_lines": len(lines),
                      "last_line": (lines[-1][:300] if lines else "").replace(str(work), "WORK"),
-                     "stdout": out.strip().replace(str(work), "WORK")[:300]})
+                     "stdout": out.strip().replace(str(work), "WORK")[:300], "writer_still_running": run.poll() is None})
     _finish(run)
     return rows
 
