@@ -1,6 +1,10 @@
 """Shared fixtures: the read-only shared data beside the checkout, and one local Ray."""
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,6 +33,42 @@ def ray_local():
     ray.init(**LOCAL_RAY)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture
+def ray_local_put_back(ray_local):
+    """The session's single-node Ray, which the test stops for a cluster of its own: started again after it."""
+    yield ray_local
+    ray_local.shutdown()
+    ray_local.init(**LOCAL_RAY)
+
+
+@contextmanager
+def local_cluster(monkeypatch, workers: int, **worker_args) -> Iterator:
+    """A multi-node Ray cluster on this machine: a head that only drives (no CPU, no GPU) and ``workers``
+    worker nodes (``worker_args``: one CPU each by default), as raylets, named by RAY_ADDRESS as ``ray job
+    submit`` names it, so the pipeline joins it.
+
+    Ray writes the address of a cluster it starts this way into its temporary folder, where a plain
+    ``ray.init()`` of any other process on the machine would find and join it; a folder of its own keeps the
+    cluster to the test (a short one: Ray's sockets live under it)."""
+    import ray
+    from ray.cluster_utils import Cluster
+
+    folder = tempfile.mkdtemp(prefix="cbred-ray-")
+    with monkeypatch.context() as env:
+        env.setenv("RAY_TMPDIR", folder)
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "num_gpus": 0})
+        try:
+            for _ in range(workers):
+                cluster.add_node(**{"num_cpus": 1, **worker_args})
+            cluster.wait_for_nodes()
+            env.setenv("RAY_ADDRESS", cluster.address)
+            yield cluster
+        finally:
+            ray.shutdown()
+            cluster.shutdown()
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -2,16 +2,13 @@
 advertise one GPU each): the statistics actors are planned and placed one per advertised
 GPU, each on its own GPU node; where torch sees no CUDA device they compute on the CPU and
 say so; and the statistics equal those of a single-node run."""
-import shutil
-import tempfile
 from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 import pytest
 import ray
-from conftest import LOCAL_RAY
-from ray.cluster_utils import Cluster
+from conftest import local_cluster
 
 from cbred_ray.config import ResourcesConfig, StatsConfig
 from cbred_ray.pipeline.run import run_statistics
@@ -33,36 +30,9 @@ def _archs(n):
 
 @contextmanager
 def _gpu_cluster(monkeypatch):
-    """A head that only drives (no CPU, no GPU) and two worker nodes (1 CPU, 1 GPU each), as
-    raylets on this machine, named by RAY_ADDRESS as ``ray job submit`` names it: the pipeline
-    joins it.
-
-    Ray writes the address of a cluster it starts this way into its temporary folder, where a
-    plain ``ray.init()`` of any other process on the machine would find and join it; a folder
-    of its own keeps the cluster to this test. (A short one: Ray's sockets live under it.)
-    """
-    folder = tempfile.mkdtemp(prefix="cbred-ray-")
-    with monkeypatch.context() as env:
-        env.setenv("RAY_TMPDIR", folder)
-        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "num_gpus": 0})
-        try:
-            for _ in range(2):
-                cluster.add_node(num_cpus=1, num_gpus=1)
-            cluster.wait_for_nodes()
-            env.setenv("RAY_ADDRESS", cluster.address)
-            yield cluster
-        finally:
-            ray.shutdown()
-            cluster.shutdown()
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def ray_local_put_back(ray_local):
-    """The session's single-node Ray, which the test stops for its cluster: started again after it."""
-    yield ray_local
-    ray.shutdown()
-    ray.init(**LOCAL_RAY)
+    """A head that only drives and two worker nodes of 1 CPU and 1 GPU each."""
+    with local_cluster(monkeypatch, workers=2, num_gpus=1) as cluster:
+        yield cluster
 
 
 def _table(out):

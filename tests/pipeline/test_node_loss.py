@@ -5,21 +5,17 @@ the log, and ends with the statistics of an undisturbed run, every architecture 
 import json
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
 import pytest
 import ray
-from conftest import LOCAL_RAY
-from ray.cluster_utils import Cluster
+from conftest import local_cluster
 
 from cbred_ray.config import ResourcesConfig, StatsConfig
 from cbred_ray.pipeline.run import run_statistics
@@ -34,33 +30,6 @@ def _archs(n):
     cells = cells[cells[:, 5] != nb201.OPS.index("none")]
     _, first = np.unique(canonical_cells(cells), axis=0, return_index=True)
     return [nb201.format_cell(cells[i]) for i in np.sort(first)[:n]]
-
-
-@contextmanager
-def _cluster(monkeypatch, workers):
-    """A head with no CPU (it only drives) and ``workers`` nodes of one CPU, in a Ray folder of their own,
-    named by RAY_ADDRESS as ``ray job submit`` names it."""
-    folder = tempfile.mkdtemp(prefix="cbred-ray-")
-    with monkeypatch.context() as env:
-        env.setenv("RAY_TMPDIR", folder)
-        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
-        try:
-            for _ in range(workers):
-                cluster.add_node(num_cpus=1)
-            cluster.wait_for_nodes()
-            env.setenv("RAY_ADDRESS", cluster.address)
-            yield cluster
-        finally:
-            ray.shutdown()
-            cluster.shutdown()
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def ray_local_put_back(ray_local):
-    yield ray_local
-    ray.shutdown()
-    ray.init(**LOCAL_RAY)
 
 
 def _done(store):
@@ -79,7 +48,7 @@ def test_the_statistics_survive_losing_every_node_they_started_on(ray_local_put_
     ray.shutdown()
 
     store, events = tmp_path / "disturbed", []
-    with _cluster(monkeypatch, workers=2) as cluster:
+    with local_cluster(monkeypatch, workers=2) as cluster:
         first, second = cluster.worker_nodes
 
         def disturb():
@@ -127,7 +96,7 @@ def test_a_stage_with_no_room_says_so_and_gives_up_after_its_wait(ray_local_put_
 
     monkeypatch.setattr(losses, "NOTICE_EVERY", 0.5)
     ray.shutdown()  # the session's Ray: the run joins the cluster instead
-    with _cluster(monkeypatch, workers=0):  # a head with no CPU: no statistics actor can be placed
+    with local_cluster(monkeypatch, workers=0):  # a head with no CPU: no statistics actor can be placed
         with caplog.at_level(logging.WARNING, logger="cbred"), pytest.raises(losses.ClusterTooSmall, match="no room"):
             run_statistics(_archs(2), CFG, str(tmp_path / "s"), seed=3, progress=False,
                            resources=ResourcesConfig(num_actors=1, wait_seconds=3))
@@ -151,7 +120,7 @@ def test_the_clustering_holders_of_a_lost_node_are_reloaded_from_the_store(ray_l
     for n, part in enumerate(np.array_split(np.arange(space.size), 6)):
         store.write_shard("graphs", n, graphs_table(space, part, "op_usage"))
     ray.shutdown()
-    with _cluster(monkeypatch, workers=2) as cluster:
+    with local_cluster(monkeypatch, workers=2) as cluster:
         ray.init(address=cluster.address)
         holders = Holders.from_store(store, "op_usage", 2)
         before = distributed_kmeans(holders, k=12, seed=5)
