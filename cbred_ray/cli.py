@@ -1,7 +1,8 @@
 """cbred: clustering-based reduction of neural architecture search spaces, distributed with Ray.
 
 Exit codes: 0 success, 2 bad input (one line naming the bad value, nothing written to the
-store), 1 anything else. Progress and messages go to stderr, results (JSON) to stdout.
+store), 130 and 143 stopped by SIGINT or SIGTERM (the store resumable), 1 anything else. Progress and
+messages go to stderr, results (JSON) to stdout.
 """
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ EPILOG = """examples:
   cbred report stores/quick
   cbred spaces
 
-exit codes: 0 success; 2 bad input (one line naming the bad value, nothing written); 1 anything else"""
+exit codes: 0 success; 2 bad input (one line naming the bad value, nothing written); 130/143 stopped by
+SIGINT/SIGTERM (the same command resumes); 1 anything else"""
 
 
 def _out_folder(path: str, flag: str = "--out") -> str:
