@@ -6,9 +6,12 @@ uninterrupted run of the same config: lost nodes, SIGTERM and SIGINT, damaged fi
 - **node lost**: a cluster of a head (no CPU; it only drives) and two worker nodes of one CPU each, started as
   an operator starts one (`ray start --head`, `ray start --address`, in a Ray folder of its own); `cbred run`
   joins it through RAY_ADDRESS; one worker node's processes (its raylet, its workers) are SIGKILLed in the
-  middle of a stage: graphs (after 2 shards), statistics (after 3 shards), a successive-halving run's
-  statistics (after 3 shards), or the distributed clustering (once a holder runs on that node). The run goes
-  on, on the node that remains, without anyone running it again.
+  middle of a stage (of a run on 200,000 sampled 5-node cells, so that work is in flight): graphs (after 1
+  shard), statistics (after 2 shards), a successive-halving run's statistics (after 2 shards), or the
+  distributed clustering (once a holder runs on that node). The run goes on, on the node that remains,
+  without anyone running it again. Each injection records the losses the run saw (its log lines, Ray's
+  retries of graphs tasks, the manifest's counts): a kill that lands when the node has no work left costs
+  nothing, and says so.
 - **SIGTERM / SIGINT**, to the driver alone and to its process group (its Ray too), once 3 statistics shards
   are written: the exit code, the lines on stderr, the manifest's status and the lock; then the same command.
 - **damaged files** in a finished store (a shard's record: binary bytes, a JSON list) or before a run (the
@@ -51,12 +54,17 @@ CONFIG = {
 }
 """The whole NB201 space in 8 graphs shards, 6 clusters scored from 4 sampled members each (24 statistics
 shards of one cell)."""
-HALVING = {**CONFIG, "name": "cluster_faults_halving",
-           "select": {**{k: v for k, v in CONFIG["select"].items() if k != "quick"},
-                      "halving": {"enabled": True, "budget": 0.004}}}
-HOLDERS = {**CONFIG, "name": "cluster_faults_holders", "graphs": {"shard_size": 500},
-           "cluster": {"k": 6, "n_init": 3, "engine": "distributed"}}
-"""Distributed k-means over 32 graphs shards held by two holder actors."""
+NODE = {**CONFIG, "name": "cluster_faults_node", "space": {"name": "cell", "nodes": 5, "sample": 200_000},
+        "graphs": {"shard_size": 5000}, "stats": {**CONFIG["stats"], "data": {"batch_size": 64}},
+        "select": {**CONFIG["select"], "quick": {"enabled": True, "sample_per_cluster": 8}}}
+"""The node faults need work in flight when the node goes: 200,000 sampled 5-node cells in 40 graphs shards,
+48 statistics shards at a batch of 64."""
+HALVING = {**NODE, "name": "cluster_faults_halving",
+           "select": {**{k: v for k, v in NODE["select"].items() if k != "quick"},
+                      "halving": {"enabled": True, "budget": 0.0005}}}
+"""The same, its clusters scored by successive halving within 0.05 % of the sample (100 architectures)."""
+HOLDERS = {**NODE, "name": "cluster_faults_holders", "cluster": {"k": 6, "n_init": 10, "engine": "distributed"}}
+"""Distributed k-means (10 restarts) over the 40 graphs shards, held by two holder actors."""
 
 
 def _cbred(args, env=None, **kw) -> subprocess.Popen:
@@ -171,7 +179,7 @@ def node_lost(work: Path, stage: str, config: dict, reference: Path, injections:
                 ready = lambda: bool(node_pids())  # noqa: E731
             else:
                 folder = "graphs" if stage == "graphs" else "stats"
-                at = 2 if stage == "graphs" else 3
+                at = 1 if stage == "graphs" else 2
                 ready = lambda: len(fi.shard_files(store, folder)) >= at  # noqa: E731
             injected = _wait(ready, run)
             if injected:
@@ -321,13 +329,13 @@ def main() -> int:
     try:
         (work / "config.yaml").write_text(yaml.safe_dump(CONFIG))
         references = {}
-        for name, config in (("run", CONFIG), ("halving", HALVING), ("holders", HOLDERS)):
+        for name, config in (("run", CONFIG), ("node", NODE), ("halving", HALVING), ("holders", HOLDERS)):
             (work / f"{name}.yaml").write_text(yaml.safe_dump(config))
             references[name] = work / f"reference_{name}"
             code, _, err = _finish(_cbred(["run", work / f"{name}.yaml", "--out", references[name], "--quiet"]))
             assert code == 0, err
         if "node" in args.only:
-            for stage, config, ref in (("graphs", CONFIG, "run"), ("stats", CONFIG, "run"), ("stats", HALVING, "halving"),
+            for stage, config, ref in (("graphs", NODE, "node"), ("stats", NODE, "node"), ("stats", HALVING, "halving"),
                                        ("clusters", HOLDERS, "holders")):
                 result["nodes"].append(node_lost(work, stage, config, references[ref], args.injections))
         if "signal" in args.only:

@@ -151,10 +151,11 @@ class Holders:
             holders.each("represent", holders.firsts)
         return holders
 
-    def _start(self, i: int) -> None:
+    def _start(self, i: int, replacement: bool = False) -> None:
         """A new holder ``i``, loading its shards (and the representatives, once known): its calls queue
-        behind the loading."""
-        actor = ShardHolder.remote()
+        behind the loading. A replacement asks for no CPU: the surviving holders keep theirs for the whole
+        stage, so on a cluster that lost a node for good one asking for a CPU would never be placed."""
+        actor = (ShardHolder.options(num_cpus=0) if replacement else ShardHolder).remote()
         actor.load.remote(self.load[0], self.parts[i], *self.load[1:])
         if self.firsts is not None:
             actor.represent.remote(self.firsts)
@@ -185,7 +186,7 @@ class Holders:
                     raise RuntimeError(f"clusters: the holder of graphs shards {_shards_text(self.parts[i])} was "
                                        f"lost {tries[i]} times") from err
                 ray.kill(self.actors[i])
-                self._start(i)
+                self._start(i, replacement=True)
                 calls[getattr(self.actors[i], method).remote(*args)] = i
         return answers
 
