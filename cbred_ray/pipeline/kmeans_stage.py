@@ -85,9 +85,9 @@ def _lloyd_until_stable(holders: Holders, centers: np.ndarray, max_iter: int) ->
 
 def distributed_kmeans(holders: Holders | list, k: int, seed: int, n_init: int = 1, max_iter: int = 100,
                        progress: bool = False) -> KMeansRun:
-    """k-means|| then Lloyd over the shards of the ``holders`` (or holder actors, :meth:`Holders.of`); the best
+    """k-means|| then Lloyd over the shards of the ``holders`` (or a list of loaded holder actors); the best
     of ``n_init`` restarts."""
-    holders = holders if isinstance(holders, Holders) else Holders.of(holders)
+    holders = holders if isinstance(holders, Holders) else Holders(holders)
     best = None
     for restart in range(n_init):
         started = time.perf_counter()

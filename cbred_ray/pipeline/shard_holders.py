@@ -117,8 +117,8 @@ class Holders:
     on the way (its node gone, its process killed) is replaced: a new holder loads the same shards from the
     store (and takes the run's graph-key representatives again), and the call is made again on it, at most
     :data:`~cbred_ray.pipeline.losses.RETRIES` times per holder; every step is a pure function of the rows,
-    so the answer is the one the lost holder would have given. Holders given as actors (:meth:`of`, loaded
-    with ``put``) cannot be reloaded: their loss ends the run.
+    so the answer is the one the lost holder would have given. Holders given as actors only (loaded with
+    ``put``) cannot be reloaded: their loss ends the run.
     """
 
     def __init__(self, actors: list, parts: list[list[int]] | None = None, load: tuple = (),
@@ -126,10 +126,6 @@ class Holders:
         self.actors, self.parts, self.load, self.wait_seconds = list(actors), parts, load, wait_seconds
         self.firsts = None  # the run's (key, representative) pairs, once set
         self.lost = 0
-
-    @classmethod
-    def of(cls, actors: list) -> Holders:
-        return cls(actors)
 
     @classmethod
     def from_store(cls, store: Store, feature: str, count: int | None = None, wait_seconds: float = 600.0) -> Holders:
