@@ -153,9 +153,9 @@ class ResourcesConfig(_Strict):
     torch_threads: int = Field(1, ge=1, le=1024, description="torch threads (and CPUs asked of Ray) per actor")
     holders: int | None = Field(None, ge=1, le=10_000, description="actors holding the graphs shards for "
                                 "distributed clustering; null: one per CPU of the cluster, at most one per shard")
-    wait_seconds: float = Field(600.0, gt=0, le=86_400, description="how long a stage with work waits for the "
-                                "cluster to have room for one of its actors (nodes lost, none back yet) before the "
-                                "run fails, its finished work kept")
+    wait_seconds: float = Field(600.0, gt=0, le=86_400, description="how long the graphs or statistics stage waits "
+                                "for the cluster to have room for a task or actor (nodes lost, none back yet) before "
+                                "the run fails, its finished work kept")
 
     @field_validator("num_gpus_per_actor")
     @classmethod

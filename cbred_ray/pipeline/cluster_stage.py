@@ -44,10 +44,10 @@ def ray_blocks(fn, rows: np.ndarray, block: int) -> np.ndarray:
 def run_cluster_stage(store: Store, space: Space, cfg: ClusterConfig, constraints: ConstraintsConfig,
                       num_classes: int, seed: int, progress: bool, resources: ResourcesConfig | None = None) -> dict:
     """Cluster the graphs of the store into ``clusters/``; ``resources``: the number of holder actors of the
-    distributed engine (default one per CPU of the cluster) and how long to wait for room for them."""
+    distributed engine (default one per CPU of the cluster)."""
     if cfg.engine_for(store.count_rows("graphs")) == "distributed":
         resources = resources or ResourcesConfig()
-        return _distributed(store, space, cfg, num_classes, seed, progress, resources.holders, resources.wait_seconds)
+        return _distributed(store, space, cfg, num_classes, seed, progress, resources.holders)
     return _driver(store, space, cfg, constraints, num_classes, seed)
 
 
@@ -84,8 +84,8 @@ def _driver(store: Store, space: Space, cfg: ClusterConfig, constraints: Constra
 
 
 def _distributed(store: Store, space: Space, cfg: ClusterConfig, num_classes: int, seed: int,
-                 progress: bool, count: int | None, wait_seconds: float) -> dict:
-    holders = Holders.from_store(store, cfg.features, count, wait_seconds)
+                 progress: bool, count: int | None) -> dict:
+    holders = Holders.from_store(store, cfg.features, count)
     started = time.perf_counter()
     if cfg.method == "kmeans":
         result = distributed_kmeans(holders, cfg.ks[0], seed, cfg.n_init, cfg.max_iter, progress)

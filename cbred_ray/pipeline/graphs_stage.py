@@ -6,7 +6,8 @@ sample), finds each one's canonical index and the clustering feature of its comp
 without building a graph), and writes the shard straight to the store, so the driver only sees
 one summary row per shard. The same code serves NB201, N-node cell spaces of millions and NB101. A task
 lost with its node is run again by Ray Data elsewhere (at most :data:`~cbred_ray.pipeline.losses.RETRIES`
-times; Ray logs each retry); its shard is written whole either way.
+times; Ray logs each retry); its shard is written whole either way. A cluster left with no CPU for a task
+is waited for, with a message, for ``resources.wait_seconds`` (:func:`~cbred_ray.pipeline.losses.watched`).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import ray
 
-from cbred_ray.pipeline.losses import RETRIES
+from cbred_ray.pipeline.losses import RETRIES, watched
 from cbred_ray.pipeline.manifest import shard_log
 from cbred_ray.pipeline.runtime import shard_progress
 from cbred_ray.spaces.base import Space
@@ -78,9 +79,10 @@ def _write_shards(batch: dict[str, np.ndarray], store_root: str, space: Space, f
 
 
 def run_graphs_stage(store: Store, space: Space, shard_size: int, feature: str, drawn: np.ndarray | None,
-                     progress: bool, num_classes: int = 10) -> dict:
+                     progress: bool, num_classes: int = 10, wait_seconds: float = 600.0) -> dict:
     """Write every missing graphs shard of the space (whole, or the sorted indices ``drawn``); counts and
-    the status of each shard for the manifest (kept up to date as shards finish, see :func:`shard_log`)."""
+    the status of each shard for the manifest (kept up to date as shards finish, see :func:`shard_log`);
+    ``wait_seconds``: how long to wait for a cluster with no CPU left to have one."""
     ranges = list(space.ranges(shard_size, len(drawn) if drawn is not None else None))
     partial = store.remove_partial("graphs")
     log = shard_log(store, "graphs", len(ranges))
@@ -101,7 +103,7 @@ def run_graphs_stage(store: Store, space: Space, shard_size: int, feature: str, 
                 .iter_rows()
             )
         with shard_progress("graphs", len(ranges), len(ranges) - len(todo), progress) as bar:
-            for summary in summaries:
+            for summary in watched(summaries, "graphs", wait_seconds):
                 written += int(summary["rows"])
                 log.finished(int(summary["shard"]))
                 bar.update(1)

@@ -8,8 +8,13 @@ and waits, with a visible message, for the cluster to have room when it has none
 """
 from __future__ import annotations
 
+import ctypes
+import queue
+import threading
 import time
+from collections.abc import Iterable, Iterator
 
+import ray
 import ray.exceptions as rex
 
 from cbred_ray.log import log
@@ -57,3 +62,52 @@ class Waiting:
 
     def over(self) -> None:
         self.since = None
+
+
+
+class _Stop(BaseException):
+    """Raised in the thread that consumes a stream, to end it: Ray Data shuts its execution down on any
+    exception in the consumer, as on Ctrl-C."""
+
+
+def watched(items: Iterable, what: str, limit: float) -> Iterator:
+    """The items of a stream whose tasks Ray places (a Ray Data pipeline), as they come. The stream is
+    consumed on a thread of its own, so that while nothing comes and the cluster has no CPU left for a task
+    (its nodes lost, none back yet) the stage waits as :class:`Waiting` says; when it gives up, or this
+    generator is closed early, the consuming thread is stopped (and the stream's execution with it) before
+    the error is raised here. An error of the stream is raised here too."""
+    arrived: queue.Queue = queue.Queue()
+    end = object()
+
+    def consume() -> None:
+        try:
+            for item in items:
+                arrived.put((item, None))
+            arrived.put((end, None))
+        except BaseException as err:  # noqa: BLE001 - handed to the waiting thread as it is
+            arrived.put((end, err))
+
+    consumer = threading.Thread(target=consume, name=f"cbred-{what}", daemon=True)
+    consumer.start()
+    waiting, finished = Waiting(what, limit), False
+    try:
+        while True:
+            try:
+                item, err = arrived.get(timeout=1.0)
+            except queue.Empty:
+                if ray.cluster_resources().get("CPU", 0) < 1:
+                    waiting.tick()
+                else:
+                    waiting.over()
+                continue
+            waiting.over()
+            if item is end:
+                finished = True
+                if err is not None:
+                    raise err
+                return
+            yield item
+    finally:
+        if not finished and consumer.is_alive():
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(consumer.ident), ctypes.py_object(_Stop))
+            consumer.join(timeout=30)

@@ -126,7 +126,8 @@ def _run_stages(config: RunConfig, space: Space, store: Store, manifest: dict, d
     started = time.perf_counter()
     stages = Stages(store, manifest, progress)
     stages.run("graphs", lambda: run_graphs_stage(store, space, config.graphs.shard_size,
-                                                  config.cluster.features, drawn, progress, config.stats.num_classes))
+                                                  config.cluster.features, drawn, progress, config.stats.num_classes,
+                                                  config.resources.wait_seconds))
     stages.run("clusters", lambda: run_cluster_stage(store, space, config.cluster, config.select.constraints,
                                                      config.stats.num_classes, config.seed, progress,
                                                      config.resources))

@@ -9,6 +9,10 @@ that deduplicates by a graph key (a space defined by a builder), the holders als
 architecture of each key they hold, and take back the run's, so that each key keeps one representative
 whichever shards hold it; the costs the graphs stage measured are written as they are. A holder lost with
 its node is replaced by one that loads the same shards from the store (:class:`Holders`).
+
+A holder asks Ray for no CPU and holders are spread over the nodes: they hold rows between short passes
+rather than run for the whole stage, and a cluster that has lost nodes (or whose only node keeps no CPU for
+tasks, as a KubeRay head often does) can always place them, so the stage never waits for room.
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ import ray
 from cbred_ray.cluster import kmeans_parallel as kp
 from cbred_ray.log import log
 from cbred_ray.pipeline.graphs_stage import GRAPH_KEY, key_firsts, representatives
-from cbred_ray.pipeline.losses import LOST, RETRIES, Waiting, reason
+from cbred_ray.pipeline.losses import LOST, RETRIES, reason
 from cbred_ray.spaces.base import Space
 from cbred_ray.store import Store
 
@@ -30,7 +34,7 @@ SAMPLE_STREAM = 1_000_003
 """Random stream of the per-row draws that pick a fit sample (apart from k-means|| rounds)."""
 
 
-@ray.remote(num_cpus=1)
+@ray.remote(num_cpus=0, scheduling_strategy="SPREAD")
 class ShardHolder:
     """Holds some feature shards (canonical ids and :class:`~kp.Points`) and runs each step over them."""
 
@@ -121,22 +125,20 @@ class Holders:
     ``put``) cannot be reloaded: their loss ends the run.
     """
 
-    def __init__(self, actors: list, parts: list[list[int]] | None = None, load: tuple = (),
-                 wait_seconds: float = 600.0):
-        self.actors, self.parts, self.load, self.wait_seconds = list(actors), parts, load, wait_seconds
+    def __init__(self, actors: list, parts: list[list[int]] | None = None, load: tuple = ()):
+        self.actors, self.parts, self.load = list(actors), parts, load
         self.firsts = None  # the run's (key, representative) pairs, once set
         self.lost = 0
 
     @classmethod
-    def from_store(cls, store: Store, feature: str, count: int | None = None, wait_seconds: float = 600.0) -> Holders:
+    def from_store(cls, store: Store, feature: str, count: int | None = None) -> Holders:
         """Holders loaded with every graphs shard of the store, dealt out in turn; where the graphs carry a
         deduplication key, every architecture's canonical index is its key's representative over the run."""
         numbers = sorted(store.shard_files("graphs"))
         stored = store.columns("graphs")
         extra = tuple(c for c in (GRAPH_KEY, "arch_params", "arch_macs") if c in stored)
         size = min(count or default_holders(), len(numbers))
-        holders = cls([None] * size, [numbers[i::size] for i in range(size)], (str(store.root), feature, extra),
-                      wait_seconds)
+        holders = cls([None] * size, [numbers[i::size] for i in range(size)], (str(store.root), feature, extra))
         for i in range(size):
             holders._start(i)
         holders.each("count")
@@ -147,11 +149,10 @@ class Holders:
             holders.each("represent", holders.firsts)
         return holders
 
-    def _start(self, i: int, replacement: bool = False) -> None:
+    def _start(self, i: int) -> None:
         """A new holder ``i``, loading its shards (and the representatives, once known): its calls queue
-        behind the loading. A replacement asks for no CPU: the surviving holders keep theirs for the whole
-        stage, so on a cluster that lost a node for good one asking for a CPU would never be placed."""
-        actor = (ShardHolder.options(num_cpus=0) if replacement else ShardHolder).remote()
+        behind the loading."""
+        actor = ShardHolder.remote()
         actor.load.remote(self.load[0], self.parts[i], *self.load[1:])
         if self.firsts is not None:
             actor.represent.remote(self.firsts)
@@ -160,13 +161,8 @@ class Holders:
     def each(self, method: str, *args) -> list:
         calls = {getattr(actor, method).remote(*args): i for i, actor in enumerate(self.actors)}
         answers, tries = [None] * len(self.actors), Counter()
-        waiting = Waiting("clusters", self.wait_seconds)
         while calls:
-            ready, _ = ray.wait(list(calls), num_returns=1, timeout=1.0)
-            if not ready:
-                if all(tries[i] for i in calls.values()):  # only replacements left: they may have no room
-                    waiting.tick()
-                continue
+            ready, _ = ray.wait(list(calls), num_returns=1)
             i = calls.pop(ready[0])
             try:
                 answers[i] = ray.get(ready[0])
@@ -182,7 +178,7 @@ class Holders:
                     raise RuntimeError(f"clusters: the holder of graphs shards {_shards_text(self.parts[i])} was "
                                        f"lost {tries[i]} times") from err
                 ray.kill(self.actors[i])
-                self._start(i, replacement=True)
+                self._start(i)
                 calls[getattr(self.actors[i], method).remote(*args)] = i
         return answers
 

@@ -109,26 +109,21 @@ def test_the_clustering_holders_of_a_lost_node_are_reloaded_from_the_store(ray_l
                                                                            caplog):
     from ray.util.state import get_actor
 
-    from cbred_ray.pipeline.graphs_stage import graphs_table
     from cbred_ray.pipeline.kmeans_stage import distributed_kmeans
     from cbred_ray.pipeline.shard_holders import Holders
-    from cbred_ray.spaces.cell import CellSpace
-    from cbred_ray.store import Store
 
-    space, store = CellSpace(4), Store(tmp_path / "s")
-    store.write_manifest({"config_hash": "t", "status": "running", "stages": {}})
-    for n, part in enumerate(np.array_split(np.arange(space.size), 6)):
-        store.write_shard("graphs", n, graphs_table(space, part, "op_usage"))
+    space, store = _cell_store(tmp_path)
     ray.shutdown()
     with local_cluster(monkeypatch, workers=2) as cluster:
         ray.init(address=cluster.address)
-        holders = Holders.from_store(store, "op_usage", 2)
+        holders = Holders.from_store(store, "op_usage", 3)  # spread: at least two on the worker nodes
         before = distributed_kmeans(holders, k=12, seed=5)
-        node = get_actor(holders.actors[0]._actor_id.hex()).node_id
+        workers = {n.node_id: n for n in cluster.worker_nodes}
+        lost = next(a for a in holders.actors if get_actor(a._actor_id.hex()).node_id in workers)
         # the node does not come back: its holder's replacement goes where the cluster has a node left
-        cluster.remove_node(next(n for n in cluster.worker_nodes if n.node_id == node), allow_graceful=False)
+        cluster.remove_node(workers[get_actor(lost._actor_id.hex()).node_id], allow_graceful=False)
         deadline = time.monotonic() + 60  # its worker process outlives the raylet by a moment
-        while get_actor(holders.actors[0]._actor_id.hex()).state != "DEAD" and time.monotonic() < deadline:
+        while get_actor(lost._actor_id.hex()).state != "DEAD" and time.monotonic() < deadline:
             time.sleep(0.2)
         with caplog.at_level(logging.WARNING, logger="cbred"):
             after = distributed_kmeans(holders, k=12, seed=5)
@@ -138,3 +133,50 @@ def test_the_clustering_holders_of_a_lost_node_are_reloaded_from_the_store(ray_l
     np.testing.assert_array_equal(after.centers, before.centers)
     np.testing.assert_array_equal(after.sizes, before.sizes)
     assert after.inertia == before.inertia
+
+
+def _cell_store(tmp_path, shards=6):
+    from cbred_ray.pipeline.graphs_stage import graphs_table
+    from cbred_ray.spaces.cell import CellSpace
+    from cbred_ray.store import Store
+
+    space, store = CellSpace(4), Store(tmp_path / "s")
+    store.write_manifest({"config_hash": "t", "status": "running", "stages": {}})
+    for n, part in enumerate(np.array_split(np.arange(space.size), shards)):
+        store.write_shard("graphs", n, graphs_table(space, part, "op_usage"))
+    return space, store
+
+
+def test_the_graphs_stage_with_no_cpu_left_says_so_and_gives_up_after_its_wait(ray_local_put_back, monkeypatch,
+                                                                               tmp_path, caplog):
+    from cbred_ray.pipeline import losses
+    from cbred_ray.pipeline.graphs_stage import run_graphs_stage
+    from cbred_ray.spaces.cell import CellSpace
+    from cbred_ray.store import Store
+
+    monkeypatch.setattr(losses, "NOTICE_EVERY", 0.5)
+    store = Store(tmp_path / "s")
+    store.write_manifest({"config_hash": "t", "status": "running", "stages": {}})
+    ray.shutdown()
+    with local_cluster(monkeypatch, workers=0):  # a head that keeps no CPU for tasks, and no worker node
+        ray.init()
+        started = time.monotonic()
+        with caplog.at_level(logging.WARNING, logger="cbred"), pytest.raises(losses.ClusterTooSmall, match="graphs"):
+            run_graphs_stage(store, CellSpace(4), 1000, "op_usage", None, progress=False, wait_seconds=3)
+        assert time.monotonic() - started < 60
+    assert any("graphs: waiting for the cluster to have room" in r.getMessage() for r in caplog.records)
+    assert not store.shard_files("graphs")
+
+
+def test_clustering_holders_are_placed_on_a_cluster_with_no_cpu(ray_local_put_back, monkeypatch, tmp_path):
+    from cbred_ray.pipeline.shard_holders import ShardHolder
+
+    _, store = _cell_store(tmp_path, shards=2)
+    ray.shutdown()
+    with local_cluster(monkeypatch, workers=0):  # what a cluster that lost every worker node has left
+        ray.init()
+        holder = ShardHolder.remote()
+        loaded = holder.load.remote(str(store.root), [0, 1], "op_usage")
+        ready, _ = ray.wait([loaded], timeout=60)
+        assert ready, "a holder was not placed on a cluster with no CPU"
+        assert ray.get(loaded) == store.count_rows("graphs")
