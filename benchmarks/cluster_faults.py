@@ -1,7 +1,10 @@
 """The faults of a cluster, each injected for real into `cbred run` on NB201 and compared with an
 uninterrupted run of the same config: lost nodes, SIGTERM and SIGINT, damaged files, readers during a writer.
 
-    python benchmarks/cluster_faults.py --injections 3 [--only node signal damaged readers]
+    python benchmarks/cluster_faults.py --injections 3 [--only node signal disk damaged readers]
+
+``--only`` measures some sections again and keeps the others the results file has, each with the command,
+commit and date that measured it.
 
 - **node lost**: a cluster of a head (no CPU; it only drives) and two worker nodes of one CPU each, started as
   an operator starts one (`ray start --head`, `ray start --address`, in a Ray folder of its own); `cbred run`
@@ -14,6 +17,9 @@ uninterrupted run of the same config: lost nodes, SIGTERM and SIGINT, damaged fi
   nothing, and says so.
 - **SIGTERM / SIGINT**, to the driver alone and to its process group (its Ray too), once 3 statistics shards
   are written: the exit code, the lines on stderr, the manifest's status and the lock; then the same command.
+- **disk full**: `cbred run` with its store on a tmpfs too small for it, mounted in a user and mount namespace
+  of its own (`unshare -rm`), sized so that a graphs task, the driver (writing the clusters) or a statistics
+  actor is the first to find it full; then the volume is made larger and the same command run again.
 - **damaged files** in a finished store (a shard's record: binary bytes, a JSON list) or before a run (the
   lock's lease: binary, a JSON list, a text heartbeat, another host's heartbeat in the year 2255; the
   manifest: binary, a JSON list), then the same command.
@@ -190,6 +196,7 @@ def node_lost(work: Path, stage: str, config: dict, reference: Path, injections:
         record = _manifest(store).get("stages", {})
         lost_lines = [line for line in err.splitlines() if "lost" in line or "retried" in line]
         records.append({"injected": injected, "exit": code, "completed": code == 0, **_compare(store, reference),
+                        "nodes_lost_in_manifest": record.get("graphs", {}).get("nodes_lost"),
                         "actors_lost_in_manifest": record.get("stats", {}).get("actors_lost"),
                         "holders_lost_in_manifest": record.get("clusters", {}).get("holders_lost"),
                         "loss_lines_on_stderr": len(lost_lines), "a_loss_line": lost_lines[0][:200] if lost_lines else "",
@@ -222,6 +229,43 @@ def stopped(work: Path, signum: int, group: bool, reference: Path, injections: i
                         "completed": resumed_code == 0, **_compare(store, reference)})
     return {"fault": f"{signal.Signals(signum).name} to the {'process group' if group else 'driver'} in the statistics",
             "records": records}
+
+
+DISK_FULL = {"a worker (a graphs task)": "16k", "the driver (the clusters stage)": "300k",
+             "a worker (a statistics actor)": "450k"}
+"""The size of the volume that fills in each case: the driver's first writes fit in 16 KiB but no graphs
+shard does; the graphs (about 240 KiB) fit in 300 KiB, the clusters the driver writes next (156 KiB) do
+not; both fit in 450 KiB, the statistics shards the actors write next (20 of 8 KiB) do not."""
+DISK_FULL_SCRIPT = """set -e
+mount -t tmpfs -o size="$1" tmpfs "$2"
+set +e
+"$3" -m cbred_ray.cli run "$4" --out "$2/store" --quiet 2> "$5.err1"; echo $? > "$5.code1"
+mount -o remount,size=64m "$2"
+"$3" -m cbred_ray.cli run "$4" --out "$2/store" --quiet 2> "$5.err2"; echo $? > "$5.code2"
+cp -a "$2/store" "$5.store"
+"""
+
+
+def disk_full(work: Path, reference: Path, injections: int) -> list[dict]:
+    """`cbred run` with its store on a tmpfs too small for it (mounted in a user and mount namespace of its
+    own), then the same command once the volume is made larger."""
+    rows = []
+    for where, size in DISK_FULL.items():
+        records = []
+        for i in range(injections):
+            volume, out = work / f"volume_{size}_{i}", work / f"disk_{size}_{i}"
+            volume.mkdir()
+            done = subprocess.run(["unshare", "-rm", "sh", "-c", DISK_FULL_SCRIPT, "sh", size, volume, sys.executable,
+                                   work / "config.yaml", out], capture_output=True, text=True, timeout=1800)
+            first = (Path(f"{out}.err1").read_text() if Path(f"{out}.err1").exists() else done.stderr)
+            lines = _lines(first)
+            code = lambda n: int(Path(f"{out}.code{n}").read_text()) if Path(f"{out}.code{n}").exists() else None  # noqa: E731
+            records.append({"exit": code(1), "cbred_lines": sum(line.startswith("cbred:") for line in lines),
+                            "stderr_lines": len(lines), "last_line": (lines or [""])[-1][:300].replace(str(volume), "VOLUME"),
+                            "resumed_exit": code(2), "completed": code(2) == 0,
+                            **_compare(Path(f"{out}.store"), reference)})
+        rows.append({"fault": f"no space left on device, met by {where} ({size} volume)", "records": records})
+    return rows
 
 
 def damaged(work: Path, reference: Path) -> list[dict]:
@@ -286,13 +330,19 @@ def readers(work: Path) -> list[dict]:
 
 
 def _markdown(result: dict) -> str:
-    lines = ["# Faults of a cluster", "", f"`{result['command']}`, {result['date']}, {result['machine']['platform']}, "
-             f"{result['machine']['cpu_count']} CPUs, {result['wall_seconds']:.0f} s in all.", "",
-             "| fault | injected | runs completed on their own | rows lost | rows duplicated | selection equal |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    lines = ["# Faults of a cluster", "", "Each table was measured by:", ""]
+    for section, m in result["measured"].items():
+        lines.append(f"- {section}: `{m['command']}`, {m['date']}, commit {str(m['git_commit'])[:8]} "
+                     f"({m['git_worktree']}), {m['machine']['platform']}, {m['machine']['cpu_count']} CPUs, "
+                     f"{m['wall_seconds']:.0f} s.")
+    lines += ["",
+             "| fault | injected | runs completed on their own | runs that saw a loss | losses logged | rows lost | "
+             "rows duplicated | selection equal |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in result["nodes"]:
         r = row["records"]
         lines.append(f"| {row['fault']} | {sum(x['injected'] for x in r)}/{len(r)} | {sum(x['completed'] for x in r)} | "
+                     f"{sum(x['loss_lines_on_stderr'] > 0 for x in r)}/{len(r)} | "
+                     f"{[x['loss_lines_on_stderr'] for x in r]} | "
                      f"{sum(x['rows_lost'] or 0 for x in r)} | {sum(x['rows_duplicated'] or 0 for x in r)} | "
                      f"{sum(x['selection_equal'] for x in r)}/{len(r)} |")
     lines += ["", "| signal | exits | one `cbred:` line | manifest | lock released | resumed and equal |",
@@ -303,6 +353,13 @@ def _markdown(result: dict) -> str:
                      f"{sum(x['cbred_lines'] == 1 for x in r)}/{len(r)} | {sorted({str(x['status']) for x in r})} | "
                      f"{sum(x['lock_released'] for x in r)}/{len(r)} | "
                      f"{sum(x['completed'] and x['selection_equal'] for x in r)}/{len(r)} |")
+    lines += ["", "| disk full | exits | one `cbred:` line | its line | resumed on a larger volume and equal |",
+              "| --- | --- | --- | --- | --- |"]
+    for row in result.get("disk_full", []):
+        r = row["records"]
+        lines.append(f"| {row['fault']} | {sorted({x['exit'] for x in r}, key=str)} | "
+                     f"{sum(x['cbred_lines'] == 1 and x['stderr_lines'] == 1 for x in r)}/{len(r)} | "
+                     f"{r[0]['last_line'] if r else ''} | {sum(x['completed'] and x['selection_equal'] for x in r)}/{len(r)} |")
     lines += ["", "| damaged file | outcome |", "| --- | --- |"]
     for row in result["damaged"]:
         outcome = (f"exit {row['exit']}: {row.get('last_line', '')}" if not row["completed"] else
@@ -317,19 +374,43 @@ def _markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+SECTIONS = {"node": "nodes", "signal": "signals", "disk": "disk_full", "damaged": "damaged", "readers": "readers"}
+"""``--only`` names and the result's sections they measure."""
+
+
+def _merged(path: Path, measured: dict, result: dict, sections: list[str]) -> dict:
+    """The results file with ``sections`` measured now (and said so in ``measured``); the others as the file
+    had them, each with the command, commit and date that measured it."""
+    out = json.loads(path.read_text()) if path.is_file() else {}
+    out["config"] = CONFIG
+    out.setdefault("measured", {})
+    if "command" in out:  # a file from one whole run: that run measured every section it holds
+        whole = {key: out[key] for key in ("command", "date", "git_commit", "git_worktree", "machine", "wall_seconds")}
+        for section in SECTIONS.values():
+            if out.get(section):
+                out["measured"].setdefault(section, whole)
+    for section in sections:
+        out[section], out["measured"][section] = result[section], measured
+    for key in ("command", "date", "git_commit", "git_worktree", "machine", "wall_seconds"):
+        out.pop(key, None)  # a whole run's, from before the sections were measured apart
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--injections", type=int, default=3)
-    parser.add_argument("--only", nargs="*", default=["node", "signal", "damaged", "readers"])
+    parser.add_argument("--only", nargs="*", choices=list(SECTIONS), default=list(SECTIONS))
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = parser.parse_args()
     started = time.perf_counter()
     work = Path(tempfile.mkdtemp(prefix="cbred-cf-work-"))
-    result = {"nodes": [], "signals": [], "damaged": [], "readers": []}
+    result = {"nodes": [], "signals": [], "disk_full": [], "damaged": [], "readers": []}
     try:
         (work / "config.yaml").write_text(yaml.safe_dump(CONFIG))
         references = {}
-        for name, config in (("run", CONFIG), ("node", NODE), ("halving", HALVING), ("holders", HOLDERS)):
+        configs = [("run", CONFIG)] + ([("node", NODE), ("halving", HALVING), ("holders", HOLDERS)]
+                                       if "node" in args.only else [])
+        for name, config in configs:
             (work / f"{name}.yaml").write_text(yaml.safe_dump(config))
             references[name] = work / f"reference_{name}"
             code, _, err = _finish(_cbred(["run", work / f"{name}.yaml", "--out", references[name], "--quiet"]))
@@ -342,15 +423,18 @@ def main() -> int:
             for signum, group in ((signal.SIGTERM, False), (signal.SIGTERM, True), (signal.SIGINT, False),
                                   (signal.SIGINT, True)):
                 result["signals"].append(stopped(work, signum, group, references["run"], args.injections))
+        if "disk" in args.only:
+            result["disk_full"] = disk_full(work, references["run"], args.injections)
         if "damaged" in args.only:
             result["damaged"] = damaged(work, references["run"])
         if "readers" in args.only:
             result["readers"] = readers(work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    out = {"command": "python benchmarks/cluster_faults.py " + " ".join(sys.argv[1:]), **provenance(),
-           "config": CONFIG, "wall_seconds": round(time.perf_counter() - started, 1), **result}
     folder = Path(args.out)
+    measured = {"command": "python benchmarks/cluster_faults.py " + " ".join(sys.argv[1:]), **provenance(),
+                "wall_seconds": round(time.perf_counter() - started, 1)}
+    out = _merged(folder / "cluster_faults.json", measured, result, [SECTIONS[name] for name in args.only])
     (folder / "cluster_faults.json").write_text(json.dumps(out, indent=1) + "\n")
     (folder / "cluster_faults.md").write_text(_markdown(out))
     print(_markdown(out))

@@ -6,8 +6,9 @@ sample), finds each one's canonical index and the clustering feature of its comp
 without building a graph), and writes the shard straight to the store, so the driver only sees
 one summary row per shard. The same code serves NB201, N-node cell spaces of millions and NB101. A task
 lost with its node is run again by Ray Data elsewhere (at most :data:`~cbred_ray.pipeline.losses.RETRIES`
-times; Ray logs each retry); its shard is written whole either way. A cluster left with no CPU for a task
-is waited for, with a message, for ``resources.wait_seconds`` (:func:`~cbred_ray.pipeline.losses.watched`).
+times); its shard is written whole either way. Each lost node is named in the log, and a cluster left with
+no CPU for a task is waited for, with a message, for ``resources.wait_seconds``
+(:class:`~cbred_ray.pipeline.losses.Watched`).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import ray
 
-from cbred_ray.pipeline.losses import RETRIES, watched
+from cbred_ray.pipeline.losses import RETRIES, Watched
 from cbred_ray.pipeline.manifest import shard_log
 from cbred_ray.pipeline.runtime import shard_progress
 from cbred_ray.spaces.base import Space
@@ -69,13 +70,23 @@ def representatives(arch_index: np.ndarray, keys: np.ndarray, firsts: tuple[np.n
 
 def _write_shards(batch: dict[str, np.ndarray], store_root: str, space: Space, feature: str, num_classes: int,
                   sample: list) -> dict[str, np.ndarray]:
-    """Ray Data task body: shard ranges of the space, or of the sorted sample, in; one summary row per shard out."""
-    store, rows = Store(store_root), []
+    """Ray Data task body: shard ranges of the space, or of the sorted sample, in; one summary row per shard out.
+    An error of the store's volume (a full disk, no permission) is part of the summary, for the driver to
+    raise as it is: Ray Data would pass it on only as text."""
+    store, rows, failures = Store(store_root), [], []
     drawn = ray.get(sample[0]) if sample else None
     for shard, start, stop in zip(batch["shard"], batch["start"], batch["stop"]):
         indices = np.arange(start, stop, dtype=np.int64) if drawn is None else drawn[start:stop]
-        rows.append(store.write_shard("graphs", int(shard), graphs_table(space, indices, feature, num_classes))["rows"])
-    return {"shard": batch["shard"], "rows": np.asarray(rows, dtype=np.int64)}
+        table = graphs_table(space, indices, feature, num_classes)
+        try:
+            rows.append(store.write_shard("graphs", int(shard), table)["rows"])
+            failures.append((0, "", ""))
+        except OSError as err:
+            rows.append(0)
+            failures.append((err.errno or 0, err.strerror or str(err), str(err.filename or "")))
+    errnos, strerrors, filenames = zip(*failures)
+    return {"shard": batch["shard"], "rows": np.asarray(rows, dtype=np.int64), "errno": np.asarray(errnos, np.int64),
+            "strerror": np.asarray(strerrors, object), "filename": np.asarray(filenames, object)}
 
 
 def run_graphs_stage(store: Store, space: Space, shard_size: int, feature: str, drawn: np.ndarray | None,
@@ -87,7 +98,7 @@ def run_graphs_stage(store: Store, space: Space, shard_size: int, feature: str, 
     partial = store.remove_partial("graphs")
     log = shard_log(store, "graphs", len(ranges))
     todo = [(i, s, e) for i, (s, e) in enumerate(ranges) if i not in log.done]
-    written = 0
+    written, nodes_lost = 0, 0
     if todo:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # one bar of our own, in shards, instead
@@ -102,10 +113,14 @@ def run_graphs_stage(store: Store, space: Space, shard_size: int, feature: str, 
                 .map_batches(_write_shards, fn_kwargs=kwargs, batch_size=1, max_retries=RETRIES)
                 .iter_rows()
             )
+        stream = Watched(summaries, "graphs", wait_seconds)
         with shard_progress("graphs", len(ranges), len(ranges) - len(todo), progress) as bar:
-            for summary in watched(summaries, "graphs", wait_seconds):
+            for summary in stream:
+                if summary["errno"]:
+                    raise OSError(int(summary["errno"]), summary["strerror"], summary["filename"] or None)
                 written += int(summary["rows"])
                 log.finished(int(summary["shard"]))
                 bar.update(1)
+        nodes_lost = stream.nodes_lost
     return {"shards_total": len(ranges), "shards_reused": len(ranges) - len(todo), "rows_written": written,
-            "shards": log.record(), "partial_files_removed": partial}
+            "nodes_lost": nodes_lost, "shards": log.record(), "partial_files_removed": partial}

@@ -70,44 +70,71 @@ class _Stop(BaseException):
     exception in the consumer, as on Ctrl-C."""
 
 
-def watched(items: Iterable, what: str, limit: float) -> Iterator:
-    """The items of a stream whose tasks Ray places (a Ray Data pipeline), as they come. The stream is
-    consumed on a thread of its own, so that while nothing comes and the cluster has no CPU left for a task
-    (its nodes lost, none back yet) the stage waits as :class:`Waiting` says; when it gives up, or this
-    generator is closed early, the consuming thread is stopped (and the stream's execution with it) before
-    the error is raised here. An error of the stream is raised here too."""
-    arrived: queue.Queue = queue.Queue()
-    end = object()
+class Watched:
+    """The items of a stream whose tasks Ray places and retries (a Ray Data pipeline), as they come.
 
-    def consume() -> None:
-        try:
-            for item in items:
-                arrived.put((item, None))
-            arrived.put((end, None))
-        except BaseException as err:  # noqa: BLE001 - handed to the waiting thread as it is
-            arrived.put((end, err))
+    The stream is consumed on a thread of its own, so that this thread can watch the cluster meanwhile: each
+    node that goes is named in one log line (its tasks are the stream's to run again) and counted
+    (:attr:`nodes_lost`); while nothing comes and the cluster has no CPU left for a task (its nodes lost,
+    none back yet) the stage waits as :class:`Waiting` says. When it gives up, or the iteration is left
+    early, the consuming thread is stopped (and the stream's execution with it) before the error is raised
+    here. An error of the stream is raised here too.
+    """
 
-    consumer = threading.Thread(target=consume, name=f"cbred-{what}", daemon=True)
-    consumer.start()
-    waiting, finished = Waiting(what, limit), False
-    try:
-        while True:
+    def __init__(self, items: Iterable, what: str, limit: float):
+        self.items, self.what, self.limit = items, what, limit
+        self.nodes_lost = 0
+
+    def __iter__(self) -> Iterator:
+        arrived: queue.Queue = queue.Queue()
+        end = object()
+
+        def consume() -> None:
             try:
-                item, err = arrived.get(timeout=1.0)
-            except queue.Empty:
-                if ray.cluster_resources().get("CPU", 0) < 1:
-                    waiting.tick()
-                else:
-                    waiting.over()
-                continue
-            waiting.over()
-            if item is end:
-                finished = True
-                if err is not None:
-                    raise err
-                return
-            yield item
-    finally:
-        if not finished and consumer.is_alive():
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(consumer.ident), ctypes.py_object(_Stop))
-            consumer.join(timeout=30)
+                for item in self.items:
+                    arrived.put((item, None))
+                arrived.put((end, None))
+            except BaseException as err:  # noqa: BLE001 - handed to the watching thread as it is
+                arrived.put((end, err))
+
+        consumer = threading.Thread(target=consume, name=f"cbred-{self.what}", daemon=True)
+        consumer.start()
+        waiting, finished = Waiting(self.what, self.limit), False
+        alive, checked = _alive_nodes(), time.monotonic()
+        try:
+            while True:
+                try:
+                    item, err = arrived.get(timeout=1.0)
+                except queue.Empty:
+                    item = None
+                if time.monotonic() - checked >= 1.0:
+                    alive, checked = self._check(alive), time.monotonic()
+                if item is None:
+                    if ray.cluster_resources().get("CPU", 0) < 1:
+                        waiting.tick()
+                    else:
+                        waiting.over()
+                    continue
+                waiting.over()
+                if item is end:
+                    finished = True
+                    if err is not None:
+                        raise err
+                    return
+                yield item
+        finally:
+            if not finished and consumer.is_alive():
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(consumer.ident), ctypes.py_object(_Stop))
+                consumer.join(timeout=30)
+
+    def _check(self, alive: set[str]) -> set[str]:
+        now = _alive_nodes()
+        for node in sorted(alive - now):
+            self.nodes_lost += 1
+            log.warning("%s: lost node %s; Ray runs its tasks again on the nodes that remain (at most %d times "
+                        "each)", self.what, node[:12], RETRIES)
+        return now
+
+
+def _alive_nodes() -> set[str]:
+    return {n["NodeID"] for n in ray.nodes() if n.get("Alive")}

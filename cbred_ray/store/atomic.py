@@ -6,6 +6,8 @@ import json
 import math
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyarrow as pa
@@ -18,6 +20,18 @@ def _tmp_name(path: Path) -> Path:
     """A hidden name beside ``path`` that no reader's pattern matches: not ``*.parquet`` (DuckDB's globs
     match hidden files), not ``*.json``."""
     return path.with_name(f"{TMP_PREFIX}{uuid.uuid4().hex}-{path.name}.part")
+
+
+@contextmanager
+def _named(path: Path) -> Iterator[None]:
+    """An error of the file system (a full disk, a read-only volume) that names no file names ``path``, the
+    file being written: pyarrow's say only what failed."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is None and err.errno:
+            raise OSError(err.errno, os.strerror(err.errno), str(path)) from err
+        raise
 
 
 def file_digest(path: str | Path) -> str:
@@ -37,14 +51,15 @@ def write_table_atomic(path: str | Path, table: pa.Table, before_rename=None) ->
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_name(path)
-    try:
-        pq.write_table(table, tmp)
-        digest = file_digest(tmp)
-        if before_rename is not None:
-            before_rename(digest)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with _named(path):
+        try:
+            pq.write_table(table, tmp)
+            digest = file_digest(tmp)
+            if before_rename is not None:
+                before_rename(digest)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
     return digest
 
 
@@ -64,8 +79,9 @@ def write_json_atomic(path: str | Path, obj: object) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp_name(path)
-    try:
-        tmp.write_text(json.dumps(strict_json(obj), indent=2, sort_keys=True, default=str, allow_nan=False) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with _named(path):
+        try:
+            tmp.write_text(json.dumps(strict_json(obj), indent=2, sort_keys=True, default=str, allow_nan=False) + "\n")
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
