@@ -26,7 +26,8 @@ commit and date that measured it.
 - **readers during a writer**: `cbred report`, `evaluate` and `export` (with and without `--partial`) while
   `cbred run` is in its statistics.
 
-Writes ``benchmarks/results/cluster_faults.json`` and ``.md`` (paths written as STORE, WORK).
+Writes ``benchmarks/results/cluster_faults.json`` (paths written as STORE, WORK) and the faults of a cluster into
+the one table of faults, ``fault_table.md`` (below ``fault_table.py``'s).
 """
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ from provenance import provenance
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 import fault_injection as fi  # noqa: E402
+from fault_table import write_table  # noqa: E402
 
 SEED = 3
 CONFIG = {
@@ -329,8 +331,8 @@ def readers(work: Path) -> list[dict]:
     return rows
 
 
-def _markdown(result: dict) -> str:
-    lines = ["# Faults of a cluster", "", "Each table was measured by:", ""]
+def markdown(result: dict) -> str:
+    lines = ["## Faults of a cluster", "", "Each table was measured by:", ""]
     for section, m in result["measured"].items():
         lines.append(f"- {section}: `{m['command']}`, {m['date']}, commit {str(m['git_commit'])[:8]} "
                      f"({m['git_worktree']}), {m['machine']['platform']}, {m['machine']['cpu_count']} CPUs, "
@@ -436,8 +438,8 @@ def main() -> int:
                 "wall_seconds": round(time.perf_counter() - started, 1)}
     out = _merged(folder / "cluster_faults.json", measured, result, [SECTIONS[name] for name in args.only])
     (folder / "cluster_faults.json").write_text(json.dumps(out, indent=1) + "\n")
-    (folder / "cluster_faults.md").write_text(_markdown(out))
-    print(_markdown(out))
+    write_table(folder)
+    print(markdown(out))
     return 0
 
 
