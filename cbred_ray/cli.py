@@ -44,30 +44,54 @@ def _out_file(path: str) -> str:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from cbred_ray.api import reduce
+    from cbred_ray.report.summary import caveats, kept_cluster
 
     result = reduce(args.config, _out_folder(args.out), overrides=tuple(args.set), progress=not args.quiet)
     manifest = result.manifest
     selection, size = manifest["stages"]["selection"], manifest["space"]["architectures"]
     path = str(Path(args.out) / "selection")
-    log.info("done: %d of %d architectures (%.2f %%) selected, cluster %s, in %s", selection["rows"], size,
-                100 * selection["rows"] / size, selection["cluster"], path)
+    notes = caveats(manifest)
+    log.info("done: %d of %d architectures (%.2f %%) selected, %s, in %s%s", selection["rows"], size,
+             100 * selection["rows"] / size, kept_cluster(selection), path, "".join(f"; {n}" for n in notes))
     print(json.dumps({"store": args.out, "selection": path, "selected": selection["rows"],
                       "cluster": selection["cluster"], "space": manifest["space"],
-                      "config_hash": manifest["config_hash"]}))
+                      "config_hash": manifest["config_hash"], "caveats": notes}))
     return 0
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from cbred_ray.api import open_store
     from cbred_ray.evaluate.benchmark import builtin_table, load_benchmark
-    from cbred_ray.evaluate.metrics import evaluate_subset
+    from cbred_ray.evaluate.metrics import evaluate_subset, free_baselines
+    from cbred_ray.report.summary import caveats, evaluation_table
+    from cbred_ray.store import Store
 
     result = open_store(args.store)
     space = result.space
     table = load_benchmark(args.benchmark or builtin_table(space), space)
     report = evaluate_subset(result.ids, table, space_size=space.size, key=space.id_column)
-    print(json.dumps(report, indent=None if args.compact else 2))
+    if Store(result.store).has_stage("clusters"):  # the costs of every architecture the run chose from
+        costs = result.clusters.rename(columns={"arch_params": "params", "arch_macs": "macs"})
+        report["baselines"] = {name: evaluate_subset(space.format_ids(np.asarray(labels)), table,
+                                                     space_size=space.size, key=space.id_column)["datasets"]
+                               for name, labels in free_baselines(costs, report["n_selected"]).items()}
+    report["space_size"], report["caveats"] = space.size, caveats(result.manifest)
+    print("\n".join([evaluation_table(report), *(f"note: {n}" for n in report["caveats"])]), file=sys.stderr)
+    print(json.dumps(_rounded(report), indent=None if args.compact else 2))
     return 0
+
+
+def _rounded(value: object, digits: int = 6) -> object:
+    """``value`` with every float rounded to ``digits`` decimals, for JSON that people read."""
+    if isinstance(value, float):
+        return round(value, digits)
+    if isinstance(value, dict):
+        return {key: _rounded(item, digits) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rounded(item, digits) for item in value]
+    return value
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:

@@ -65,9 +65,19 @@ class SpaceClustering:
     search: list[dict] = field(default_factory=list)  # every candidate: k, eta, value of the criterion
 
     def record(self) -> dict:
-        """What the manifest keeps of the choice."""
+        """What the manifest keeps of the choice (``k_edge``: see :func:`grid_edge`)."""
         return {"k": self.k, "eta": self.eta, "points": self.points, "criterion": self.criterion,
-                "search": self.search, "sizes": np.bincount(self.labels, minlength=self.k).tolist()}
+                "search": self.search, "k_edge": grid_edge(self.k, [row["k"] for row in self.search]),
+                "sizes": np.bincount(self.labels, minlength=self.k).tolist()}
+
+
+def grid_edge(k: int, grid: list[int]) -> str | None:
+    """"largest" or "smallest" when a criterion searching several values of K chose an end of the grid: the
+    criterion may have preferred a value beyond it, which the grid did not offer. None otherwise."""
+    values = sorted(set(grid))
+    if len(values) < 2:
+        return None
+    return "largest" if k == values[-1] else "smallest" if k == values[0] else None
 
 
 def distinct_points(features: np.ndarray, cells: np.ndarray, cfg: Clustering) -> int:

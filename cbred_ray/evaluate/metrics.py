@@ -13,10 +13,19 @@ from scipy.special import gammaln
 
 from cbred_ray.errors import BadInput
 from cbred_ray.evaluate.benchmark import ARCH_COLUMN, accuracy_columns
+from cbred_ray.select.reduction import top_by_rank
 from cbred_ray.select.settings import top_count
 
 RANDOM_SEARCH_SIZES: tuple[int, ...] = (10, 100)
 TOP_FRACTION = 0.01
+FREE_BASELINES = {"Params-Quantiled": "params", "MACs-Quantiled": "macs"}
+"""Subsets a user has without any statistic: the largest networks by a cost (the column of ``costs`` read)."""
+
+
+def free_baselines(costs: pd.DataFrame, size: int) -> dict[str, list]:
+    """The ``size`` architectures with the most parameters, and with the most MACs (``costs``: ``params`` and
+    ``macs``, one row per architecture; ties: the smaller label first), as labels of ``costs``."""
+    return {name: top_by_rank(costs[column], size).tolist() for name, column in FREE_BASELINES.items()}
 
 
 def _as_accuracies(acc: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from cbred_ray.config import SelectConfig
 from cbred_ray.select.constraints import budget_mask
 from cbred_ray.select.halving import halve_clusters, halving_scores
 from cbred_ray.select.reduction import reduce_space
-from cbred_ray.select.scoring import oriented_ranks
+from cbred_ray.select.scoring import near_ties, oriented_ranks
 from cbred_ray.select.settings import Selection
 from cbred_ray.spaces.base import Space
 from cbred_ray.store import Store
@@ -47,7 +47,12 @@ def run_select_stage(store: Store, space: Space, cfg: SelectConfig, seed: int) -
         "arch_index": pa.array(chosen["arch_index"].to_numpy(), pa.int64()),
         "canonical_index": pa.array(chosen["canonical_index"].to_numpy(), pa.int64()),
         "cluster": pa.array(chosen["cluster"].to_numpy(), pa.int32())}))
-    score = scores.loc[scores["selected"], "score"].iloc[0]
+    kept = scores.loc[scores["selected"]].iloc[0]
+    if "score_low" in scores:
+        record["interval"] = [float(kept["score_low"]), float(kept["score_high"])]
+        record["near_ties"] = [{"cluster": int(r["cluster"]), "size": int(r["size"]), "score": float(r["score"]),
+                                "interval": [float(r["score_low"]), float(r["score_high"])]}
+                               for _, r in near_ties(scores, best).iterrows()]
     return {"cluster": best, "rows": len(chosen), "cluster_size": int((clusters["cluster"] == best).sum()),
-            "target": target, "space_size": len(clusters), "scored_archs": len(stats), "score": float(score),
+            "target": target, "space_size": len(clusters), "scored_archs": len(stats), "score": float(kept["score"]),
             **record}

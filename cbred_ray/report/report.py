@@ -53,6 +53,9 @@ from cbred_ray.store import RUN_STAGES, Store
 MEASURES = (("size", "size", "{:.0f}"), ("mean", "mean acc. (%)", "{:.2f}"), ("top1_recall", "top-1 % recall", "{:.3f}"),
             ("best_of_10", "E[best of 10] (%)", "{:.2f}"), ("best_of_100", "E[best of 100] (%)", "{:.2f}"),
             ("first_ranked", "first-ranked net (%)", "{:.2f}"))
+BEST_OF = {"best_of_10": 10, "best_of_100": 100}
+"""E[best of N] compares subsets of one size only: a table shows it for rows that share their size with
+another row and hold at least N networks (:func:`_table`)."""
 
 
 def load_space(store: Store, features: str | None = None, space: SearchSpace | None = None) -> tuple[Space, RunConfig]:
@@ -355,7 +358,8 @@ def _markdown(summary: pd.DataFrame, choices: pd.DataFrame, datasets: list[str],
         "cluster); **C-BRED (Q + C)** (the best-ranked members of the best cluster). `first-ranked net` is the "
         "accuracy of the network the statistics rank first inside each subset; `top-1 % recall` is the share of "
         "the budgeted space's best 1 % the subset keeps; `E[best of N]` is the expected best of a random search of "
-        "N networks inside the subset. The last row, the best networks by accuracy, is a reference no method "
+        "N networks inside the subset, shown only beside subsets of the same size (–: none, or fewer than N "
+        "networks). The last row, the best networks by accuracy, is a reference no method "
         "can reach without labels.", "",
     ]
     for dataset in [main, *[d for d in datasets if d != main]]:
@@ -383,10 +387,12 @@ def _markdown(summary: pd.DataFrame, choices: pd.DataFrame, datasets: list[str],
 def _table(part: pd.DataFrame) -> str:
     header = "| method | " + " | ".join(label for _, label, _ in MEASURES) + " |"
     lines = [header, "|" + "---|" * (len(MEASURES) + 1)]
+    sizes = part["size"].round().value_counts()
     for _, row in part.iterrows():
         cells = []
+        alone = sizes[round(row["size"])] < 2
         for key, _, fmt in MEASURES:
-            if pd.isna(row[key]):
+            if pd.isna(row[key]) or (key in BEST_OF and (alone or row["size"] < BEST_OF[key])):
                 cells.append("–")
                 continue
             text = fmt.format(row[key])

@@ -127,6 +127,20 @@ def best_cluster(scores: pd.DataFrame) -> int:
     return int(best["cluster"])
 
 
+def near_ties(scores: pd.DataFrame, kept: int) -> pd.DataFrame:
+    """The clusters whose score interval overlaps the kept cluster's (best score first): the statistics do
+    not tell them apart from it, so the choice among them is close to a draw. Under successive halving only
+    the clusters of the kept cluster's last round compete with it. Empty when the scores have no intervals."""
+    if "score_low" not in scores:
+        return scores.iloc[0:0]
+    row = scores.loc[scores["cluster"] == kept].iloc[0]
+    others = scores[(scores["cluster"] != kept) & scores["score"].notna()
+                    & (scores["score_high"] >= row["score_low"]) & (scores["score_low"] <= row["score_high"])]
+    if "last_round" in scores:
+        others = others[others["last_round"] == row["last_round"]]
+    return others.sort_values(["score", "cluster"], ascending=[False, True])
+
+
 def sample_members(clusters: pd.Series, per_cluster: int, seed: int) -> np.ndarray:
     """Quick mode: a seeded sample of at most ``per_cluster`` members of each cluster (sorted index values)."""
     rng = np.random.default_rng(seed)

@@ -223,9 +223,19 @@ def test_run_then_evaluate_through_the_command_line(tmp_path, nb201_table):
     assert summary["selected"] == pd.read_parquet(store / "selection").shape[0] > 0
     manifest = json.loads((store / "manifest.json").read_text())
     assert "resources" not in manifest["config"] and manifest["sessions"][0]["overrides"] == []
+    assert isinstance(summary["caveats"], list)
     evaluation = cbred_process("evaluate", store, "--benchmark", nb201_table, "--compact")
     assert evaluation.returncode == 0, evaluation.stderr
-    assert json.loads(evaluation.stdout)["n_selected"] == summary["selected"]
+    report = json.loads(evaluation.stdout)
+    assert report["n_selected"] == summary["selected"] and report["caveats"] == summary["caveats"]
+    # the free baselines, at the selection's size, over the architectures the run chose from
+    assert set(report["baselines"]) == {"Params-Quantiled", "MACs-Quantiled"}
+    for name in report["baselines"]:
+        assert report["baselines"][name]["cifar10"]["subset_size"] == report["n_selected"]
+    table = evaluation.stderr.splitlines()
+    for row in ("selection", "Params-Quantiled (same size)", "MACs-Quantiled (same size)", "whole space"):
+        assert any(line.startswith(row) for line in table), evaluation.stderr
+    assert all(len(str(v).split(".")[-1]) <= 6 for v in report["datasets"]["cifar10"].values())  # people read it
 
 
 @pytest.mark.parametrize("text", ["", "# nothing here\n", "[1, 2]\n"])

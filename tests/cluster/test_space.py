@@ -84,3 +84,15 @@ def test_distances_computed_as_ray_tasks_give_the_same_clustering(ray_local):
         serial = cluster_space(feats, cells[:n], cfg, seed=0)
         parallel = cluster_space(feats, cells[:n], cfg, seed=0, blocks=lambda fn, rows, _: ray_blocks(fn, rows, 7))
         assert (serial.labels == parallel.labels).all()
+
+
+def test_the_record_says_when_the_criterion_chose_an_end_of_its_grid():
+    from cbred_ray.cluster.space import grid_edge
+
+    features, _ = _blobs(centers=4)
+    cells = np.zeros((len(features), nb201.NUM_EDGES), dtype=np.int64)
+    inside = cluster_space(features, cells, _plain(k=(2, 4, 8), criterion="silhouette", n_init=3), seed=1)
+    at_end = cluster_space(features, cells, _plain(k=(2, 3), criterion="silhouette", n_init=3), seed=1)
+    assert inside.k == 4 and inside.record()["k_edge"] is None  # four blobs: the middle of the grid
+    assert at_end.k == 3 and at_end.record()["k_edge"] == "largest"
+    assert grid_edge(2, [4, 2, 8]) == "smallest" and grid_edge(3, [3]) is None

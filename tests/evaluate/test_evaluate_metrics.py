@@ -181,3 +181,11 @@ def test_report_does_not_depend_on_row_order(nb201_table: pd.DataFrame) -> None:
     selected = nb201_table.arch_str.iloc[::7].tolist()
     shuffled = nb201_table.sample(frac=1.0, random_state=3)
     assert evaluate_subset(selected, shuffled) == evaluate_subset(selected, nb201_table)
+
+
+def test_free_baselines_are_the_largest_networks_by_each_cost():
+    from cbred_ray.evaluate.metrics import free_baselines
+
+    costs = pd.DataFrame({"params": [5.0, 9.0, 9.0, 1.0], "macs": [4.0, 1.0, 2.0, 3.0]}, index=[10, 11, 12, 13])
+    chosen = free_baselines(costs, 2)
+    assert chosen == {"Params-Quantiled": [11, 12], "MACs-Quantiled": [10, 13]}

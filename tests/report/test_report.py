@@ -138,3 +138,16 @@ def test_a_budget_run_ranks_the_chosen_cluster_and_the_sample_by_each_other_set_
     assert list(subsets[f"C-BRED (Q + C){SET_MARK}cost"]) == sorted(inside["params"].nsmallest(share).index)
     assert list(subsets[f"Quantiled (random sample){SET_MARK}cost"]) == sorted(sample["params"].nsmallest(share).index)
     assert subsets[f"C-BRED (Q + C){SET_MARK}cost"].tolist() != subsets["C-BRED (Q + C)"].tolist()
+
+
+def test_expected_best_of_n_is_shown_only_beside_subsets_of_the_same_size():
+    from cbred_ray.report.report import _table
+
+    rows = pd.DataFrame({"method": ["Whole space", "Intrinsic", "Quantiled", "C-BRED (Q + C)", "small"],
+                         "size": [15625.0, 1.0, 2472.0, 2472.0, 50.0], "mean": 70.0, "top1_recall": 0.5,
+                         "best_of_10": 72.0, "best_of_100": 73.0, "first_ranked": 71.0})
+    rows.loc[4, "size"], rows.loc[3, "size"] = 50.0, 50.0  # two subsets of 50: E[best of 10] compares them
+    cells = {line.split(" | ")[0].strip("| "): line.strip("|").split(" | ") for line in _table(rows).splitlines()[2:]}
+    assert cells["Whole space"][4:6] == ["–", "–"] and cells["Intrinsic"][4:6] == ["–", "–"]
+    assert cells["Quantiled"][4:6] == ["–", "–"]  # alone at its size now
+    assert cells["small"][4:6] == ["72.00", "–"]  # 50 networks: a random search of 100 does not fit

@@ -93,3 +93,24 @@ def test_log_rank_prefers_a_cluster_without_a_weak_statistic_where_the_mean_does
     clusters = pd.Series([0, 0, 1, 1], index=index)
     assert best_cluster(score_clusters(ranks, clusters, combine="mean")) == 0
     assert best_cluster(score_clusters(ranks, clusters, combine="log_rank")) == 1
+
+
+def _scored(rows):
+    return pd.DataFrame(rows, columns=["cluster", "score", "score_low", "score_high"])
+
+
+def test_near_ties_are_the_clusters_whose_interval_overlaps_the_kept_one_best_first():
+    from cbred_ray.select.scoring import near_ties
+
+    scores = _scored([(0, 0.90, 0.85, 0.95), (1, 0.80, 0.70, 0.86), (2, 0.70, 0.60, 0.84), (3, 0.88, 0.86, 0.90),
+                      (4, np.nan, np.nan, np.nan)])
+    assert near_ties(scores, 0)["cluster"].tolist() == [3, 1]
+    assert near_ties(scores, 2)["cluster"].tolist() == [1]
+    assert near_ties(scores.drop(columns=["score_low", "score_high"]), 0).empty
+
+
+def test_under_halving_only_the_kept_clusters_last_round_competes():
+    from cbred_ray.select.scoring import near_ties
+
+    scores = _scored([(0, 0.9, 0.8, 1.0), (1, 0.85, 0.8, 0.9), (2, 0.85, 0.8, 0.9)]).assign(last_round=[2, 2, 1])
+    assert near_ties(scores, 0)["cluster"].tolist() == [1]
