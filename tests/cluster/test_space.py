@@ -32,7 +32,7 @@ def test_kmeans_grid_takes_the_k_with_the_best_silhouette():
     for k, value in values.items():  # each candidate's value is the silhouette of that clustering
         labels = kmeans(features, k, 1, n_init=3).labels
         expected = silhouette_score(features, labels, sample_size=min(len(features), SILHOUETTE_SAMPLE), random_state=1)
-        assert value == pytest.approx(expected)
+        assert value == pytest.approx(expected)  # every point distinct: the silhouette over the points
     assert result.k == max(values, key=values.get)
     assert result.criterion == "silhouette" and len(np.unique(result.labels)) == result.k
 
@@ -96,3 +96,23 @@ def test_the_record_says_when_the_criterion_chose_an_end_of_its_grid():
     assert inside.k == 4 and inside.record()["k_edge"] is None  # four blobs: the middle of the grid
     assert at_end.k == 3 and at_end.record()["k_edge"] == "largest"
     assert grid_edge(2, [4, 2, 8]) == "smallest" and grid_edge(3, [3]) is None
+
+
+def test_the_silhouette_counts_each_distinct_feature_vector_once():
+    from cbred_ray.cluster.space import distinct_silhouette
+
+    features, _ = _blobs(centers=3, per=10)
+    labels = kmeans(features, 3, 0, n_init=3).labels
+    repeated = np.vstack([features, np.repeat(features[:5], 200, axis=0)])  # equivalent architectures
+    repeated_labels = np.concatenate([labels, np.repeat(labels[:5], 200)])
+    assert distinct_silhouette(repeated, repeated_labels, 0) == pytest.approx(silhouette_score(features, labels))
+    assert silhouette_score(repeated, repeated_labels) > silhouette_score(features, labels)  # what rows would say
+
+
+def test_on_nb201s_operation_usage_the_silhouette_does_not_grow_with_k_to_the_grids_end():
+    from cbred_ray.spaces.cell import NB201Space
+
+    space = NB201Space()
+    features = space.features(space.canonical_indices(np.arange(0, space.size, 3)), "op_usage")
+    result = cluster_space(features, np.zeros((len(features), 1)), _plain(k=(4, 8, 32, 64), n_init=2), seed=0)
+    assert result.k < 64 and result.record()["k_edge"] != "largest"
