@@ -182,16 +182,21 @@ def node_lost(work: Path, stage: str, config: dict, reference: Path, injections:
         cluster = LocalCluster()
         try:
             run = _cbred(["run", path, "--out", store], env=cluster.env)
-            if stage == "clusters":
-                node_pids = lambda: fi.descendants_named(b"ray::ShardHolder", cluster.workers[0].pid)  # noqa: E731
-                ready = lambda: bool(node_pids())  # noqa: E731
+            victim = [0]
+            if stage == "clusters":  # holders are spread over the nodes (the head's too): a worker that has one
+
+                def ready() -> bool:
+                    held = [i for i, w in enumerate(cluster.workers)
+                            if fi.descendants_named(b"ray::ShardHolder", w.pid)]
+                    victim[:] = held[:1] or victim
+                    return bool(held)
             else:
                 folder = "graphs" if stage == "graphs" else "stats"
                 at = 1 if stage == "graphs" else 2
                 ready = lambda: len(fi.shard_files(store, folder)) >= at  # noqa: E731
             injected = _wait(ready, run)
             if injected:
-                cluster.kill_worker(0)
+                cluster.kill_worker(victim[0])
             code, _, err = _finish(run)
         finally:
             cluster.close()
@@ -347,6 +352,15 @@ def markdown(result: dict) -> str:
                      f"{[x['loss_lines_on_stderr'] for x in r]} | "
                      f"{sum(x['rows_lost'] or 0 for x in r)} | {sum(x['rows_duplicated'] or 0 for x in r)} | "
                      f"{sum(x['selection_equal'] for x in r)}/{len(r)} |")
+    when = {(m["command"], m["date"], str(m["git_commit"])[:8]): [] for m in (r.get("measured") for r in
+                                                                          result["nodes"]) if m}
+    for row in result["nodes"]:
+        if row.get("measured"):
+            m = row["measured"]
+            when[(m["command"], m["date"], str(m["git_commit"])[:8])].append(row["fault"])
+    if len(when) > 1:
+        lines += ["", *(f"- {', '.join(faults)}: `{command}`, {date}, commit {commit}."
+                        for (command, date, commit), faults in when.items())]
     lines += ["", "| signal | exits | one `cbred:` line | manifest | lock released | resumed and equal |",
               "| --- | --- | --- | --- | --- | --- |"]
     for row in result["signals"]:
@@ -376,8 +390,13 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+NODE_STAGES = ("graphs", "stats", "halving", "clusters")
 SECTIONS = {"node": "nodes", "signal": "signals", "disk": "disk_full", "damaged": "damaged", "readers": "readers"}
 """``--only`` names and the result's sections they measure."""
+
+
+def _when(measured: dict) -> dict:
+    return {key: measured.get(key) for key in ("command", "date", "git_commit")}
 
 
 def _merged(path: Path, measured: dict, result: dict, sections: list[str]) -> dict:
@@ -392,7 +411,13 @@ def _merged(path: Path, measured: dict, result: dict, sections: list[str]) -> di
             if out.get(section):
                 out["measured"].setdefault(section, whole)
     for section in sections:
-        out[section], out["measured"][section] = result[section], measured
+        rows = result[section]
+        if section == "nodes":  # the faults measured now replace theirs; the others are kept, with their date
+            before = out["measured"].get(section, {})
+            kept = [{**r, "measured": r.get("measured") or _when(before)} for r in out.get(section, [])
+                    if r["fault"] not in {row["fault"] for row in rows}]
+            rows = [*kept, *({**row, "measured": _when(measured)} for row in rows)]
+        out[section], out["measured"][section] = rows, measured
     for key in ("command", "date", "git_commit", "git_worktree", "machine", "wall_seconds"):
         out.pop(key, None)  # a whole run's, from before the sections were measured apart
     return out
@@ -402,6 +427,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--injections", type=int, default=3)
     parser.add_argument("--only", nargs="*", choices=list(SECTIONS), default=list(SECTIONS))
+    parser.add_argument("--node-stages", nargs="*", choices=NODE_STAGES, default=list(NODE_STAGES),
+                        help="the stages whose node loss --only node measures (the others' rows are kept)")
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "results"))
     args = parser.parse_args()
     started = time.perf_counter()
@@ -418,9 +445,11 @@ def main() -> int:
             code, _, err = _finish(_cbred(["run", work / f"{name}.yaml", "--out", references[name], "--quiet"]))
             assert code == 0, err
         if "node" in args.only:
-            for stage, config, ref in (("graphs", NODE, "node"), ("stats", NODE, "node"), ("stats", HALVING, "halving"),
+            for stage, config, ref in (("graphs", NODE, "node"), ("stats", NODE, "node"), ("halving", HALVING, "halving"),
                                        ("clusters", HOLDERS, "holders")):
-                result["nodes"].append(node_lost(work, stage, config, references[ref], args.injections))
+                if stage in args.node_stages:
+                    result["nodes"].append(node_lost(work, "stats" if stage == "halving" else stage, config,
+                                                     references[ref], args.injections))
         if "signal" in args.only:
             for signum, group in ((signal.SIGTERM, False), (signal.SIGTERM, True), (signal.SIGINT, False),
                                   (signal.SIGINT, True)):
