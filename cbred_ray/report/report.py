@@ -243,8 +243,8 @@ def _budget_report(store: Store, config: RunConfig, space: SearchSpace, table: p
              "paper config) gets that comparison, with figures.", ""]
     for dataset in summary["dataset"].unique():
         part = summary[summary["dataset"] == dataset]
-        lines += [f"## {dataset}", "", _table(part[part["method"].isin([*AT_CLUSTER_SIZE, BUDGET_ORACLE])]), "",
-                  _table(part[part["method"].str.split(SET_MARK, regex=False).str[0].isin(AT_BUDGET_SHARE)]), ""]
+        lines += [f"## {dataset}", "", _table(part[part["method"].isin([*AT_CLUSTER_SIZE, BUDGET_ORACLE])], part), "",
+                  _table(part[part["method"].str.split(SET_MARK, regex=False).str[0].isin(AT_BUDGET_SHARE)], part), ""]
     (out / "report.md").write_text("\n".join(lines))
     return out / "report.md"
 
@@ -366,13 +366,14 @@ def _markdown(summary: pd.DataFrame, choices: pd.DataFrame, datasets: list[str],
         lines.append(f"## {dataset}")
         for budget in summary["budget"].unique():
             part = summary[(summary["dataset"] == dataset) & (summary["budget"] == budget)]
-            lines += ["", f"### constraint: {budget}", "", _table(part[part["method"].isin([*METHODS, ORACLE])])]
+            lines += ["", f"### constraint: {budget}", "", _table(part[part["method"].isin([*METHODS, ORACLE])], part)]
             on_sets = part[part["method"].str.contains(SET_MARK, regex=False)]
             if len(on_sets):
-                lines += ["", "On other statistic sets of the store (same clusters, same size):", "", _table(on_sets)]
+                lines += ["", "On other statistic sets of the store (same clusters, same size):", "",
+                          _table(on_sets, part)]
             singles = part[~part["method"].isin([*METHODS, ORACLE]) & ~part["method"].isin(on_sets["method"])]
             if len(singles):
-                lines += ["", "Quantiled by each statistic alone, same size:", "", _table(singles)]
+                lines += ["", "Quantiled by each statistic alone, same size:", "", _table(singles, part)]
         lines.append("")
     lines += ["## How K was chosen, and the selected cluster, per budget and seed", "",
               _frame(choices), "", "## Figures", ""]
@@ -384,10 +385,12 @@ def _markdown(summary: pd.DataFrame, choices: pd.DataFrame, datasets: list[str],
     return "\n".join(lines)
 
 
-def _table(part: pd.DataFrame) -> str:
+def _table(part: pd.DataFrame, peers: pd.DataFrame | None = None) -> str:
+    """A Markdown table of ``part``; E[best of N] is shown for rows whose size another row of ``peers`` (the
+    whole section the tables of one dataset and budget come from; default ``part``) shares."""
     header = "| method | " + " | ".join(label for _, label, _ in MEASURES) + " |"
     lines = [header, "|" + "---|" * (len(MEASURES) + 1)]
-    sizes = part["size"].round().value_counts()
+    sizes = (part if peers is None else peers)["size"].round().value_counts()
     for _, row in part.iterrows():
         cells = []
         alone = sizes[round(row["size"])] < 2
