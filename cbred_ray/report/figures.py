@@ -136,7 +136,8 @@ def methods_chart(
                                 label=constraint if face != "white" or not (~hollow).any() else "_nolegend_", zorder=3)
         if singles:
             ax.axhline(len(subsets) - 0.2, color="grey", linewidth=0.8, linestyle="--", zorder=1)
-        ax.set_title(dataset, fontsize=10)
+        low, high = ax.get_xlim()
+        ax.set_title(f"{dataset}\n(axis zoomed to {low:.1f}–{high:.1f} %)", fontsize=9)
         ax.set_xlabel("test accuracy (%): the subset's mean,\nor the one network's")
         ax.grid(axis="x", linewidth=0.5, alpha=0.5, zorder=0)
     ticks = list(rows.values())
@@ -164,7 +165,8 @@ def cluster_op_usage(
 
     ``usage`` is indexed by a label per cluster (e.g. ``"best (cluster 3, 69.1 %)"``) with
     one column per operation type; values are shares (each row sums to about 1). The x
-    axis holds the operation types, with one bar per cluster row, labelled in the legend.
+    axis holds the operation types, with one bar per cluster row, labelled in the legend;
+    operation types with equal shares in every row are one group, labelled "a = b".
     Missing shares count as 0; negative or non-numeric shares raise BadInput.
     """
     _check_table(usage, "the operation-usage table")
@@ -173,7 +175,15 @@ def cluster_op_usage(
     shares = np.nan_to_num(_numeric(usage, "the operation shares", allow_nan=True))
     if (shares < 0).any():
         raise BadInput("the operation shares must not be negative")
-    ops = [str(c) for c in usage.columns]
+    ops, keep = [], []
+    for j, column in enumerate(usage.columns):  # operations that always come together: one group
+        same = next((i for i, k in enumerate(keep) if np.array_equal(shares[:, k], shares[:, j])), None)
+        if same is None:
+            keep.append(j)
+            ops.append(str(column))
+        else:
+            ops[same] += f" = {column}"
+    shares = shares[:, keep]
     rows = [str(i) for i in usage.index]
     colours = _colours(len(rows))
     width = 0.8 / len(rows)
@@ -201,11 +211,13 @@ def tau_by_min_accuracy(
 ) -> Path:
     """Line chart of each statistic's Kendall τ with accuracy against a minimum accuracy.
 
-    ``curve`` has columns ``min_accuracy`` (%), ``statistic`` (str), ``tau`` (NaN leaves a
-    gap) and optionally ``n`` (networks above the threshold). One line with markers per
-    statistic, in order of first appearance, and a horizontal line at τ = 0. When ``n``
-    is present it is drawn on a right-hand axis as a grey dashed line labelled
-    "networks considered" (the first ``n`` given for each threshold).
+    ``curve`` has columns ``min_accuracy`` (%), ``statistic`` (str), ``tau`` (NaN: no point) and
+    optionally ``tau_low`` and ``tau_high`` (an interval, drawn as a whisker) and ``n`` (networks above
+    the threshold). Points, not lines: the thresholds are uneven (accuracy quantiles), and a line would
+    claim values over the empty ranges between them. One marker per statistic, side by side at each
+    threshold, in order of first appearance, and a horizontal line at τ = 0. When ``n`` is present it
+    is drawn on a right-hand axis as grey dashes labelled "networks considered" (the first ``n`` given
+    for each threshold).
     """
     _check_table(curve, "the tau curve", ("min_accuracy", "statistic", "tau"))
     thresholds = _numeric(curve["min_accuracy"], "column 'min_accuracy'", allow_nan=False)
@@ -214,14 +226,22 @@ def tau_by_min_accuracy(
     names = _labels_in_order(curve["statistic"])
     colours = _colours(len(names))
 
+    lows = _numeric(curve["tau_low"], "column 'tau_low'", allow_nan=True) if "tau_low" in curve else None
+    highs = _numeric(curve["tau_high"], "column 'tau_high'", allow_nan=True) if "tau_high" in curve else None
+    span = float(np.ptp(thresholds)) if len(thresholds) else 0.0
     fig = _new_figure(7.5, 4.8)
     ax = fig.add_subplot()
     ax.axhline(0.0, color="black", linewidth=0.8, zorder=1)
     for j, name in enumerate(names):
         rows = np.flatnonzero(statistics == name)
         order = rows[np.argsort(thresholds[rows], kind="stable")]
-        ax.plot(thresholds[order], taus[order], marker=_MARKERS[j % len(_MARKERS)], markersize=4,
-                linewidth=1.2, color=colours[j], label=name, zorder=3)
+        x = thresholds[order] + (j - (len(names) - 1) / 2) * 0.006 * span  # side by side at each threshold
+        error = None
+        if lows is not None and highs is not None:
+            error = np.vstack([taus[order] - lows[order], highs[order] - taus[order]])
+            error = np.where(np.isfinite(error), np.maximum(error, 0.0), 0.0)
+        ax.errorbar(x, taus[order], yerr=error, fmt=_MARKERS[j % len(_MARKERS)], markersize=4, linestyle="none",
+                    elinewidth=0.8, capsize=2, color=colours[j], label=name, zorder=3)
     ax.set_xlabel("minimum test accuracy (%)")
     ax.set_ylabel("Kendall τ")
     ax.set_title(title, fontsize=10)
@@ -232,8 +252,8 @@ def tau_by_min_accuracy(
         per_threshold = pd.Series(counts).groupby(thresholds, sort=True).first().dropna()
         if not per_threshold.empty:
             ax2 = ax.twinx()
-            ax2.plot(per_threshold.index.to_numpy(), per_threshold.to_numpy(), color="grey",
-                     linestyle="--", linewidth=1.0, label="networks considered", zorder=2)
+            ax2.plot(per_threshold.index.to_numpy(), per_threshold.to_numpy(), color="grey", marker="_",
+                     markersize=10, linestyle="none", label="networks considered", zorder=2)
             ax2.set_ylabel("networks considered", color="grey")
             ax2.tick_params(axis="y", colors="grey")
             ax2.set_ylim(bottom=0)

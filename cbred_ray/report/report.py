@@ -305,7 +305,8 @@ def _json_default(value: object) -> object:
 
 def _figures(out: Path, summary: pd.DataFrame, dataset: str, first: Choice, space: Space,
              accuracy: pd.Series) -> dict[str, Path]:
-    shown = summary[summary["method"].isin(METHODS)].rename(columns={"budget": "constraint", "mean_std": "std"})
+    shown = summary[summary["method"].isin([*METHODS, ORACLE])].rename(columns={"budget": "constraint",
+                                                                              "mean_std": "std"})
     paths = {"methods": figures.methods_chart(shown[["dataset", "constraint", "method", "mean", "std"]],
                                               out / "methods.png", single=("Intrinsic",))}
 
@@ -320,11 +321,14 @@ def _figures(out: Path, summary: pd.DataFrame, dataset: str, first: Choice, spac
     usage = pd.DataFrame.from_dict(usage_rows, orient="index")
     if usage.shape[1] == len(space.space.kernel_types):  # op_usage or op_counts: one column per kernel type
         usage.columns = list(space.space.kernel_types)
-    paths["op_usage"] = figures.cluster_op_usage(usage, out / "op_usage.png")
+    paths["op_usage"] = figures.cluster_op_usage(usage, out / "op_usage.png",
+                                                 title=f"Operation usage of the best, median and worst clusters "
+                                                       f"(seed {first.seed}, K = {first.clustering.k})")
 
     stats = first.ranks.copy()
     stats.index = space.ids.loc[stats.index].to_numpy()
-    curve = tau_by_min_accuracy(stats, accuracy.loc[stats.index], default_thresholds(accuracy.loc[stats.index]))
+    curve = tau_by_min_accuracy(stats, accuracy.loc[stats.index], default_thresholds(accuracy.loc[stats.index]),
+                                seed=first.seed)
     paths["tau"] = figures.tau_by_min_accuracy(curve, out / "tau_by_min_accuracy.png",
                                                title=f"Kendall τ (oriented) against {dataset} accuracy, "
                                                      "among the networks above a minimum accuracy")

@@ -112,13 +112,14 @@ def test_cluster_map_coloured_by_score_with_unscored_clusters(tmp_path):
 
 
 def test_the_methods_chart_has_a_panel_per_dataset_and_sets_single_networks_apart(tmp_path, monkeypatch):
-    drawn = []
-    original = figures._save
-    monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.append(fig) or original(fig, path))
+    drawn = _drawn(monkeypatch)
     methods_chart(methods_table(), tmp_path / "m.png", single=("Intrinsic",))
     [fig] = drawn
     panels = [ax for ax in fig.axes if ax.get_title()]
-    assert [ax.get_title() for ax in panels] == ["cifar10", "cifar100"]
+    assert [ax.get_title().split("\n")[0] for ax in panels] == ["cifar10", "cifar100"]
+    for ax in panels:  # the title says what the accuracy axis zooms to
+        low, high = ax.get_xlim()
+        assert f"{low:.1f}–{high:.1f} %" in ax.get_title()
     labels = [t.get_text() for t in panels[0].get_yticklabels()]
     assert labels[-1] == "Intrinsic (one network)" and "Intrinsic" not in labels[:-1]
     ticks = panels[0].get_yticks()
@@ -253,3 +254,35 @@ def test_module_leaves_global_matplotlib_state_alone():
     source = inspect.getsource(figures)
     assert "import matplotlib.pyplot" not in source and "from matplotlib import pyplot" not in source
     assert "matplotlib.use(" not in source
+
+
+def _drawn(monkeypatch) -> list:
+    drawn = []
+    original = figures._save
+    monkeypatch.setattr(figures, "_save", lambda fig, path: drawn.append(fig) or original(fig, path))
+    return drawn
+
+
+def test_operations_with_equal_shares_everywhere_are_one_group(tmp_path, monkeypatch):
+    drawn = _drawn(monkeypatch)
+    usage = pd.DataFrame({"relu": [0.3, 0.2], "conv": [0.4, 0.5], "batchnorm": [0.3, 0.2], "pool": [0.0, 0.1]},
+                         index=["best", "worst"])
+    cluster_op_usage(usage, tmp_path / "u.png")
+    labels = [t.get_text() for t in drawn[0].axes[0].get_xticklabels()]
+    assert labels == ["relu = batchnorm", "conv", "pool"]
+
+
+def test_the_tau_chart_draws_points_with_intervals_not_lines_over_empty_ranges(tmp_path, monkeypatch):
+    from cbred_ray.evaluate.faithfulness import tau_by_min_accuracy as curve_of
+
+    rng = np.random.default_rng(0)
+    accuracy = pd.Series(rng.uniform(0, 100, 300))
+    stats = pd.DataFrame({"a": accuracy + rng.normal(0, 20, 300), "b": rng.normal(size=300)})
+    curve = curve_of(stats, accuracy, [0, 50, 90], bootstrap=20)
+    assert ((curve["tau_low"] <= curve["tau"]) & (curve["tau"] <= curve["tau_high"])).all()
+    drawn = _drawn(monkeypatch)
+    tau_by_min_accuracy(curve, tmp_path / "t.png")
+    ax = drawn[0].axes[0]
+    connected = [line for line in ax.get_lines() if len(line.get_xdata()) > 2 and line.get_linestyle() != "None"]
+    assert connected == []  # whiskers are two-point segments; no line runs from threshold to threshold
+    assert len(ax.containers) == 2  # one errorbar (point and interval) per statistic
