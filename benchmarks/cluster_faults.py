@@ -387,6 +387,7 @@ def markdown(result: dict) -> str:
     lines += ["", "| reader during a writer | exit | last line on stderr | stdout |", "| --- | --- | --- | --- |"]
     for row in result["readers"]:
         lines.append(f"| `{row['command']}` | {row['exit']} | {row['last_line']} | {row['stdout'][:120]} |")
+    lines += ["", *result.get("notes", [])] if result.get("notes") else []
     return "\n".join(lines) + "\n"
 
 
