@@ -4,7 +4,9 @@ A node that is stopped, preempted or scaled down takes its workers and actors wi
 of :data:`LOST` from the calls it had in flight there. Those are not the work's fault: the stage does the
 lost work again elsewhere (a bounded number of times, :data:`RETRIES`), says so in one log line per loss,
 and waits, with a visible message, for the cluster to have room when it has none left
-(``resources.wait_seconds``). Any other error is the work's own and ends the run.
+(``resources.wait_seconds``; :class:`Waiting`). A Ray Data stage, whose retries Ray makes, is watched from
+beside its stream (:class:`Watched`): lost nodes named, no CPU left waited for. Any other error is the
+work's own and ends the run.
 """
 from __future__ import annotations
 
@@ -64,7 +66,6 @@ class Waiting:
         self.since = None
 
 
-
 class _Stop(BaseException):
     """Raised in the thread that consumes a stream, to end it: Ray Data shuts its execution down on any
     exception in the consumer, as on Ctrl-C."""
@@ -87,7 +88,7 @@ class Watched:
 
     def __iter__(self) -> Iterator:
         arrived: queue.Queue = queue.Queue()
-        end = object()
+        end, nothing = object(), object()
 
         def consume() -> None:
             try:
@@ -106,10 +107,10 @@ class Watched:
                 try:
                     item, err = arrived.get(timeout=1.0)
                 except queue.Empty:
-                    item = None
+                    item = nothing
                 if time.monotonic() - checked >= 1.0:
                     alive, checked = self._check(alive), time.monotonic()
-                if item is None:
+                if item is nothing:
                     if ray.cluster_resources().get("CPU", 0) < 1:
                         waiting.tick()
                     else:
