@@ -105,6 +105,8 @@ _TRAIN = {"train_mode": bool}
 """The option of every statistic that runs its network in train mode by default."""
 _AZ = {"batch_size": int, "train_mode": bool}
 """The options of AZ-NAS's components: the Gaussian images they draw, and the mode."""
+_VKDNW = {"batch_size": int, "tensors": int}
+"""The options of VKDNW: the Gaussian images it draws, and the parameter tensors whose element 0 it reads."""
 
 _ALL = (
     _stat("naswot_v1", "-Σ[log(σ+k) + 1/(σ+k)] over eigenvalues of the input-Jacobian correlation matrix, "
@@ -168,6 +170,11 @@ _ALL = (
           "re-initialisations, train mode, NB201 network at C=3, N=1 (SWAP, Peng et al., ICLR 2024)",
           {"repeats": int, "mu": float | None, "sigma": float | None, **_TRAIN}, network="small", needs_batch=True,
           batch_size=16, random=True),  # stats.swap.SWAP_BATCH, which the registry checks
+    _stat("vkdnw", "ℵ + H / ln 9: the parameter tensors ℵ, then H, the entropy of the 9 deciles of the Fisher "
+          "information's spectrum over element 0 of the first 128 tensors, Kaiming fan-in weights, 64 Gaussian "
+          "images, eval mode (VKDNW_single, Týbl and Neumann, CVPR 2025)", _VKDNW, random=True),
+    _stat("vkdnw_entropy", "H alone: the entropy of the 9 deciles of the Fisher information's spectrum (VKDNW, "
+          "CVPR 2025)", _VKDNW, random=True),
     _stat("params", "number of parameters", {}, higher_is_better=False, kind="cost"),
     _stat("macs", "multiply-accumulates for one 3x32x32 image (FlopCounterMode FLOPs / 2)", {"input_shape": tuple},
           higher_is_better=False, kind="cost"),

@@ -55,6 +55,7 @@ from cbred_ray.stats.saliency import (
 )
 from cbred_ray.stats.swap import SWAP_BATCH, swap
 from cbred_ray.stats.synflow import logsynflow, logsynflow_score, synflow, synflow_score, synflow_terms
+from cbred_ray.stats.vkdnw import vkdnw, vkdnw_entropy, vkdnw_entropy_score, vkdnw_pass, vkdnw_score
 from cbred_ray.stats.zen import zen
 from cbred_ray.stats.zero_cost import EPE_K, epe_nas, epe_nas_score, l2_norm
 from cbred_ray.stats.zico import ZICO_BATCH, zico
@@ -126,6 +127,7 @@ _NASWOT_PASS = SharedPass("naswot", naswot_pass)
 _SYNFLOW_PASS = SharedPass("synflow", synflow_terms)
 _GRADIENT_PASS = SharedPass("gradient", gradient_pass, needs_labels=True)
 _AZ_PASS = SharedPass("az_nas", az_pass, random=True)
+_VKDNW_PASS = SharedPass("vkdnw", vkdnw_pass, random=True)
 
 
 def _v1_from_pass(result: NaswotPass, k: float = 1e-5) -> float:
@@ -174,6 +176,8 @@ IMPLEMENTATIONS: dict[str, Implementation] = {
     "az_complexity": Implementation(macs),
     "zico": Implementation(zico),
     "swap": Implementation(swap),
+    "vkdnw": Implementation(vkdnw, _VKDNW_PASS, vkdnw_score),
+    "vkdnw_entropy": Implementation(vkdnw_entropy, _VKDNW_PASS, vkdnw_entropy_score),
     "params": Implementation(params),
     "macs": Implementation(macs),
 }

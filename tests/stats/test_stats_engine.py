@@ -12,7 +12,7 @@ from cbred_ray.stats.ntk import ntk_cond
 
 NAMES = ["naswot_v1", "naswot_v2", "ntk_cond", "linear_regions", "synflow", "logsynflow", "jacov", "l2_norm",
          "meco", "grad_norm", "snip", "grasp", "fisher", "plain", "epe_nas", "zen", "az_expressivity", "az_progressivity",
-         "az_trainability", "az_complexity", "zico", "swap", "params", "macs"]
+         "az_trainability", "az_complexity", "zico", "swap", "vkdnw", "vkdnw_entropy", "params", "macs"]
 
 
 def test_registry_names_and_kinds():
