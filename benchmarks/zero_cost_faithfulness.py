@@ -55,6 +55,9 @@ MECO = ("Jiang et al., NeurIPS 2023 (MeCo), Table 1 (read from a third-party cop
         "CIFAR-10)", "spearman", "test", "all 15,625")
 SWAP = ("Peng et al., ICLR 2024 (SWAP-NAS), abstract: regularised SWAP, CIFAR-100 only; its μ and σ for NB201 "
         "are not published", "spearman", "validation", "not stated")
+VKDNW = ("Týbl and Neumann, CVPR 2025 (VKDNW), Table 1 (github.com/ondratybl/VKDNW README, table1.png): "
+         "VKDNW_single, mean over 5 seeds; over the networks of GRAF's feature file (about 6,000 isomorphism-unique "
+         "cells without unreachable operations), not all 15,625", "kendall", "test", "about 6,000 unique")
 
 NB201: dict[str, dict[str, tuple[float, tuple[str, str, str, str]]]] = {
     "grad_norm": {"cifar10": (0.594, ZC), "cifar100": (0.637, ZC)},
@@ -76,6 +79,7 @@ NB201: dict[str, dict[str, tuple[float, tuple[str, str, str, str]]]] = {
     "zico": {"cifar10": (0.61, ZICO), "cifar100": (0.61, ZICO)},
     "meco": {"cifar10": (0.894, MECO), "cifar100": (0.883, MECO)},
     "swap": {"cifar100": (0.90, SWAP)},
+    "vkdnw": {"cifar10": (0.618, VKDNW), "cifar100": (0.634, VKDNW)},
 }
 ZC101 = ("Abdelfattah et al., ICLR 2021, zero-cost-nas notebooks/nasbench101_correlations.ipynb (saved output)",
          "|spearman|", "test (the benchmark's first stored accuracy)", "all 423,624")
