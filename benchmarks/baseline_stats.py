@@ -626,12 +626,73 @@ def macs(ops: Sequence[str], seed: int, num_classes: int = 100, channels: int = 
     return counter.get_total_flops() / 2.0
 
 
+def _cholesky_covariance(output: torch.Tensor) -> torch.Tensor:
+    """VKDNW's ``cholesky_covariance``: the factor of the smoothed softmax's multinomial covariance, per image."""
+    alpha = torch.tensor(0.05, dtype=torch.float16)
+    prob = torch.softmax(output, dim=1) * (1 - alpha) + alpha / output.shape[1]
+    q = 1 - torch.cumsum(prob, dim=1)
+    q[:, -1] = 0
+    q_shift = torch.roll(q, 1, dims=1)
+    q_shift[:, 0] = 1
+    d = torch.sqrt(prob * q / q_shift)
+    size = output.shape[1]
+    factor = torch.zeros(output.shape[0], size, size, dtype=output.dtype)
+    for j in range(size):
+        factor[:, j, j] = 1.0
+        for i in range(j + 1, size):
+            factor[:, i, j] = -prob[:, i] / q[:, j] if j < size - 1 else 0.0
+    return factor * d[:, None, :]
+
+
+def _vkdnw(ops: Sequence[str], seed: int, generator: torch.Generator, num_classes: int = 100, channels: int = 16,
+           cells_per_stage: int = 5, batch_size: int = 64, tensors: int = 128) -> dict[str, float]:
+    """VKDNW ``compute_nas_score`` (commit 945250a): kaiming_norm_fanin, eval mode, Gaussian input, the Jacobian
+    of the logits with respect to element 0 of the first 128 parameter tensors by ``vmap(jacrev(...))`` (its
+    ``get_jacobian_index``), F = mean (L J)ᵀ (L J), the entropy of the deciles of F's singular values."""
+    from torch.func import functional_call, jacrev, vmap
+
+    model = _standard(ops, seed, num_classes, channels, cells_per_stage)
+    model.train()
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu", generator=generator)
+            if hasattr(m, "bias") and m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) and m.affine:
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    model.eval()
+    input_ = torch.randn(size=[batch_size, 3, 32, 32], generator=generator)
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    buffers = {k: v.detach() for k, v in model.named_buffers()}
+    params_grad = dict(list({k: v.flatten()[0:1] for k, v in params.items()}.items())[:tensors])
+
+    def logits(grad_part: dict[str, torch.Tensor], sample: torch.Tensor) -> torch.Tensor:
+        full = dict(params)
+        for k, v in grad_part.items():
+            full[k] = torch.cat([v, params[k].flatten()[1:]]).reshape(params[k].shape)
+        return functional_call(model, (full, buffers), (sample.unsqueeze(0),)).squeeze(0)
+
+    jacobian_dict = vmap(jacrev(logits), in_dims=(None, 0))(params_grad, input_)
+    jacobian = torch.cat([torch.flatten(v, start_dim=2, end_dim=-1) for v in jacobian_dict.values()], dim=2)
+    with torch.no_grad():
+        jacobian = torch.matmul(_cholesky_covariance(model(input_)), jacobian)
+        fisher = torch.mean(torch.matmul(torch.transpose(jacobian, dim0=1, dim1=2), jacobian), dim=0)
+        lambdas = torch.svd(fisher).S
+        quantiles = torch.quantile(lambdas, torch.arange(0.1, 1.0, 0.1))
+        temp = quantiles / (torch.linalg.norm(quantiles, ord=1, keepdim=False).item() + 1e-10)
+        entropy = float(-(temp * torch.log(temp + 1e-10)).sum())
+    dim = float(len(list(model.named_parameters())))
+    return {"vkdnw": dim + entropy / math.log(9), "vkdnw_entropy": entropy}
+
+
 # --------------------------------------------------------------------------------------------
 
 
 NAMES = ("naswot_v1", "naswot_v2", "ntk_cond", "linear_regions", "synflow", "logsynflow", "jacov", "l2_norm",
          "meco", "grad_norm", "snip", "grasp", "fisher", "plain", "epe_nas", "zen", "az_expressivity",
-         "az_progressivity", "az_trainability", "az_complexity", "zico", "swap", "params", "macs")
+         "az_progressivity", "az_trainability", "az_complexity", "zico", "swap", "vkdnw", "vkdnw_entropy", "params",
+         "macs")
 
 
 def baseline_calls(ops: Sequence[str], batch: torch.Tensor, labels: torch.Tensor, seed: int, num_classes: int = 100,
@@ -666,6 +727,8 @@ def baseline_calls(ops: Sequence[str], batch: torch.Tensor, labels: torch.Tensor
            for name in ("az_expressivity", "az_progressivity", "az_trainability")},
         "az_complexity": lambda: macs(ops, seed, **std),
         "swap": lambda: swap(ops, images("swap"), seed, random_stream(seed, "swap"), num_classes),
+        **{name: (lambda name=name: _vkdnw(ops, seed, random_stream(seed, "vkdnw"), **std)[name])
+           for name in ("vkdnw", "vkdnw_entropy")},
         "params": lambda: params(ops, seed, **std),
         "macs": lambda: macs(ops, seed, **std),
     }

@@ -44,7 +44,7 @@ def _out_file(path: str) -> str:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from cbred_ray.api import reduce
-    from cbred_ray.report.summary import caveats, kept_cluster
+    from cbred_ray.select.caveats import caveats, kept_cluster
 
     result = reduce(args.config, _out_folder(args.out), overrides=tuple(args.set), progress=not args.quiet)
     manifest = result.manifest
@@ -65,7 +65,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from cbred_ray.api import open_store
     from cbred_ray.evaluate.benchmark import builtin_table, load_benchmark
     from cbred_ray.evaluate.metrics import evaluate_subset, free_baselines
-    from cbred_ray.report.summary import caveats, evaluation_table
+    from cbred_ray.report.summary import evaluation_table
+    from cbred_ray.select.caveats import caveats
     from cbred_ray.store import Store
 
     result = open_store(args.store)

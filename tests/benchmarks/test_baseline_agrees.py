@@ -50,6 +50,9 @@ TOLERANCE = {
     "zico": 5e-3,  # over 2 splits E|g|/σ(g) is (|a|+|b|)/|a-b|: where the splits nearly agree it amplifies
     # rounding (float32 numpy there, float64 here; channels-last vs contiguous gradients)
     "swap": 1e-3,  # a pre-activation within rounding of 0 may flip its sign
+    "vkdnw": 1e-5,  # ℵ (exact) + the entropy below / ln 9
+    "vkdnw_entropy": 1e-3,  # float32 Jacobians and spectrum there, float64 products here; its smoothing's α / C
+    # in float16 there, in float64 here
     "params": 0.0,
     "macs": 0.0,
 }
