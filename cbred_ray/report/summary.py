@@ -11,12 +11,11 @@ TABLE_MEASURES = (("subset_size", "size", "{:,}"), ("subset_share", "share", "{:
                   ("expected_best_random_100", "E[best of 100]", "{:.2f}"))
 """The columns of :func:`evaluation_table`: a measure of :func:`~cbred_ray.evaluate.metrics.evaluate_subset`, its
 heading and format."""
-SAME_SIZE_ONLY = ("expected_best_random_10", "expected_best_random_100")
-"""Measures that compare subsets of equal size only (the whole space's row leaves them out)."""
 
 
 def evaluation_table(report: dict) -> str:
-    """Per dataset, the selection, the free baselines of its size and the whole space, one row each."""
+    """Per dataset, the selection, the free baselines of its size and the whole space, one row each; the whole
+    space's row leaves E[best of N] out (it compares subsets of one size only)."""
     lines = []
     for dataset, measured in report["datasets"].items():
         rows = [("selection", measured)]

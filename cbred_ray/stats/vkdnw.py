@@ -101,8 +101,9 @@ def element_jacobian(model: nn.Module, x: torch.Tensor, chosen: list[str]) -> tu
     for module_name, module in model.named_modules():
         for attr, _ in module.named_parameters(recurse=False):
             owners[f"{module_name}.{attr}" if module_name else attr] = (module, attr)
-    if not all(isinstance(owners[name][0], LAYERS) for name in chosen):
-        return _functional_jacobian(model, x, chosen)
+    independent = all(m.running_mean is not None for m in model.modules() if isinstance(m, _BatchNorm))
+    if not independent or not all(isinstance(owners[name][0], LAYERS) for name in chosen):
+        return _functional_jacobian(model, x, chosen)  # a batch norm without running statistics mixes the images
     modules = list(dict.fromkeys(owners[name][0] for name in chosen))
     seen: dict[nn.Module, list[tuple[torch.Tensor, torch.Tensor]]] = {m: [] for m in modules}
     def keep(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
