@@ -479,11 +479,8 @@ def zen(ops: Sequence[str], seed: int, generator: torch.Generator, num_classes: 
     return float(nas_score)
 
 
-def _az_nas(ops: Sequence[str], seed: int, generator: torch.Generator, num_classes: int = 100, channels: int = 16,
-            cells_per_stage: int = 5, batch_size: int = 64) -> dict[str, float]:
-    """AZ-NAS ``compute_nas_score`` (Gaussian input, kaiming_norm_fanin), with ``extract_cell_features``."""
-    model = _standard(ops, seed, num_classes, channels, cells_per_stage)
-    model.train()
+def _kaiming_fan_in_init(model: nn.Module, generator: torch.Generator) -> None:
+    """AZ-NAS's (and VKDNW's) ``kaiming_norm_fanin`` init (the ``generator`` in place of the global stream)."""
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu", generator=generator)
@@ -492,6 +489,14 @@ def _az_nas(ops: Sequence[str], seed: int, generator: torch.Generator, num_class
         elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) and m.affine:
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+
+
+def _az_nas(ops: Sequence[str], seed: int, generator: torch.Generator, num_classes: int = 100, channels: int = 16,
+            cells_per_stage: int = 5, batch_size: int = 64) -> dict[str, float]:
+    """AZ-NAS ``compute_nas_score`` (Gaussian input, kaiming_norm_fanin), with ``extract_cell_features``."""
+    model = _standard(ops, seed, num_classes, channels, cells_per_stage)
+    model.train()
+    _kaiming_fan_in_init(model, generator)
     input_ = torch.randn(size=[batch_size, 3, 32, 32], generator=generator)
     layer_features = []
     feature = model.stem(input_)
@@ -653,14 +658,7 @@ def _vkdnw(ops: Sequence[str], seed: int, generator: torch.Generator, num_classe
 
     model = _standard(ops, seed, num_classes, channels, cells_per_stage)
     model.train()
-    for m in model.modules():
-        if isinstance(m, (nn.Conv2d, nn.Linear)):
-            nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu", generator=generator)
-            if hasattr(m, "bias") and m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) and m.affine:
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
+    _kaiming_fan_in_init(model, generator)
     model.eval()
     input_ = torch.randn(size=[batch_size, 3, 32, 32], generator=generator)
     params = {k: v.detach() for k, v in model.named_parameters()}

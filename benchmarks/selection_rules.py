@@ -105,12 +105,12 @@ def main() -> int:
     features = space.features(space.canonical_indices(stats.index.to_numpy()), "op_usage")
     graph_features = pd.DataFrame(features, index=stats.index)
     table = pd.read_parquet(TABLE).set_index("arch_str")
+    # the accuracies measure subsets already chosen: rules() never receives them
+    accuracy = pd.Series(table.loc[stats["arch_str"], f"{args.dataset}_test_acc"].to_numpy(), index=stats.index)
     rows = []
     for k in KS:
         for seed in range(args.seeds):
             subsets, ensemble = rules(stats, features, k, seed)
-            # accuracies are read only from here on, to measure subsets already chosen
-            accuracy = pd.Series(table.loc[stats["arch_str"], f"{args.dataset}_test_acc"].to_numpy(), index=stats.index)
             predicted = predicted_rank(graph_features, ensemble, seed)
             for rule, subset in subsets.items():
                 n = len(subset)

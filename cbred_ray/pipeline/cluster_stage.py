@@ -19,7 +19,7 @@ import ray
 
 from cbred_ray.cluster.nystrom import fit_nystrom
 from cbred_ray.cluster.space import Clustering, cluster_space, serial_blocks
-from cbred_ray.config import ClusterConfig, ConstraintsConfig, ResourcesConfig
+from cbred_ray.config import ClusterConfig, ConstraintsConfig
 from cbred_ray.pipeline.graphs_stage import GRAPH_KEY, representatives
 from cbred_ray.pipeline.kmeans_stage import distributed_kmeans
 from cbred_ray.pipeline.shard_holders import Holders, write_clusters
@@ -42,12 +42,11 @@ def ray_blocks(fn, rows: np.ndarray, block: int) -> np.ndarray:
 
 
 def run_cluster_stage(store: Store, space: Space, cfg: ClusterConfig, constraints: ConstraintsConfig,
-                      num_classes: int, seed: int, progress: bool, resources: ResourcesConfig | None = None) -> dict:
-    """Cluster the graphs of the store into ``clusters/``; ``resources``: the number of holder actors of the
-    distributed engine (default one per CPU of the cluster)."""
+                      num_classes: int, seed: int, progress: bool, holders: int | None = None) -> dict:
+    """Cluster the graphs of the store into ``clusters/``; ``holders``: the holder actors of the distributed
+    engine (None: one per CPU of the cluster)."""
     if cfg.engine_for(store.count_rows("graphs")) == "distributed":
-        resources = resources or ResourcesConfig()
-        return _distributed(store, space, cfg, num_classes, seed, progress, resources.holders)
+        return _distributed(store, space, cfg, num_classes, seed, progress, holders)
     return _driver(store, space, cfg, constraints, num_classes, seed)
 
 

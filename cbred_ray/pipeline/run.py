@@ -130,7 +130,7 @@ def _run_stages(config: RunConfig, space: Space, store: Store, manifest: dict, d
                                                   config.resources.wait_seconds))
     stages.run("clusters", lambda: run_cluster_stage(store, space, config.cluster, config.select.constraints,
                                                      config.stats.num_classes, config.seed, progress,
-                                                     config.resources))
+                                                     config.resources.holders))
 
     def stats() -> dict:
         if config.select.halving.enabled:
