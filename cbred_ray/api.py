@@ -105,7 +105,7 @@ class ReductionResult:
 
     @cached_property
     def scores(self) -> pd.DataFrame:
-        """Each cluster's score, interval and size; ``selected`` marks the kept one."""
+        """Each cluster's score, interval and size; ``selected`` marks the kept one (or the kept union)."""
         return Store(self.store).read("scores").to_pandas()
 
     @cached_property

@@ -290,17 +290,28 @@ class SelectConfig(_Strict):
     top_fraction: float | None = Field(None, gt=0.0, le=1.0, description="C-BRED (Q + C): keep this fraction of "
                                        "the space, the best members of the best cluster by the statistics' mean "
                                        "rank; null: C-BRED (C), the whole cluster")
+    union_share: float | None = Field(None, gt=0.0, le=1.0, description="keep the best-scored clusters, in order "
+                                      "of score, until they hold this share of the space; null: the best cluster")
+    union_cut: Literal["params", "macs"] | None = Field(None, description="cut that union to exactly union_share "
+                                                        "of the space, largest networks by this free cost first; "
+                                                        "null: the whole clusters")
     constraints: ConstraintsConfig = ConstraintsConfig()
     quick: QuickConfig = QuickConfig()
     halving: HalvingConfig = HalvingConfig()
 
     @model_validator(mode="after")
-    def _top_needs_every_member(self) -> SelectConfig:
+    def _one_way_of_keeping(self) -> SelectConfig:
         for mode in ("quick", "halving"):
             if self.top_fraction is not None and getattr(self, mode).enabled:
                 raise ValueError(f"top_fraction ranks every member of the best cluster: it needs {mode}.enabled false")
         if self.quick.enabled and self.halving.enabled:
             raise ValueError("quick and halving are two ways of sampling the clusters: enable one")
+        if self.union_cut is not None and self.union_share is None:
+            raise ValueError(f"union_cut {self.union_cut!r} cuts a union of clusters: set union_share")
+        if self.union_share is not None and self.top_fraction is not None:
+            raise ValueError("union_share and top_fraction are two ways of keeping a share of the space: set one")
+        if self.union_share is not None and self.halving.enabled:
+            raise ValueError("successive halving keeps one cluster: union_share needs halving.enabled false")
         return self
 
 

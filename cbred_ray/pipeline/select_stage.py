@@ -1,4 +1,5 @@
-"""Selection stage (driver): score clusters from the stored statistics, keep the best.
+"""Selection stage (driver): score clusters from the stored statistics, keep the best (or the best until
+they hold a share of the space).
 
 Under successive halving the halving is replayed over the stored statistics (the rounds ask
 for exactly what the stats stage computed), so the selection is a function of the store.
@@ -37,9 +38,12 @@ def run_select_stage(store: Store, space: Space, cfg: SelectConfig, seed: int) -
         selected = clusters.index[clusters["cluster"].to_numpy() == best]
         record["rounds"] = len(halving.rounds)
     else:
+        costs = clusters[["arch_params", "arch_macs"]].set_axis(["params", "macs"], axis=1)
         reduction = reduce_space(oriented_ranks(stats, cfg.statistics), clusters["cluster"], selection, len(clusters),
-                                 seed)
+                                 seed, costs)
         scores, best, selected, target = reduction.scores, reduction.cluster, reduction.selected, reduction.target
+        if cfg.union_share is not None:
+            record["clusters"] = list(reduction.kept)
     store.write_stage("scores", pa.Table.from_pandas(scores, preserve_index=False))
     chosen = clusters.loc[selected].reset_index()
     store.write_stage("selection", pa.table({
@@ -47,12 +51,13 @@ def run_select_stage(store: Store, space: Space, cfg: SelectConfig, seed: int) -
         "arch_index": pa.array(chosen["arch_index"].to_numpy(), pa.int64()),
         "canonical_index": pa.array(chosen["canonical_index"].to_numpy(), pa.int64()),
         "cluster": pa.array(chosen["cluster"].to_numpy(), pa.int32())}))
-    kept = scores.loc[scores["selected"]].iloc[0]
+    kept = scores.loc[scores["cluster"] == best].iloc[0]
     if "score_low" in scores:
         record["interval"] = [float(kept["score_low"]), float(kept["score_high"])]
+        last = record.get("clusters", [best])[-1]  # a union's boundary: its last cluster against those left out
         record["near_ties"] = [{"cluster": int(r["cluster"]), "size": int(r["size"]), "score": float(r["score"]),
                                 "interval": [float(r["score_low"]), float(r["score_high"])]}
-                               for _, r in near_ties(scores, best).iterrows()]
+                               for _, r in near_ties(scores, last).iterrows() if not r["selected"]]
     return {"cluster": best, "rows": len(chosen), "cluster_size": int((clusters["cluster"] == best).sum()),
             "target": target, "space_size": len(clusters), "scored_archs": len(stats), "score": float(kept["score"]),
             **record}

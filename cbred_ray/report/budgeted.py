@@ -5,12 +5,12 @@ C-BRED subsets are set beside the baselines that a user with the same budget cou
 instead (choose first, then measure, as in :mod:`cbred_ray.report.comparison`; no accuracy is read
 while choosing):
 
-- at the size ``S`` of C-BRED (C): **Random** (seeded); **Regressor** (gradient boosting on the graph
+- at the size ``S`` of C-BRED (C), the run's reduced space (one cluster, or a union of clusters): **Random** (seeded); **Regressor** (gradient boosting on the graph
   features, trained on the rank ensemble of the ``B`` measured architectures, its ``S`` best
   predictions: :mod:`cbred_ray.select.surrogate`); **Params-Quantiled** and **MACs-Quantiled** (the
   ``S`` largest networks, statistics that cost nothing, over the whole space);
 - at ``s = ceil(S / N x B)``, the same share of the ``B`` measured architectures: **C-BRED (Q + C)**
-  (the best-ranked measured members of the chosen cluster) and **Quantiled (random sample)** (the best
+  (the best-ranked measured members of the run's reduced space) and **Quantiled (random sample)** (the best
   ``s`` of a seeded uniform sample of ``B`` architectures scored with the same statistics; given as a
   statistics file, since the run did not compute it, and left out with a note when absent);
 - both again on each other statistic set of the store (``cbred report --also``), on the same cluster and
@@ -45,7 +45,7 @@ class BudgetRun:
     costs: pd.DataFrame  # params, macs of the benchmark's network
     features: pd.DataFrame  # the graph features the run clustered on
     measured: pd.DataFrame  # the statistics the run computed (its B architectures)
-    chosen: int  # the cluster the run kept
+    kept: pd.Index  # the run's reduced space (its stored selection): one cluster, or a union of clusters
     statistics: tuple[str, ...]  # the statistics that score
     combine: str = "mean"  # how their ranks make one order (select.combine)
     also: dict[str, tuple[tuple[str, ...], str]] = field(default_factory=dict)  # label: (statistics, combine)
@@ -55,7 +55,7 @@ def choose_on_budget(run: BudgetRun, seed: int, sample: pd.DataFrame | None = No
     """Every method's subset (arch_index labels) for one seed; ``sample``: statistics of a seeded uniform
     sample of as many architectures as the run measured (None: that baseline is left out)."""
     space = run.ids.index.sort_values()
-    members = run.clusters.index[run.clusters.to_numpy() == run.chosen].sort_values()
+    members = run.kept
     size, budget = len(members), len(run.measured)
     share = top_count(budget, size / len(space))
     measured_ranks = oriented_ranks(run.measured, run.statistics)

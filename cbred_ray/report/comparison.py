@@ -14,6 +14,7 @@ import pandas as pd
 
 from cbred_ray.cluster.space import Clustering, SpaceClustering, cluster_space
 from cbred_ray.config import RunConfig
+from cbred_ray.errors import BadInput
 from cbred_ray.evaluate.benchmark import accuracy_columns
 from cbred_ray.evaluate.metrics import evaluate_subset
 from cbred_ray.select.constraints import within_budget
@@ -68,6 +69,10 @@ def choose(space: Space, config: RunConfig, budget: float | None, seed: int,
     sets of the store, on which Quantiled and C-BRED (Q + C) run too, on the same clusters and at the same size
     (methods "Quantiled · LABEL", "C-BRED (Q + C) · LABEL")."""
     select = config.select
+    if select.union_share is not None:
+        raise BadInput(f"the full comparison sets C-BRED (C) and (Q + C) beside the other methods: a config that "
+                       f"keeps a union of clusters (select.union_share {select.union_share}) is reported on a "
+                       "statistics budget (select.quick)")
     if select.top_fraction is None:
         select = select.model_copy(update={"top_fraction": DEFAULT_TOP_FRACTION})
     inside = within_budget(space.costs, max_params=budget)

@@ -44,6 +44,7 @@ from cbred_ray.report.comparison import (
     spread_of_choice,
     summarise,
 )
+from cbred_ray.select.caveats import kept_cluster
 from cbred_ray.select.constraints import arch_costs, budget_mask
 from cbred_ray.select.methods import METHODS
 from cbred_ray.select.scoring import COMBINE
@@ -203,13 +204,14 @@ def _budget_report(store: Store, config: RunConfig, space: SearchSpace, table: p
         if lacking:
             raise BadInput(f"--sample-stats {str(sample_stats)!r} lacks the statistic {lacking[0]!r}")
         sample = frame.set_index(pd.Index(space.parse_ids(frame[key].tolist()), name="arch_index"))[names]
-    chosen = int(store.read_manifest()["stages"]["selection"]["cluster"])
+    kept = pd.Index(np.sort(store.read("selection", columns=["arch_index"]).column(0).to_numpy()))
     run = BudgetRun(pd.Series(space.format_ids(index), index=clusters.index), clusters["cluster"],
                     clusters[["arch_params", "arch_macs"]].set_axis(["params", "macs"], axis=1), features,
-                    measured.loc[measured.index.intersection(clusters.index)], chosen, tuple(select.statistics),
+                    measured.loc[measured.index.intersection(clusters.index)], kept, tuple(select.statistics),
                     select.combine, sets)
+    chosen = f"{kept_cluster(store.read_manifest()['stages']['selection'])} kept ({len(kept):,} architectures)"
     if table is None:
-        return _described_budget_report(store, config, space, run, out, seeds, sample, command)
+        return _described_budget_report(store, config, space, run, out, seeds, sample, command, chosen)
     rows = []
     for seed in range(config.seed, config.seed + seeds):  # choosing first: no accuracy read
         rows += measure_on_budget(choose_on_budget(run, seed, sample), run, table, key, seed)
@@ -226,9 +228,9 @@ def _budget_report(store: Store, config: RunConfig, space: SearchSpace, table: p
     (out / "results.json").write_text(json.dumps(results, indent=1, default=_json_default))
     lines = ["# C-BRED on a statistics budget", "",
              f"Config `{config.name}` on the {space.name} space ({space.size:,} architectures): statistics of "
-             f"{len(run.measured):,} architectures ({len(run.measured) / space.size:.2%} of the space), cluster "
-             f"{chosen} kept ({len(run.clusters[run.clusters == chosen]):,} architectures). Seeds "
-             f"{config.seed}..{config.seed + seeds - 1} (they change the random baselines and the regressor).", "",
+             f"{len(run.measured):,} architectures ({len(run.measured) / space.size:.2%} of the space), {chosen}. "
+             f"Seeds {config.seed}..{config.seed + seeds - 1} (they change the random baselines and the regressor).",
+             "",
              "Every subset is chosen without accuracies; the benchmark is joined afterwards. The first block keeps "
              "as many architectures as C-BRED (C); the second the same share of the measured architectures: "
              "C-BRED (Q + C) ranks the chosen cluster's measured members, Quantiled (random sample) a uniform "
@@ -250,7 +252,7 @@ def _budget_report(store: Store, config: RunConfig, space: SearchSpace, table: p
 
 
 def _described_budget_report(store: Store, config: RunConfig, space: SearchSpace, run: BudgetRun, out: Path,
-                             seeds: int, sample: pd.DataFrame | None, command: str) -> Path:
+                             seeds: int, sample: pd.DataFrame | None, command: str, chosen: str) -> Path:
     """The budget report of a space without ground truth: each way of choosing by what it keeps."""
     rows = [row for seed in range(config.seed, config.seed + seeds)
             for row in describe_on_budget(choose_on_budget(run, seed, sample), run, seed)]
@@ -265,12 +267,10 @@ def _described_budget_report(store: Store, config: RunConfig, space: SearchSpace
                "space": space.describe(), "ground_truth": None, "measured_architectures": int(len(run.measured)),
                "summary": summary.to_dict(orient="records"), "rows": frame.to_dict(orient="records")}
     (out / "results.json").write_text(json.dumps(results, indent=1, default=_json_default))
-    chosen = run.chosen
     lines = ["# C-BRED on a statistics budget, without ground truth", "",
              f"Config `{config.name}` on the {space.name} space ({space.size:,} architectures): statistics of "
-             f"{len(run.measured):,} architectures ({len(run.measured) / space.size:.2%} of the space), cluster "
-             f"{chosen} kept ({len(run.clusters[run.clusters == chosen]):,} architectures). Seeds "
-             f"{config.seed}..{config.seed + seeds - 1}.", "",
+             f"{len(run.measured):,} architectures ({len(run.measured) / space.size:.2%} of the space), {chosen}. "
+             f"Seeds {config.seed}..{config.seed + seeds - 1}.", "",
              "Nobody has trained this space, so no accuracy can say which way of choosing is best (give a table of "
              "trained accuracies with --benchmark for that). Each row says what a way of choosing keeps: its size, "
              "the mean parameters and MACs of its networks, the share of it inside the kept cluster, and the mean "

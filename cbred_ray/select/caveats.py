@@ -13,8 +13,13 @@ def _interval(low: float, high: float) -> str:
 
 
 def kept_cluster(selection: dict) -> str:
-    """The kept cluster with its score and, where the run has one, its interval."""
+    """The kept cluster with its score and, where the run has one, its interval (a union: its clusters, best
+    first, and the best one's score)."""
     interval = f" {_interval(*selection['interval'])}" if selection.get("interval") else ""
+    union = selection.get("clusters") or [selection["cluster"]]
+    if len(union) > 1:
+        shown = ", ".join(map(str, union[:8])) + (f" and {len(union) - 8} more" if len(union) > 8 else "")
+        return f"clusters {shown} (best: {union[0]}, score {selection['score']:.3f}{interval})"
     return f"cluster {selection['cluster']} (score {selection['score']:.3f}{interval})"
 
 
@@ -27,8 +32,10 @@ def caveats(manifest: dict) -> list[str]:
     if ties:
         shown = ", ".join(f"{t['cluster']} ({t['score']:.3f} {_interval(*t['interval'])}, {t['size']:,} archs)"
                           for t in ties[:3]) + (f" and {len(ties) - 3} more" if len(ties) > 3 else "")
-        notes.append(f"near tie: the interval of cluster {selection['cluster']} overlaps that of cluster"
-                     f"{'s' if len(ties) > 1 else ''} {shown}; the statistics do not separate them")
+        union = selection.get("clusters") or [selection["cluster"]]
+        kept = f"cluster {union[-1]}" + (", the last of the union," if len(union) > 1 else "")
+        notes.append(f"near tie: the interval of {kept} overlaps that of cluster{'s' if len(ties) > 1 else ''} "
+                     f"{shown}; the statistics do not separate them")
     edge = clusters.get("k_edge")
     if edge:
         grid = sorted({row["k"] for row in clusters.get("search", [])})

@@ -20,6 +20,8 @@ class Selection:
     max_cluster_fraction: float | None = None
     bootstrap: int = 200
     top_fraction: float | None = None
+    union_share: float | None = None
+    union_cut: str | None = None
 
     @classmethod
     def of(cls, section: object) -> Selection:

@@ -17,12 +17,20 @@ def test_shipped_configs_validate_and_are_distinct_runs():
         assert config_from_dict(config.model_dump(mode="json")).hash() == hashes[name], name
 
 
-def test_quick_and_full_defaults_differ_only_in_sampling_and_the_extra_full_statistics():
+PINNED_SELECT = {"min_cluster_size", "union_share", "union_cut"}
+"""What the full and halving configs keep from the clustering they were measured with (op_usage, K = 16, one
+cluster), since the quick default moved to kernel counts, K = 64 and a cut union (benchmarks/selection_rules.py)."""
+
+
+def test_quick_and_full_defaults_differ_in_sampling_extra_statistics_and_the_pinned_clustering():
     quick, full = load_config(CONFIGS / "nb201_cifar100.yaml"), load_config(CONFIGS / "nb201_cifar100_full.yaml")
     assert quick.select.quick.enabled and not full.select.quick.enabled
-    assert quick.select.model_copy(update={"quick": full.select.quick}) == full.select
+    assert full.select.union_share is None and (full.cluster.features, full.cluster.k) == ("op_usage", 16)
+    pinned = {name: getattr(full.select, name) for name in (*PINNED_SELECT, "quick")}
+    assert quick.select.model_copy(update=pinned) == full.select
     assert set(quick.stats.names) < set(full.stats.names)
-    assert quick.stats.model_copy(update={"names": full.stats.names}) == full.stats and quick.cluster == full.cluster
+    assert quick.stats.model_copy(update={"names": full.stats.names}) == full.stats
+    assert quick.cluster.model_copy(update={"features": "op_usage", "k": 16}) == full.cluster
 
 
 def test_hash_changes_with_any_value():
@@ -63,12 +71,13 @@ def test_bad_configs_are_refused_with_one_line(data, named):
     assert "\n" not in str(err.value)
 
 
-def test_the_halving_config_differs_from_the_quick_one_only_in_how_clusters_are_sampled():
+def test_the_halving_config_differs_from_the_quick_one_in_how_clusters_are_sampled_and_the_pinned_clustering():
     quick, halving = load_config(CONFIGS / "nb201_cifar100.yaml"), load_config(CONFIGS / "nb201_cifar100_halving.yaml")
     assert halving.select.halving.enabled and not halving.select.quick.enabled
-    assert halving.select.model_copy(update={"quick": quick.select.quick, "halving": quick.select.halving}) == quick.select
-    assert (halving.stats, halving.cluster, halving.graphs, halving.seed) == (quick.stats, quick.cluster, quick.graphs,
-                                                                             quick.seed)
+    kept = {name: getattr(quick.select, name) for name in (*PINNED_SELECT, "quick", "halving")}
+    assert halving.select.model_copy(update=kept) == quick.select
+    assert halving.cluster == load_config(CONFIGS / "nb201_cifar100_full.yaml").cluster
+    assert (halving.stats, halving.graphs, halving.seed) == (quick.stats, quick.graphs, quick.seed)
 
 
 def test_missing_and_malformed_files(tmp_path):

@@ -87,3 +87,23 @@ def test_precomputed_statistics_missing_part_of_the_space_are_refused(synthetic_
     with pytest.raises(BadInput, match="lacks 1 architectures of the space"):
         run_reduction(precomputed_config(partial), str(tmp_path / "s"), progress=False)
     assert not (tmp_path / "s").exists()
+
+
+def test_a_union_of_the_best_clusters_cut_to_the_share_by_parameters(ray_local, synthetic_stats_file,
+                                                                     precomputed_config, tmp_path):
+    config = precomputed_config(synthetic_stats_file, top_fraction=None, union_share=0.2, union_cut="params")
+    record = run_reduction(config, str(tmp_path / "s"), progress=False)["stages"]["selection"]
+    store = Store(tmp_path / "s")
+    selection = store.read("selection").to_pandas()
+    clusters = store.read("clusters").to_pandas().set_index("arch_index")
+    scores = store.read("scores").to_pandas().sort_values(["score", "cluster"], ascending=[False, True])
+    kept = record["clusters"]
+    assert kept == scores["cluster"].head(len(kept)).tolist() and record["cluster"] == kept[0]
+    assert set(scores.loc[scores["selected"], "cluster"]) == set(kept)
+    assert len(selection) == record["rows"] == math.ceil(0.2 * nb201.SPACE_SIZE)
+    union = clusters.index[clusters["cluster"].isin(kept)]
+    assert len(union) >= len(selection) > len(clusters.index[clusters["cluster"].isin(kept[:-1])])
+    params = _literal_params()
+    chosen = selection["arch_index"].to_numpy()
+    assert set(chosen) <= set(union)
+    assert params.loc[chosen].min() >= params.loc[union.difference(chosen)].max()

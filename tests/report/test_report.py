@@ -128,8 +128,8 @@ def test_a_budget_run_ranks_the_chosen_cluster_and_the_sample_by_each_other_set_
     clusters = pd.Series(np.arange(40) % 2, index=index)
     run = BudgetRun(pd.Series([f"a{i}" for i in index], index=index), clusters,
                     pd.DataFrame({"params": rng.normal(size=40), "macs": rng.normal(size=40)}, index=index),
-                    pd.DataFrame(rng.normal(size=(40, 3)), index=index), measured, 1, ("synflow",), "mean",
-                    {"cost": (("params",), "mean")})
+                    pd.DataFrame(rng.normal(size=(40, 3)), index=index), measured, index[clusters == 1], ("synflow",),
+                    "mean", {"cost": (("params",), "mean")})
     subsets = choose_on_budget(run, 0, sample)
     share = len(subsets["C-BRED (Q + C)"])
     inside = measured[clusters.loc[measured.index].to_numpy() == 1]

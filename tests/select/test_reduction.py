@@ -79,3 +79,45 @@ def test_the_log_rank_ensemble_orders_architectures_by_their_ranks_log_sum():
     assert list(top_by_rank(logs, 3)) == [12, 11, 10]  # log 0.3 > log 0.2025 > log 0.09
     assert logs.loc[11] == pytest.approx(2 * math.log(0.45)) and np.isnan(logs.loc[13])
     assert SelectConfig(combine="log_rank").combine == "log_rank"
+
+
+def _union_settings(**union):
+    return Selection.of(SelectConfig(statistics=("naswot_v2", "ntk_cond"), bootstrap=0, **union))
+
+
+def test_a_union_keeps_clusters_in_order_of_score_until_they_hold_the_share():
+    ranks, clusters = _space()
+    result = reduce_space(ranks, clusters, _union_settings(union_share=0.3), len(clusters), seed=0)
+    order = result.scores.sort_values(["score", "cluster"], ascending=[False, True])["cluster"].tolist()
+    sizes = clusters.value_counts()
+    assert list(result.kept) == order[:len(result.kept)] and result.kept[0] == result.cluster
+    held = sizes.loc[list(result.kept)].cumsum()
+    assert held.iloc[-1] >= math.ceil(0.3 * len(clusters)) > (held.iloc[-2] if len(held) > 1 else 0)
+    assert list(result.selected) == sorted(clusters.index[clusters.isin(result.kept)])
+    assert set(result.scores.loc[result.scores["selected"], "cluster"]) == set(result.kept)
+
+
+def test_a_cut_union_keeps_exactly_the_share_largest_networks_first():
+    ranks, clusters = _space()
+    costs = pd.DataFrame({"params": np.arange(len(clusters))[::-1] * 1.0, "macs": 1.0}, index=clusters.index)
+    whole = reduce_space(ranks, clusters, _union_settings(union_share=0.3), len(clusters), seed=0)
+    cut = reduce_space(ranks, clusters, _union_settings(union_share=0.3, union_cut="params"), len(clusters), seed=0,
+                       costs=costs)
+    assert cut.kept == whole.kept and len(cut.selected) == cut.target == math.ceil(0.3 * len(clusters))
+    assert set(cut.selected) <= set(whole.selected)
+    left_out = whole.selected.difference(cut.selected)
+    assert costs.loc[cut.selected, "params"].min() >= costs.loc[left_out, "params"].max()
+    with pytest.raises(ValueError, match="needs the costs"):
+        reduce_space(ranks, clusters, _union_settings(union_share=0.3, union_cut="params"), len(clusters), seed=0)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"union_cut": "params"}, "set union_share"),
+    ({"union_share": 0.1, "top_fraction": 0.1}, "set one"),
+    ({"union_share": 0.1, "halving": {"enabled": True, "budget": 0.1}}, "halving keeps one cluster"),
+    ({"union_share": 1.5}, "union_share"),
+    ({"union_share": 0.1, "union_cut": "flops"}, "union_cut"),
+])
+def test_union_settings_are_checked(bad, message):
+    with pytest.raises(ValueError, match=message):
+        SelectConfig(**bad)
