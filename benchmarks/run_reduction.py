@@ -35,6 +35,7 @@ from cbred_ray.evaluate.benchmark import load_benchmark
 from cbred_ray.evaluate.metrics import evaluate_subset
 from cbred_ray.pipeline.select_stage import clusters_to_select_from
 from cbred_ray.report.report import portable
+from cbred_ray.select.constraints import stored_costs
 from cbred_ray.select.reduction import reduce_space
 from cbred_ray.select.scoring import oriented_ranks
 from cbred_ray.select.settings import Selection
@@ -94,14 +95,16 @@ def exhaustive(store: Path, stats_file: str, benchmark: str) -> dict:
     clusters = clusters_to_select_from(Store(store), select)
     whole = pd.read_parquet(stats_file).set_index("arch_index")
     reduction = reduce_space(oriented_ranks(whole.loc[clusters.index], select.statistics), clusters["cluster"],
-                             Selection.of(select), len(clusters), config.seed)
+                             Selection.of(select), len(clusters), config.seed, stored_costs(clusters))
     measured = Store(store).read("stats").to_pandas().set_index("arch_index")[list(select.statistics)]
     difference = np.nanmax(np.abs(measured.to_numpy() - whole.loc[measured.index, measured.columns].to_numpy()))
     chosen = manifest["stages"]["selection"]["cluster"]
+    run_selection = Store(store).read("selection", columns=["arch_index"]).column(0).to_numpy()
     arch_strs = nb201.SPACE.format_ids(reduction.selected.to_numpy())
     evaluation = evaluate_subset(arch_strs, load_benchmark(benchmark))
     return {"stats_file": stats_file, "cluster": reduction.cluster, "run_cluster": chosen,
-            "agrees": reduction.cluster == chosen, "max_abs_difference_of_measured_stats": float(difference),
+            "agrees": reduction.cluster == chosen,
+            "same_selection": bool(np.array_equal(np.sort(run_selection), reduction.selected.to_numpy())), "max_abs_difference_of_measured_stats": float(difference),
             "evaluation": evaluation["datasets"]}
 
 

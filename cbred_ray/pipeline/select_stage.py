@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 
 from cbred_ray.config import SelectConfig
-from cbred_ray.select.constraints import budget_mask
+from cbred_ray.select.constraints import budget_mask, stored_costs
 from cbred_ray.select.halving import halve_clusters, halving_scores
 from cbred_ray.select.reduction import reduce_space
 from cbred_ray.select.scoring import near_ties, oriented_ranks
@@ -38,7 +38,7 @@ def run_select_stage(store: Store, space: Space, cfg: SelectConfig, seed: int) -
         selected = clusters.index[clusters["cluster"].to_numpy() == best]
         record["rounds"] = len(halving.rounds)
     else:
-        costs = clusters[["arch_params", "arch_macs"]].set_axis(["params", "macs"], axis=1)
+        costs = stored_costs(clusters)
         reduction = reduce_space(oriented_ranks(stats, cfg.statistics), clusters["cluster"], selection, len(clusters),
                                  seed, costs)
         scores, best, selected, target = reduction.scores, reduction.cluster, reduction.selected, reduction.target

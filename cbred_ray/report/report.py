@@ -45,7 +45,7 @@ from cbred_ray.report.comparison import (
     summarise,
 )
 from cbred_ray.select.caveats import kept_cluster
-from cbred_ray.select.constraints import arch_costs, budget_mask
+from cbred_ray.select.constraints import arch_costs, budget_mask, stored_costs
 from cbred_ray.select.methods import METHODS
 from cbred_ray.select.scoring import COMBINE
 from cbred_ray.spaces.base import Space as SearchSpace
@@ -206,7 +206,7 @@ def _budget_report(store: Store, config: RunConfig, space: SearchSpace, table: p
         sample = frame.set_index(pd.Index(space.parse_ids(frame[key].tolist()), name="arch_index"))[names]
     kept = pd.Index(np.sort(store.read("selection", columns=["arch_index"]).column(0).to_numpy()))
     run = BudgetRun(pd.Series(space.format_ids(index), index=clusters.index), clusters["cluster"],
-                    clusters[["arch_params", "arch_macs"]].set_axis(["params", "macs"], axis=1), features,
+                    stored_costs(clusters), features,
                     measured.loc[measured.index.intersection(clusters.index)], kept, tuple(select.statistics),
                     select.combine, sets)
     chosen = f"{kept_cluster(store.read_manifest()['stages']['selection'])} kept ({len(kept):,} architectures)"

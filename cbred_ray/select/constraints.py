@@ -37,7 +37,11 @@ def arch_costs(space: Space, arch_index: np.ndarray, num_classes: int) -> pd.Dat
     return pd.DataFrame({"params": params, "macs": macs}, index=pd.Index(arch_index, name="arch_index"))
 
 
+def stored_costs(clusters: pd.DataFrame) -> pd.DataFrame:
+    """``params`` and ``macs`` from the ``arch_params`` / ``arch_macs`` columns of the clusters table."""
+    return clusters[["arch_params", "arch_macs"]].set_axis(["params", "macs"], axis=1)
+
+
 def budget_mask(clusters: pd.DataFrame, max_params: float | None, max_macs: float | None) -> pd.Series:
     """Within budget, from the ``arch_params`` / ``arch_macs`` columns of the clusters table."""
-    costs = clusters[["arch_params", "arch_macs"]].rename(columns={"arch_params": "params", "arch_macs": "macs"})
-    return within_budget(costs, max_params, max_macs)
+    return within_budget(stored_costs(clusters), max_params, max_macs)
