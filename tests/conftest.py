@@ -14,6 +14,7 @@ SHARED = REPO.parent / "shared"
 NB201_TABLE = SHARED / "nb201" / "nb201_test_accuracy.parquet"
 CIFAR_SAMPLE = SHARED / "cifar100" / "cifar100_sample25.npz"
 NB101_TABLE = SHARED / "nb101" / "nb101_test_accuracy.parquet"
+NB301_SAMPLE = SHARED / "nb301" / "nb301_cifar10_sample400.parquet"
 LOCAL_RAY = {"num_cpus": 2, "include_dashboard": False, "configure_logging": False, "log_to_driver": False}
 """How the tests' local Ray is started (a test that needs Ray down starts it again the same way)."""
 

@@ -4,7 +4,7 @@ A space is a :class:`~cbred_ray.spaces.base.Space` subclass; its parameters are 
 ``Params`` it declares (validated when a config is loaded, without importing torch) and it is built
 by ``cls.from_params(params)``. Three ways in, looked up in this order:
 
-1. the built-in spaces (:data:`BUILTIN`: ``nb201``, ``cell``, ``nb101``, ``macro``);
+1. the built-in spaces (:data:`BUILTIN`: ``nb201``, ``cell``, ``nb101``, ``macro``, ``darts``);
 2. the ``cbred_ray.spaces`` entry-point group of any installed distribution::
 
        [project.entry-points."cbred_ray.spaces"]
@@ -37,6 +37,7 @@ BUILTIN: dict[str, str] = {
     "cell": "cbred_ray.spaces.cell:CellSpace",
     "nb101": "cbred_ray.spaces.nb101:NB101Space",
     "macro": "cbred_ray.spaces.macro:MacroSpace",
+    "darts": "cbred_ray.spaces.darts:DartsSpace",
 }
 """The spaces that ship with the package, as ``module:Class``."""
 

@@ -40,7 +40,8 @@ def _passed(results: list[CheckResult], expected: list[str]) -> None:
     ("cell", {"nodes": 3}),
     ("cell", {"nodes": 5}),
     ("nb101", {"max_vertices": 5}),
-], ids=["cell3", "cell5", "nb101-5"])
+    ("darts", {"channels": 4, "cells": 5}),
+], ids=["cell3", "cell5", "nb101-5", "darts"])
 def test_builtin_spaces_pass_the_structural_checks(name, params):
     _passed(check_space(build_space(name, params), statistics=False), STRUCTURAL)
 

@@ -1,0 +1,33 @@
+"""`cbred run` on the DARTS space: a seeded sample of its 10^18 genotypes through the one driver (graphs,
+clusters of the closed-form features, statistics of DARTS networks, a selection), identifiers in the
+written compact form."""
+from __future__ import annotations
+
+import numpy as np
+
+from cbred_ray.config import config_from_dict
+from cbred_ray.pipeline.run import run_reduction
+from cbred_ray.spaces import build_space
+from cbred_ray.store import Store
+
+CONFIG = {"name": "darts_small", "seed": 5, "space": {"name": "darts", "sample": 1500},
+          "graphs": {"shard_size": 600},
+          "stats": {"names": ["naswot_v2", "params"], "num_classes": 10, "width": 4, "data": {"batch_size": 8}, "shard_size": 4},
+          "cluster": {"method": "kmeans", "features": "op_counts", "k": 3, "n_init": 2},
+          "select": {"statistics": ["naswot_v2"], "bootstrap": 0, "min_cluster_size": 2,
+                     "quick": {"enabled": True, "sample_per_cluster": 2}}}
+
+
+def test_a_sample_of_the_darts_space_is_reduced_end_to_end(ray_local, tmp_path):
+    manifest = run_reduction(config_from_dict(CONFIG), str(tmp_path / "s"), progress=False)
+    space = build_space("darts")
+    store = Store(tmp_path / "s")
+    clusters = store.read("clusters").sort_by("arch_index").to_pandas()
+    expected = space.sample(1500, seed=5)
+    np.testing.assert_array_equal(clusters["arch_index"].to_numpy(), expected)
+    np.testing.assert_array_equal(clusters["canonical_index"].to_numpy(), space.canonical_indices(expected))
+    np.testing.assert_array_equal(clusters["arch_params"].to_numpy(), space.costs(expected, 10)[0])
+    selection = store.read("selection").to_pandas()
+    assert manifest["status"] == "done" and manifest["rows"]["stats"] == 6
+    assert (space.parse_ids(selection["compact"].tolist()) == selection["arch_index"].to_numpy()).all()
+    assert set(selection["cluster"]) == {manifest["stages"]["selection"]["cluster"]}
