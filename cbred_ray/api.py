@@ -118,6 +118,62 @@ class ReductionResult:
         """The kept cluster."""
         return int(self.manifest["stages"]["selection"]["cluster"])
 
+    # -- the reduced space, listed or a region ------------------------------------------------------
+    @property
+    def sampled(self) -> bool:
+        """Whether the run clustered a sample of its space: its reduced space is then a region, a rule over the
+        whole space (:mod:`cbred_ray.select.region`), and not only the sampled architectures it selected."""
+        return "region" in self.manifest["stages"]["selection"]
+
+    @cached_property
+    def region(self):
+        """The region of a run on a sample of its space (:class:`cbred_ray.select.region.Region`)."""
+        from cbred_ray.pipeline.select_stage import read_region
+
+        return read_region(Store(self.store))
+
+    @cached_property
+    def _kept_indices(self):
+        import numpy as np
+
+        return np.sort(self.selection_table.column("arch_index").to_numpy())
+
+    def contains(self, ids: list[str]):
+        """For each identifier, whether its architecture is in the reduced space (a boolean array): the region's
+        rule for a sampled run, the selection for a run that listed its space."""
+        import numpy as np
+
+        indices = self.space.parse_ids(list(ids))
+        if self.sampled:
+            return self.region.contains(self.space, indices)
+        return np.isin(indices, self._kept_indices)
+
+    def sample(self, n: int, seed: int = 0) -> list[str]:
+        """``n`` distinct identifiers of the reduced space, drawn uniformly with ``seed`` (each checked to belong)."""
+        return self.space.format_ids(self.sample_indices(n, seed)[0])
+
+    def sample_indices(self, n: int, seed: int = 0):
+        """(indices, candidates drawn): :meth:`sample`'s architectures as indices, and how many candidates of the
+        whole space were drawn to find them (``n`` for a listed reduced space)."""
+        import numpy as np
+
+        if not self.sampled:
+            kept = self._kept_indices
+            if not 1 <= n <= len(kept):
+                raise BadInput(f"the reduced space holds {len(kept)} architectures: cannot draw {n}")
+            return np.random.default_rng(seed).choice(kept, size=n, replace=False), n
+        return self.region.sample(self.space, n, seed)  # rejection: every one drawn was checked to belong
+
+    def estimated_size(self) -> dict:
+        """How many architectures the reduced space holds: for a region, the share of an independent seeded
+        uniform sample of the space inside it, with a 95 % (Wilson) interval; for a listed one, exactly."""
+        record = self.manifest["stages"]["selection"]
+        if self.sampled:
+            return {**record["region"]["estimate"], "exact": False, "space_size": self.space.size}
+        rows = int(record["rows"])
+        size = int(self.manifest["space"]["architectures"])
+        return {"architectures": rows, "share": rows / size, "exact": True, "space_size": size}
+
 
 def reduce(config: ConfigLike, out: str | Path, overrides: tuple[str, ...] | list[str] = (),
            space: Space | None = None, progress: bool = True) -> ReductionResult:

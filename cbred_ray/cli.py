@@ -166,6 +166,50 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from cbred_ray.api import open_store
+
+    if args.n < 1:
+        raise BadInput(f"-n must be at least 1, got {args.n}")
+    result = open_store(args.store)
+    indices, drawn = result.sample_indices(args.n, args.seed)
+    ids = result.space.format_ids(indices)
+    if args.out:
+        _write_ids(_out_file(args.out), result.space.id_column, ids)
+    else:
+        sys.stdout.write("".join(f"{i}\n" for i in ids))
+    log.info("sample: %d architectures of the reduced space from %d candidates (%.1f per architecture)%s",
+             len(ids), drawn, drawn / len(ids), f", in {args.out}" if args.out else "")
+    return 0
+
+
+def _write_ids(path: str, column: str, ids: list[str]) -> None:
+    """Identifiers to a Parquet table (one column named as the space's) or, for any other suffix, one per line."""
+    if Path(path).suffix == ".parquet":
+        import pyarrow as pa
+
+        from cbred_ray.store.atomic import write_table_atomic
+
+        write_table_atomic(path, pa.table({column: pa.array(ids, pa.string())}))
+    else:
+        Path(path).write_text("".join(f"{i}\n" for i in ids))
+
+
+def _cmd_contains(args: argparse.Namespace) -> int:
+    from cbred_ray.api import open_store
+    from cbred_ray.spaces.archfile import read_arch_strings
+
+    result = open_store(args.store)
+    ids = list(args.ids) + (read_arch_strings(args.file, result.space) if args.file else [])
+    if not ids:
+        raise BadInput("give identifiers, or --file with one per line (or a Parquet table of them)")
+    inside = result.contains(ids)
+    for text, member in zip(ids, inside):
+        print(json.dumps({"id": text, "member": bool(member)}))
+    log.info("contains: %d of %d in the reduced space", int(inside.sum()), len(ids))
+    return 0
+
+
 def _cmd_spaces(args: argparse.Namespace) -> int:
     from cbred_ray.spaces.registry import describe_spaces
 
@@ -275,6 +319,28 @@ def build_parser() -> argparse.ArgumentParser:
                          "paper=naswot_v2,logsynflow or az=az_expressivity,az_progressivity:log_rank (repeatable)")
     _with_quiet(rp)
     rp.set_defaults(fn=_cmd_report)
+
+    sa = sub.add_parser("sample", help="draw architectures of a store's reduced space (identifiers on stdout)",
+                        description="Draw N distinct architectures of the reduced space of a finished run, uniformly "
+                                    "and seeded: from its selection when the run listed its space, from the whole "
+                                    "space by the region's rule when the run clustered a sample of it.")
+    sa.add_argument("store", help="a store made by cbred run")
+    sa.add_argument("-n", type=int, required=True, help="how many architectures to draw")
+    sa.add_argument("--seed", type=int, default=0, help="seed of the draw (default 0)")
+    sa.add_argument("--out", default=None, help="write them to this file instead (.parquet: a table with the "
+                    "space's identifier column; otherwise one per line)")
+    _with_quiet(sa)
+    sa.set_defaults(fn=_cmd_sample)
+
+    co = sub.add_parser("contains", help="whether architectures are in a store's reduced space (JSON lines)",
+                        description="Say, for each identifier, whether its architecture is in the reduced space of "
+                                    "a finished run: one JSON line {id, member} each.")
+    co.add_argument("store", help="a store made by cbred run")
+    co.add_argument("ids", nargs="*", help="identifiers of the store's space")
+    co.add_argument("--file", default=None, help="also those of a file (one per line, or a Parquet table with the "
+                    "space's identifier column)")
+    _with_quiet(co)
+    co.set_defaults(fn=_cmd_contains)
 
     sp = sub.add_parser("spaces", help="every registered search space, its parameters and size (JSON on stdout)",
                         description="List the search spaces a config may name: the built-in ones, those of installed "

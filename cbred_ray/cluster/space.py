@@ -63,12 +63,15 @@ class SpaceClustering:
     points: int  # distinct points the algorithm clustered
     criterion: str | None = None  # how K (and η) were chosen; None when the config fixed them
     search: list[dict] = field(default_factory=list)  # every candidate: k, eta, value of the criterion
+    centers: np.ndarray | None = None  # k-means: the centers that assign the labels (None for spectral)
 
     def record(self) -> dict:
-        """What the manifest keeps of the choice (``k_edge``: see :func:`grid_edge`)."""
+        """What the manifest keeps of the choice (``k_edge``: see :func:`grid_edge`) and, for k-means, the
+        centers (a region's rule for architectures the run did not cluster)."""
         return {"k": self.k, "eta": self.eta, "points": self.points, "criterion": self.criterion,
                 "search": self.search, "k_edge": grid_edge(self.k, [row["k"] for row in self.search]),
-                "sizes": np.bincount(self.labels, minlength=self.k).tolist()}
+                "sizes": np.bincount(self.labels, minlength=self.k).tolist(),
+                **({} if self.centers is None else {"centers": self.centers.tolist()})}
 
 
 def grid_edge(k: int, grid: list[int]) -> str | None:
@@ -121,8 +124,8 @@ def _kmeans(features: np.ndarray, cfg: Clustering, seed: int) -> SpaceClustering
         for candidate in cfg.ks:
             search.append({"k": candidate, "eta": None, "value": _kmeans_criterion(features, candidate, cfg, seed)})
         k = max(search, key=lambda row: (row["value"], -row["k"]))["k"]
-    labels = kmeans(features, k, seed, n_init=cfg.n_init).labels
-    return SpaceClustering(labels, k, None, distinct, criterion, search)
+    fitted = kmeans(features, k, seed, n_init=cfg.n_init)
+    return SpaceClustering(fitted.labels, k, None, distinct, criterion, search, fitted.centers)
 
 
 def _kmeans_criterion(features: np.ndarray, k: int, cfg: Clustering, seed: int) -> float:

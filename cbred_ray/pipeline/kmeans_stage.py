@@ -36,7 +36,7 @@ class KMeansRun:
         return {"k": int(len(self.centers)), "inertia": self.inertia, "iterations": self.iterations,
                 "converged": self.converged, "init": "k-means||", "init_rounds": ROUNDS,
                 "init_candidates": self.candidates, "restart_chosen": self.restart,
-                "sizes": [int(s) for s in self.sizes]}
+                "sizes": [int(s) for s in self.sizes], "centers": self.centers.tolist()}
 
     def assign(self, points: np.ndarray) -> np.ndarray:
         """The nearest center of each point."""

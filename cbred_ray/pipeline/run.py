@@ -148,7 +148,8 @@ def _run_stages(config: RunConfig, space: Space, store: Store, manifest: dict, d
                                config.resources)
 
     stages.run("stats", stats)
-    stages.run("selection", lambda: run_select_stage(store, space, config.select, config.seed))
+    region_of = (config.cluster.features, config.stats.num_classes) if config.space.sample else None
+    stages.run("selection", lambda: run_select_stage(store, space, config.select, config.seed, region_of))
     manifest["space"] = {**space.describe(), "architectures": store.count_rows("graphs"),
                          "unique_cells": unique_cells(store)}
     return finish(store, manifest, RUN_STAGES, started)

@@ -88,10 +88,8 @@ def load_space(store: Store, features: str | None = None, space: SearchSpace | N
 def stored_features(store: Store, feature: str) -> pd.DataFrame:
     """The clustering feature the graphs stage stored for every architecture (one row each, by ``arch_index``):
     read, not computed again (for a traced space that would build every network once more)."""
-    table = store.read("graphs", columns=["arch_index", feature]).sort_by("arch_index")
-    values = table.column(feature).combine_chunks()
-    matrix = values.flatten().to_numpy().reshape(len(values), -1)
-    return pd.DataFrame(matrix, index=pd.Index(table.column("arch_index").to_numpy(), name="arch_index"))
+    index, matrix = store.read_matrix("graphs", feature)
+    return pd.DataFrame(matrix, index=pd.Index(index, name="arch_index"))
 
 
 def _run_config(store: Store) -> RunConfig:

@@ -26,6 +26,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -34,7 +35,7 @@ from cbred_ray.errors import BadInput, short
 from cbred_ray.store.atomic import TMP_PREFIX, file_digest, write_json_atomic, write_table_atomic
 from cbred_ray.store.lock import LOCK_NAME
 
-STAGES = ("graphs", "stats", "clusters", "scores", "selection")
+STAGES = ("graphs", "stats", "clusters", "scores", "selection", "region")
 RUN_STAGES = ("graphs", "stats", "clusters", "selection")
 """The stages a finished reduction (``cbred run``) has."""
 STATUSES = ("running", "interrupted", "failed", "done")
@@ -223,6 +224,13 @@ class Store:
         manifest = json.dumps(self.read_manifest(), default=str)
         write_table_atomic(path, table.replace_schema_metadata({**(table.schema.metadata or {}), "cbred_manifest": manifest}))
         return table.num_rows
+
+    def read_matrix(self, stage: str, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """(arch_index, rows) of a fixed-width list column of a stage (a clustering feature of the graphs
+        stage), sorted by ``arch_index``."""
+        table = self.read(stage, columns=["arch_index", column]).sort_by("arch_index")
+        values = table.column(column).combine_chunks()
+        return table.column("arch_index").to_numpy(), values.flatten().to_numpy().reshape(len(values), -1)
 
     def columns(self, stage: str) -> list[str]:
         """The column names of a stage (from its schema; no data read)."""

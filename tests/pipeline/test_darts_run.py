@@ -3,6 +3,8 @@ clusters of the closed-form features, statistics of DARTS networks, a selection)
 written compact form."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 from cbred_ray.config import config_from_dict
@@ -31,3 +33,30 @@ def test_a_sample_of_the_darts_space_is_reduced_end_to_end(ray_local, tmp_path):
     assert manifest["status"] == "done" and manifest["rows"]["stats"] == 6
     assert (space.parse_ids(selection["compact"].tolist()) == selection["arch_index"].to_numpy()).all()
     assert set(selection["cluster"]) == {manifest["stages"]["selection"]["cluster"]}
+
+
+def test_the_run_stores_its_region_and_the_reduced_space_is_drawn_from_it(ray_local, tmp_path, capsys):
+    from cbred_ray.api import open_store
+    from cbred_ray.cli import main
+
+    run_reduction(config_from_dict(CONFIG), str(tmp_path / "s"), progress=False)
+    result = open_store(tmp_path / "s")
+    region = result.manifest["stages"]["selection"]["region"]
+    assert result.sampled and region["agreement"] == 1.0 and region["kept"] == [result.cluster]
+    assert result.contains(result.ids).all()  # the rule keeps what the run kept
+    others = result.clusters.index[result.clusters["cluster"] != result.cluster]
+    assert not result.contains(result.space.format_ids(others.to_numpy()[:50])).any()
+    size = result.estimated_size()
+    assert 0 < size["share_low"] <= size["share"] <= size["share_high"] < 1 and not size["exact"]
+
+    drawn = result.sample(40, seed=2)
+    assert len(set(drawn)) == 40 and result.contains(drawn).all() and result.sample(40, seed=2) == drawn
+    assert not set(drawn) <= set(result.ids)  # drawn from the whole space, not the run's sample
+
+    capsys.readouterr()
+    assert main(["sample", str(tmp_path / "s"), "-n", "5", "--seed", "4", "--out", str(tmp_path / "d.txt")]) == 0
+    assert main(["contains", str(tmp_path / "s"), result.ids[0], "--file", str(tmp_path / "d.txt")]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(lines) == 6 and all(line["member"] for line in lines)
+    assert main(["contains", str(tmp_path / "s"), "[[(0, 9)]]"]) == 2
+    assert "cbred: error: DARTS genotype" in capsys.readouterr().err

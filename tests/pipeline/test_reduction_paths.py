@@ -107,3 +107,19 @@ def test_a_union_of_the_best_clusters_cut_to_the_share_by_parameters(ray_local, 
     chosen = selection["arch_index"].to_numpy()
     assert set(chosen) <= set(union)
     assert params.loc[chosen].min() >= params.loc[union.difference(chosen)].max()
+
+
+def test_a_listed_reduced_space_is_drawn_from_and_checked_against_its_selection(precomputed_store):
+    from cbred_ray.api import open_store
+
+    store, manifest, _ = precomputed_store
+    result = open_store(store.root)
+    assert not result.sampled
+    drawn = result.sample(25, seed=1)
+    assert len(set(drawn)) == 25 and set(drawn) <= set(result.ids) and result.sample(25, seed=1) == drawn
+    outside = sorted(set(nb201.SPACE.format_ids(np.arange(200))) - set(result.ids))[:5]
+    assert result.contains([*drawn[:5], *outside]).tolist() == [True] * 5 + [False] * 5
+    assert result.estimated_size() == {"architectures": len(result.ids), "share": len(result.ids) / nb201.SPACE_SIZE,
+                                       "exact": True, "space_size": nb201.SPACE_SIZE}
+    with pytest.raises(BadInput, match=f"holds {len(result.ids)} architectures"):
+        result.sample(len(result.ids) + 1)
