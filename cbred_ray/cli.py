@@ -72,6 +72,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     result = open_store(args.store)
     space = result.space
     table = load_benchmark(args.benchmark or builtin_table(space), space)
+    if result.sampled:
+        return _evaluate_region(result, table, args.compact)
     report = evaluate_subset(result.ids, table, space_size=space.size, key=space.id_column)
     if Store(result.store).has_stage("clusters"):  # the costs of every architecture the run chose from
         costs = result.clusters.rename(columns={"arch_params": "params", "arch_macs": "macs"})
@@ -81,6 +83,26 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     report["space_size"], report["caveats"] = space.size, caveats(result.manifest)
     print("\n".join([evaluation_table(report), *(f"note: {n}" for n in report["caveats"])]), file=sys.stderr)
     print(json.dumps(_rounded(report), indent=None if args.compact else 2))
+    return 0
+
+
+def _evaluate_region(result, table, compact: bool) -> int:
+    """``cbred evaluate`` of a run on a sample of its space: the labelled architectures in its region."""
+    from cbred_ray.evaluate.metrics import evaluate_region
+    from cbred_ray.select.caveats import caveats
+
+    report = evaluate_region(result.contains(table[result.space.id_column].tolist()), table, result.config.seed)
+    report["estimated_size"], report["caveats"] = result.estimated_size(), caveats(result.manifest)
+    lines = [f"region of {result.store}: {report['inside']} of {report['labelled']} labelled architectures inside "
+             f"(the region: about {report['estimated_size']['share']:.2%} of the space)"]
+    for dataset, measured in report["datasets"].items():
+        inside = "–" if measured["mean_inside"] is None else (
+            f"{measured['mean_inside']:.2f} % [{measured['mean_inside_interval'][0]:.2f}, "
+            f"{measured['mean_inside_interval'][1]:.2f}], difference {measured['difference']:+.2f} "
+            f"[{measured['difference_interval'][0]:+.2f}, {measured['difference_interval'][1]:+.2f}]")
+        lines.append(f"{dataset}: mean inside {inside}; all labelled {measured['mean_all']:.2f} %")
+    print("\n".join([*lines, *(f"note: {n}" for n in report["caveats"])]), file=sys.stderr)
+    print(json.dumps(_rounded(report), indent=None if compact else 2))
     return 0
 
 

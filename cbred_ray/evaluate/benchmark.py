@@ -80,7 +80,9 @@ def _is_accuracy_dtype(series: pd.Series) -> bool:
 
 
 def validate_benchmark(df: pd.DataFrame, source: str = "benchmark table", space: Space = nb201.SPACE) -> pd.DataFrame:
-    """Check a benchmark frame and return its identifier and accuracy columns, for the rows of ``space``.
+    """Check a benchmark frame and return its identifier and accuracy columns, for the rows of ``space``,
+    each identifier in the space's written form (a DARTS genotype listed with a node's edges in another
+    order, an NB101 cell given as a JSON spec, is joined by the architecture it names).
 
     BadInput (naming ``source`` and the offending value) when the identifier column is missing,
     an identifier is malformed or repeats, no row is in the space, there is no accuracy column,
@@ -91,9 +93,13 @@ def validate_benchmark(df: pd.DataFrame, source: str = "benchmark table", space:
     if key not in df.columns:
         raise BadInput(f"{source}: no {key!r} column (columns: {list(map(str, df.columns))})")
     inside = _check_ids(df[key], source, space)
-    df = df[inside]
+    df = df[inside].copy()
     if df.empty:
         raise BadInput(f"{source}: no row is an architecture of the {space.name} space")
+    df[key] = space.format_ids(space.parse_ids(df[key].tolist()))  # one spelling per architecture: the written one
+    spelled = df[key][df[key].duplicated()]
+    if len(spelled):
+        raise BadInput(f"{source}: {key} {spelled.iloc[0]!r} is listed twice (under two spellings)")
     columns = accuracy_columns(df)
     for column in columns.values():
         missing = int(df[column].isna().sum())

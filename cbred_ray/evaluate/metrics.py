@@ -157,3 +157,31 @@ def _dataset_report(space_acc: np.ndarray, mask: np.ndarray, space_size: int) ->
         report[f"expected_best_random_{n}"] = expected_best_of_random(subset_acc, n)
         report[f"space_expected_best_random_{n}"] = expected_best_of_random(space_acc, n)
     return report
+
+
+def evaluate_region(inside: np.ndarray, table: pd.DataFrame, seed: int = 0, bootstrap: int = 1000) -> dict:
+    """How the labelled architectures of a partial table (``table``: a benchmark frame) fall in a region
+    (``inside``: a mask over its rows): per dataset, how many are inside, their mean accuracy against all
+    labelled ones, and 95 % bootstrap intervals (the labelled rows resampled ``bootstrap`` times) of the mean
+    inside and of the difference. With none inside the means are None."""
+    inside = np.asarray(inside, dtype=bool)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(table), size=(bootstrap, len(table)))
+    datasets = {}
+    for dataset, column in accuracy_columns(table).items():
+        accuracy = table[column].to_numpy(dtype=np.float64)
+        report = {"labelled": len(accuracy), "inside": int(inside.sum()), "share_inside": float(inside.mean()),
+                  "mean_all": float(accuracy.mean()), "mean_inside": None, "difference": None,
+                  "mean_inside_interval": None, "difference_interval": None}
+        if inside.any():
+            report["mean_inside"] = float(accuracy[inside].mean())
+            report["difference"] = report["mean_inside"] - report["mean_all"]
+            taken, values = inside[draws], accuracy[draws]
+            counts = taken.sum(axis=1)
+            ok = counts > 0
+            means = (values * taken).sum(axis=1)[ok] / counts[ok]
+            differences = means - values.mean(axis=1)[ok]
+            report["mean_inside_interval"] = [float(v) for v in np.percentile(means, [2.5, 97.5])]
+            report["difference_interval"] = [float(v) for v in np.percentile(differences, [2.5, 97.5])]
+        datasets[dataset] = report
+    return {"labelled": len(table), "inside": int(inside.sum()), "datasets": datasets}

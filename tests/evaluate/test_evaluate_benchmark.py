@@ -1,6 +1,7 @@
 """Reading benchmark tables: the accepted shape and every BadInput case."""
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import numpy as np
@@ -118,3 +119,20 @@ def test_missing_accuracy_value(tmp_path: Path) -> None:
     df = _frame(cifar100_test_acc=[1.0, np.nan, 2.0, 3.0, np.nan])
     with pytest.raises(BadInput, match="'cifar100_test_acc' has 2 missing"):
         load_benchmark(_write(tmp_path, df))
+
+
+def test_identifiers_are_joined_by_the_architecture_they_name(tmp_path):
+    from cbred_ray.spaces import build_space
+
+    space = build_space("darts")
+    written = space.format_ids(space.sample(3, seed=0))
+    cells = ast.literal_eval(written[0])
+    cells[0][0], cells[0][1] = cells[0][1], cells[0][0]  # node 2's two edges in the other order
+    swapped = str(cells)
+    assert swapped != written[0]
+    path = tmp_path / "t.parquet"
+    pd.DataFrame({"compact": [swapped, *written[1:]], "cifar10_val_acc": [93.0, 92.0, 91.0]}).to_parquet(path)
+    assert load_benchmark(path, space)["compact"].tolist() == written
+    pd.DataFrame({"compact": [swapped, written[0]], "cifar10_val_acc": [93.0, 92.0]}).to_parquet(path)
+    with pytest.raises(BadInput, match="listed twice"):
+        load_benchmark(path, space)

@@ -189,3 +189,18 @@ def test_free_baselines_are_the_largest_networks_by_each_cost():
     costs = pd.DataFrame({"params": [5.0, 9.0, 9.0, 1.0], "macs": [4.0, 1.0, 2.0, 3.0]}, index=[10, 11, 12, 13])
     chosen = free_baselines(costs, 2)
     assert chosen == {"Params-Quantiled": [11, 12], "MACs-Quantiled": [10, 13]}
+
+
+def test_a_region_is_measured_by_the_labelled_architectures_inside_it():
+    from cbred_ray.evaluate.metrics import evaluate_region
+
+    table = pd.DataFrame({"arch_str": [f"a{i}" for i in range(200)],
+                          "cifar10_test_acc": np.r_[np.full(100, 90.0), np.full(100, 94.0)]})
+    top = np.r_[np.zeros(100, bool), np.ones(100, bool)]
+    measured = evaluate_region(top, table, seed=1, bootstrap=300)["datasets"]["cifar10"]
+    assert (measured["inside"], measured["mean_inside"], measured["mean_all"]) == (100, 94.0, 92.0)
+    assert measured["difference"] == 2.0 and measured["difference_interval"][0] > 1.0
+    everyone = evaluate_region(np.ones(200, bool), table, bootstrap=100)["datasets"]["cifar10"]
+    assert everyone["difference"] == 0.0 and everyone["difference_interval"] == [0.0, 0.0]
+    nobody = evaluate_region(np.zeros(200, bool), table)["datasets"]["cifar10"]
+    assert nobody["inside"] == 0 and nobody["mean_inside"] is None and nobody["mean_all"] == 92.0

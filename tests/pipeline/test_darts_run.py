@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from cbred_ray.config import config_from_dict
 from cbred_ray.pipeline.run import run_reduction
@@ -60,3 +61,24 @@ def test_the_run_stores_its_region_and_the_reduced_space_is_drawn_from_it(ray_lo
     assert len(lines) == 6 and all(line["member"] for line in lines)
     assert main(["contains", str(tmp_path / "s"), "[[(0, 9)]]"]) == 2
     assert "cbred: error: DARTS genotype" in capsys.readouterr().err
+
+
+def test_evaluate_says_how_the_labelled_architectures_fall_in_the_region(ray_local, tmp_path, capsys):
+    from cbred_ray.api import open_store
+    from cbred_ray.cli import main
+    from cbred_ray.evaluate.benchmark import builtin_table, load_benchmark
+
+    run_reduction(config_from_dict(CONFIG), str(tmp_path / "s"), progress=False)
+    result = open_store(tmp_path / "s")
+    table = load_benchmark(builtin_table(result.space), result.space)
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "s"), "--compact"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    inside = result.contains(table["compact"].tolist())
+    assert report["labelled"] == 400 and report["inside"] == int(inside.sum()) > 0
+    measured = report["datasets"]["cifar10_val"]
+    assert measured["mean_inside"] == pytest.approx(table["cifar10_val_acc"][inside].mean(), abs=1e-6)
+    low, high = measured["difference_interval"]
+    assert low <= measured["difference"] <= high
+    assert "labelled architectures inside" in captured.err

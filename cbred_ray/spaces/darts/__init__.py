@@ -71,6 +71,7 @@ class DartsSpace(Space):
     network_methods = ("pre_pool", "cell_features")
     Params: ClassVar[type[BaseModel]] = DartsParams
     graph_of_network: ClassVar[bool | None] = None
+    benchmark_table: ClassVar[str | None] = "cbred_ray.evaluate:tables/nb301_cifar10_sample400.parquet"
 
     @property
     def size(self) -> int:
