@@ -215,6 +215,12 @@ class Space(ABC):
         width of its standard network (None: the space's default)."""
         raise BadInput(f"space {self.name!r} builds no networks: its statistics must be precomputed")
 
+    def cost_network(self, index: int, num_classes: int) -> nn.Module:
+        """The network :meth:`costs` describes: by default the standard network at :attr:`cost_width`. A space
+        whose statistics run on a network of another shape than the benchmark's (another depth) says here
+        which network its costs are of."""
+        return self.networks(index, self.cost_width).build("standard", num_classes)
+
     def edit_rows(self, canonical: np.ndarray) -> np.ndarray:
         """The rows the cell edit distance compares (:attr:`edit_distance`)."""
         raise BadInput(f"the cell edit distance is not defined on space {self.name!r}")

@@ -43,8 +43,8 @@ with ``seed``), and a failure names the architecture involved by its index and i
     its row sum.
 ``costs``
     ``costs(indices, num_classes)`` equals :func:`~cbred_ray.stats.cost.params` and
-    :func:`~cbred_ray.stats.cost.macs` (one image of ``input_shape``) of
-    ``space.networks(i, space.cost_width).build("standard", num_classes)`` for every sampled index
+    :func:`~cbred_ray.stats.cost.macs` (one image of ``input_shape``) of ``space.cost_network(i, num_classes)``
+    (by default ``space.networks(i, space.cost_width).build("standard", num_classes)``) for every sampled index
     (canonical or not: a cost is of the architecture as its identifier gives it).
 ``graph``
     ``computational_graph(c)`` of each sampled canonical index (the graphs stage works on canonical
@@ -511,7 +511,7 @@ def _count_problems(run: _Run, canon: np.ndarray, rows: dict[str, np.ndarray]) -
 
 # -- 5. costs ---------------------------------------------------------------------------------
 def check_costs(run: _Run) -> str:
-    """``costs`` equals the params and MACs of ``networks(i, cost_width).build("standard")``."""
+    """``costs`` equals the params and MACs of ``cost_network(i, num_classes)``."""
     off = run.no_networks()
     if off:
         return f"skipped: the space builds no networks ({off})"
@@ -524,7 +524,7 @@ def check_costs(run: _Run) -> str:
         return _verdict([f"costs gives {got_params.shape} params and {got_macs.shape} MACs for {len(indices)}"], "")
     image = (1, *run.input_shape[1:])
     for index, want_params, want_macs in zip(indices.tolist(), got_params, got_macs):
-        net = space.networks(index, width).build("standard", run.num_classes)
+        net = space.cost_network(index, run.num_classes)
         built_params, built_macs = params(net), macs(net, image)
         if not math.isclose(want_params, built_params, rel_tol=1e-9, abs_tol=1e-6):
             problems.append(f"{run.label(index)}: costs gives {want_params:.0f} parameters, its standard network at "

@@ -133,3 +133,18 @@ def test_features_count_each_cells_operations_apart(space):
     rows = space.features(space.sample(50, seed=0), "adjacency")
     assert rows.shape == (50, 2 * 4 * 2 * (6 + 7)) and (rows.sum(axis=1) == 32).all()
     assert len({row.tobytes() for row in rows}) == 50
+
+
+def test_statistics_may_run_on_a_shallower_network_while_costs_stay_the_benchmarks():
+    from cbred_ray.spaces.check import check_space
+    from cbred_ray.stats.cost import params
+
+    space = build_space("darts", {"stats_cells": 5})
+    index = int(space.sample(1, seed=0)[0])
+    assert len(space.networks(index, 8).build("standard", 10).cells) == 5
+    full = space.cost_network(index, 10)
+    assert len(full.cells) == 8 and params(full) == space.costs([index], 10)[0][0]
+    (costs,) = check_space(space, statistics=False, skip=[c for c in ("identifiers", "sampling", "canonical",
+                                                                       "features", "graph", "traced_graph",
+                                                                       "parameters")])
+    assert costs.name == "costs" and costs.passed

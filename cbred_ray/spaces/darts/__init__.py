@@ -18,7 +18,8 @@ squared). Too many to list: a run draws a seeded sample of it (``space: {name: d
   cell, in :mod:`cbred_ray.graphs.computational`'s conventions. It describes the cells, not the network's
   kernels (``graph_of_network`` None: the network repeats the normal cell and the reduction cell unequally).
 - **Network and costs**: :mod:`~cbred_ray.spaces.darts.network` (the DARTS CIFAR network at ``channels``
-  and ``cells``), costed in closed form by :mod:`~cbred_ray.spaces.darts.cost`. The defaults, 32 initial
+  and ``cells``), costed in closed form by :mod:`~cbred_ray.spaces.darts.cost`; statistics run on the same
+  network at ``stats.width`` channels and ``stats_cells`` cells (a cheaper one). The defaults, 32 initial
   channels and 8 cells without the auxiliary head, are NASLib's NAS-Bench-301 network: its parameter count
   is NAS-Bench-Suite-Zero's ``params_m`` for every architecture of the project's 400-architecture sample.
 
@@ -56,6 +57,9 @@ class DartsParams(BaseModel):
                        "the depth reduction cells")
     auxiliary: bool = Field(False, description="the auxiliary head after the cell at two thirds of the depth "
                             "(its parameters count; it runs in training mode only)")
+    stats_cells: int | None = Field(None, ge=3, le=64, description="cells of the network statistics are computed "
+                                    "on, at stats.width channels (null: cells); costs are always of the network at "
+                                    "channels and cells")
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class DartsSpace(Space):
     channels: int = 32
     cells: int = 8
     auxiliary: bool = False
+    stats_cells: int | None = None
     name = "darts"
     id_column = "compact"
     network_kinds = ("standard", "small")
@@ -157,4 +162,11 @@ class DartsSpace(Space):
             raise BadInput(f"DARTS networks need at least 2 channels, got width {width}")
         nested = lambda a: tuple(tuple(map(tuple, cell)) for cell in a.tolist())  # noqa: E731
         return DartsNetworks(nested(inputs[0]), nested(ops[0]), self.channels if width is None else width,
-                             self.cells, self.auxiliary)
+                             self.stats_cells or self.cells, self.auxiliary)
+
+    def cost_network(self, index: int, num_classes: int):
+        """The network :meth:`costs` describes: at ``channels`` and ``cells``, whatever ``stats_cells`` is."""
+        from cbred_ray.spaces.darts.network import DartsNetwork
+
+        inputs, ops = encoding.decode(self.check_indices([index]))
+        return DartsNetwork(inputs[0], ops[0], self.channels, self.cells, num_classes, auxiliary=self.auxiliary)
