@@ -104,7 +104,8 @@ def exhaustive(store: Path, stats_file: str, benchmark: str) -> dict:
     evaluation = evaluate_subset(arch_strs, load_benchmark(benchmark))
     return {"stats_file": stats_file, "cluster": reduction.cluster, "run_cluster": chosen,
             "agrees": reduction.cluster == chosen,
-            "same_selection": bool(np.array_equal(np.sort(run_selection), reduction.selected.to_numpy())), "max_abs_difference_of_measured_stats": float(difference),
+            "same_selection": bool(np.array_equal(np.sort(run_selection), reduction.selected.to_numpy())),
+            "max_abs_difference_of_measured_stats": float(difference),
             "evaluation": evaluation["datasets"]}
 
 
@@ -117,6 +118,8 @@ def main() -> None:
     parser.add_argument("--store", default=None, help="store directory (default: a temporary one, removed)")
     parser.add_argument("--exhaustive-stats", default=None, help="statistics of every architecture, to set a "
                         "sampled run beside exhaustive scoring of its clusters")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="passed to cbred run (repeatable), e.g. --set seed=1")
     parser.add_argument("--selection-out", default=None, help="also write the selection (the space's identifier "
                         "column, one row per selected architecture) to this Parquet file")
     args = parser.parse_args()
@@ -125,7 +128,9 @@ def main() -> None:
     if store.exists():
         shutil.rmtree(store)
     cbred = [sys.executable, "-m", "cbred_ray.cli"]
-    proc, wall, peak_tree, peak_driver, run_out = measured_run([*cbred, "run", args.config, "--out", str(store)])
+    overrides = [part for value in args.set for part in ("--set", value)]
+    proc, wall, peak_tree, peak_driver, run_out = measured_run([*cbred, "run", args.config, "--out", str(store),
+                                                               *overrides])
     if proc.returncode != 0:
         sys.exit(f"cbred run failed with exit code {proc.returncode}")
     evaluation = subprocess.run([*cbred, "evaluate", str(store), "--benchmark", args.benchmark],
@@ -133,7 +138,7 @@ def main() -> None:
     manifest = json.loads((store / "manifest.json").read_text())
     result = {
         "command": " ".join([Path(sys.executable).name, *["STORE" if a == args.store else a for a in sys.argv]]),
-        "cbred_command": f"cbred run {args.config} --out STORE"
+        "cbred_command": f"cbred run {args.config} --out STORE" + "".join(f" --set {v}" for v in args.set)
                          + (f" && cbred evaluate STORE --benchmark {args.benchmark}" if args.benchmark else ""),
         **provenance(),
         "wall_seconds": round(wall, 1),

@@ -47,7 +47,7 @@ class Reduction:
     kept: tuple[int, ...] = ()  # every cluster of the reduced space, best first
 
 
-def _union(scores: pd.DataFrame, clusters: pd.Series, target: int) -> list[int]:
+def _union(scores: pd.DataFrame, target: int) -> list[int]:
     """The scored clusters in order of score (ties: the lower id) until they hold ``target`` architectures."""
     order = scores.dropna(subset=["score"]).sort_values(["score", "cluster"], ascending=[False, True])
     kept, held = [], 0
@@ -93,7 +93,7 @@ def reduce_space(ranks: pd.DataFrame, clusters: pd.Series, cfg: Selection, space
                                target).sort_values()
     elif cfg.union_share is not None:
         share = top_count(space_size, cfg.union_share)
-        kept = _union(scores, clusters, share)
+        kept = _union(scores, share)
         selected = clusters.index[np.isin(clusters.to_numpy(), kept)].sort_values()
         if cfg.union_cut is not None:
             if costs is None:

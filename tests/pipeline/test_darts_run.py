@@ -21,10 +21,17 @@ CONFIG = {"name": "darts_small", "seed": 5, "space": {"name": "darts", "sample":
                      "quick": {"enabled": True, "sample_per_cluster": 2}}}
 
 
-def test_a_sample_of_the_darts_space_is_reduced_end_to_end(ray_local, tmp_path):
-    manifest = run_reduction(config_from_dict(CONFIG), str(tmp_path / "s"), progress=False)
+@pytest.fixture(scope="module")
+def darts_run(ray_local, tmp_path_factory):
+    """One finished run of CONFIG: (store folder, manifest)."""
+    out = tmp_path_factory.mktemp("darts") / "s"
+    return out, run_reduction(config_from_dict(CONFIG), str(out), progress=False)
+
+
+def test_a_sample_of_the_darts_space_is_reduced_end_to_end(darts_run):
+    root, manifest = darts_run
     space = build_space("darts")
-    store = Store(tmp_path / "s")
+    store = Store(root)
     clusters = store.read("clusters").sort_by("arch_index").to_pandas()
     expected = space.sample(1500, seed=5)
     np.testing.assert_array_equal(clusters["arch_index"].to_numpy(), expected)
@@ -36,12 +43,12 @@ def test_a_sample_of_the_darts_space_is_reduced_end_to_end(ray_local, tmp_path):
     assert set(selection["cluster"]) == {manifest["stages"]["selection"]["cluster"]}
 
 
-def test_the_run_stores_its_region_and_the_reduced_space_is_drawn_from_it(ray_local, tmp_path, capsys):
+def test_the_run_stores_its_region_and_the_reduced_space_is_drawn_from_it(darts_run, tmp_path, capsys):
     from cbred_ray.api import open_store
     from cbred_ray.cli import main
 
-    run_reduction(config_from_dict(CONFIG), str(tmp_path / "s"), progress=False)
-    result = open_store(tmp_path / "s")
+    root, _ = darts_run
+    result = open_store(root)
     region = result.manifest["stages"]["selection"]["region"]
     assert result.sampled and region["agreement"] == 1.0 and region["kept"] == [result.cluster]
     assert result.contains(result.ids).all()  # the rule keeps what the run kept
@@ -55,24 +62,24 @@ def test_the_run_stores_its_region_and_the_reduced_space_is_drawn_from_it(ray_lo
     assert not set(drawn) <= set(result.ids)  # drawn from the whole space, not the run's sample
 
     capsys.readouterr()
-    assert main(["sample", str(tmp_path / "s"), "-n", "5", "--seed", "4", "--out", str(tmp_path / "d.txt")]) == 0
-    assert main(["contains", str(tmp_path / "s"), result.ids[0], "--file", str(tmp_path / "d.txt")]) == 0
+    assert main(["sample", str(root), "-n", "5", "--seed", "4", "--out", str(tmp_path / "d.txt")]) == 0
+    assert main(["contains", str(root), result.ids[0], "--file", str(tmp_path / "d.txt")]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(lines) == 6 and all(line["member"] for line in lines)
-    assert main(["contains", str(tmp_path / "s"), "[[(0, 9)]]"]) == 2
+    assert main(["contains", str(root), "[[(0, 9)]]"]) == 2
     assert "cbred: error: DARTS genotype" in capsys.readouterr().err
 
 
-def test_evaluate_says_how_the_labelled_architectures_fall_in_the_region(ray_local, tmp_path, capsys):
+def test_evaluate_says_how_the_labelled_architectures_fall_in_the_region(darts_run, capsys):
     from cbred_ray.api import open_store
     from cbred_ray.cli import main
     from cbred_ray.evaluate.benchmark import builtin_table, load_benchmark
 
-    run_reduction(config_from_dict(CONFIG), str(tmp_path / "s"), progress=False)
-    result = open_store(tmp_path / "s")
+    root, _ = darts_run
+    result = open_store(root)
     table = load_benchmark(builtin_table(result.space), result.space)
     capsys.readouterr()
-    assert main(["evaluate", str(tmp_path / "s"), "--compact"]) == 0
+    assert main(["evaluate", str(root), "--compact"]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     inside = result.contains(table["compact"].tolist())
