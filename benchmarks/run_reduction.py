@@ -149,6 +149,9 @@ def main() -> None:
         "stage_seconds": {k: v["seconds"] for k, v in manifest["stages"].items()},
         "measured_architectures": manifest["rows"]["stats"],
         "space": manifest["space"],
+        "selection_stage": {k: v for k, v in manifest["stages"]["selection"].items()
+                            if k in ("cluster", "clusters", "rows", "score", "interval", "near_ties", "rounds",
+                                     "region")},
         "stats_stage": portable({k: manifest["stages"]["stats"][k] for k in
                                  ("archs_requested", "cells_computed", "actors", "device", "batch", "precomputed",
                                   "halving")
