@@ -123,7 +123,7 @@ class ReductionResult:
     def sampled(self) -> bool:
         """Whether the run clustered a sample of its space: its reduced space is then a region, a rule over the
         whole space (:mod:`cbred_ray.select.region`), and not only the sampled architectures it selected."""
-        return "region" in self.manifest["stages"]["selection"]
+        return "region" in self.manifest.get("stages", {}).get("selection", {})
 
     @cached_property
     def region(self):

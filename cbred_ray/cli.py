@@ -72,8 +72,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     result = open_store(args.store)
     space = result.space
     table = load_benchmark(args.benchmark or builtin_table(space), space)
-    if result.sampled:
-        return _evaluate_region(result, table, args.compact)
+    if result.sampled and not table[space.id_column].isin(result.ids).sum() == len(set(result.ids)):
+        return _evaluate_region(result, table, args.compact)  # a partial table: the region, by its labelled rows
     report = evaluate_subset(result.ids, table, space_size=space.size, key=space.id_column)
     if Store(result.store).has_stage("clusters"):  # the costs of every architecture the run chose from
         costs = result.clusters.rename(columns={"arch_params": "params", "arch_macs": "macs"})
