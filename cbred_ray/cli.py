@@ -67,16 +67,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from cbred_ray.evaluate.metrics import evaluate_subset, free_baselines
     from cbred_ray.report.summary import evaluation_table
     from cbred_ray.select.caveats import caveats
+    from cbred_ray.select.constraints import stored_costs
     from cbred_ray.store import Store
 
     result = open_store(args.store)
     space = result.space
     table = load_benchmark(args.benchmark or builtin_table(space), space)
-    if result.sampled and not table[space.id_column].isin(result.ids).sum() == len(set(result.ids)):
+    if result.sampled and not set(result.ids) <= set(table[space.id_column]):
         return _evaluate_region(result, table, args.compact)  # a partial table: the region, by its labelled rows
     report = evaluate_subset(result.ids, table, space_size=space.size, key=space.id_column)
     if Store(result.store).has_stage("clusters"):  # the costs of every architecture the run chose from
-        costs = result.clusters.rename(columns={"arch_params": "params", "arch_macs": "macs"})
+        costs = stored_costs(result.clusters)
         report["baselines"] = {name: evaluate_subset(space.format_ids(np.asarray(labels)), table,
                                                      space_size=space.size, key=space.id_column)["datasets"]
                                for name, labels in free_baselines(costs, report["n_selected"]).items()}
