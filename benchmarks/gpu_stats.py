@@ -37,6 +37,7 @@ from provenance import provenance
 
 from cbred_ray.config import load_config
 from cbred_ray.pipeline.run import run_statistics
+from cbred_ray.seeds import RunSeeds
 from cbred_ray.stats import compute_stats, load_batch
 
 TOLERANCE = {"naswot_v1": 1e-3, "naswot_v2": 1e-3, "ntk_cond": 5e-2, "linear_regions": 1e-2, "synflow": 1e-6,
@@ -89,13 +90,14 @@ def main() -> None:
             runs[-1]["same_values_as_first_packing"] = bool(
                 table.drop(columns="error").equals(stats_of_first.drop(columns="error")))
     names = list(config.stats.names)
-    batch, _, _ = load_batch(config.stats.data.source, config.stats.data.batch_size, config.seed, config.stats.data.augment)
+    seed = RunSeeds(config.seed).of("stats", 0)  # the seed the run's actors computed with
+    batch, _, _ = load_batch(config.stats.data.source, config.stats.data.batch_size, seed, config.stats.data.augment)
     torch.set_num_threads(os.cpu_count() or 1)
     worst = {name: 0.0 for name in names}
     mismatched = {name: [] for name in names}
     for arch in archs[: args.check]:
         canonical = int(space.canonical_indices([space.parse_id(arch)])[0])
-        cpu = compute_stats(space.networks(canonical, config.stats.width), names, batch, config.seed,
+        cpu = compute_stats(space.networks(canonical, config.stats.width), names, batch, seed,
                             num_classes=config.stats.num_classes, options=config.stats.options)
         for name in names:
             gpu_value, cpu_value = stats_of_first.loc[arch, name], cpu[name][0]

@@ -35,6 +35,7 @@ from cbred_ray.evaluate.benchmark import load_benchmark
 from cbred_ray.evaluate.metrics import evaluate_subset
 from cbred_ray.pipeline.select_stage import clusters_to_select_from
 from cbred_ray.report.report import portable
+from cbred_ray.seeds import RunSeeds
 from cbred_ray.select.constraints import stored_costs
 from cbred_ray.select.reduction import reduce_space
 from cbred_ray.select.scoring import oriented_ranks
@@ -92,10 +93,11 @@ def exhaustive(store: Path, stats_file: str, benchmark: str) -> dict:
     manifest = json.loads((store / "manifest.json").read_text())
     config = RunConfig.model_validate(manifest["config"])
     select = config.select.model_copy(update={"quick": QuickConfig(), "halving": HalvingConfig()})
-    clusters = clusters_to_select_from(Store(store), select)
+    clusters = clusters_to_select_from(Store(store))
     whole = pd.read_parquet(stats_file).set_index("arch_index")
     reduction = reduce_space(oriented_ranks(whole.loc[clusters.index], select.statistics), clusters["cluster"],
-                             Selection.of(select), len(clusters), config.seed, stored_costs(clusters))
+                             Selection.of(select), len(clusters), RunSeeds(config.seed).of("selection"),
+                             stored_costs(clusters))
     measured = Store(store).read("stats").to_pandas().set_index("arch_index")[list(select.statistics)]
     difference = np.nanmax(np.abs(measured.to_numpy() - whole.loc[measured.index, measured.columns].to_numpy()))
     chosen = manifest["stages"]["selection"]["cluster"]

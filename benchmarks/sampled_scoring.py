@@ -30,6 +30,7 @@ from provenance import provenance
 from cbred_ray.evaluate.benchmark import load_benchmark
 from cbred_ray.evaluate.metrics import top_recall
 from cbred_ray.report.report import load_space, portable
+from cbred_ray.seeds import RunSeeds
 from cbred_ray.select.halving import successive_halving
 from cbred_ray.select.reduction import ensemble_rank, reduce_space, top_by_rank
 from cbred_ray.select.scoring import oriented_ranks
@@ -75,7 +76,7 @@ def main() -> None:
     results = []
     for (rule, select), fraction in itertools.product(rules.items(), BUDGET_FRACTIONS):
         budget = int(np.floor(fraction * size))
-        exhaustive = reduce_space(ranks, clusters, select, size, config.seed)
+        exhaustive = reduce_space(ranks, clusters, select, size, RunSeeds(config.seed).of("selection"))
         min_size = max(select.min_cluster_size, top_count(size, select.top_fraction) if select.top_fraction else 0)
         sizes = clusters.value_counts()
         eligible = sorted(int(c) for c in sizes.index[sizes >= min_size])

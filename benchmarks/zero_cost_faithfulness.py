@@ -1,4 +1,4 @@
-"""The zero-cost statistics' correlation with NB201 (or NB101) accuracy, beside the numbers their papers publish.
+"""The zero-cost statistics' correlation with NB201 (NB101, DARTS) accuracy, beside the numbers their papers publish.
 
     python benchmarks/score_sample.py --n 1000 --seed 0 --source cifar10-sample20 --num-classes 10 \\
         --stats synflow,jacov,l2_norm,meco,grad_norm,snip,grasp,fisher,plain,epe_nas --out STORE_A
@@ -8,12 +8,14 @@
         --benchmark ../shared/nb201/nb201_test_accuracy.parquet --out benchmarks/results/zero_cost_faithfulness_cifar10
     python benchmarks/zero_cost_faithfulness.py --space nb101 --stats NB101_STORE/stats --dataset cifar10 \\
         --benchmark ../shared/nb101/nb101_test_accuracy.parquet --out benchmarks/results/zero_cost_faithfulness_nb101_cifar10
+    python benchmarks/zero_cost_faithfulness.py --space darts --stats STORE/stats --dataset cifar10 \\
+        --benchmark ../shared/nb301/nb301_cifar10_sample400.parquet --out benchmarks/results/zero_cost_faithfulness_darts_cifar10
 
-Each ``--stats`` is a stats dataset (a store's, or a Parquet with the space's identifier column, ``arch_str``
-or NB101's ``hash``, and statistic columns); their columns are joined on it (the same architectures: one
-seeded sample). For every statistic, and for
+Each ``--stats`` is a stats dataset (a store's, or a Parquet with the space's identifier column, ``arch_str``,
+NB101's ``hash`` or DARTS's ``compact``, and statistic columns); their columns are joined on it (the same
+architectures: one seeded sample). For every statistic, and for
 AZ-NAS's aggregate (the log-rank sum of its four components over the architectures scored, ``az_nas``),
-Kendall τ and Spearman ρ with the dataset's test accuracy (signed, oriented by the registry, each with a
+Kendall τ and Spearman ρ with the dataset's accuracy (signed, oriented by the registry, each with a
 bootstrap 95 % interval over architectures; an architecture on which a statistic failed, e.g. a cell whose
 output is cut off from its input, is ranked last by it, as NASLib's NaN -> -1e8 does), beside the published number of the reference whose setup the
 statistic follows (``PUBLISHED``: the value, the measure, the accuracy and the architectures it was
@@ -22,7 +24,16 @@ measure. Other published numbers for the same statistic, from papers that re-eva
 protocol (``OTHERS``: e.g. ZiCo's Table 1 re-runs the zero-cost set with Kendall τ on test accuracy over the
 whole space, our table's own accuracy), are set beside it in the same way. ``--rejudge OUT.json`` sets the
 current reference tables beside an earlier run's correlations without recomputing them. The published numbers
-are the papers', never an input to a statistic or a reduction.
+are the papers', never an input to a statistic or a reduction. The accuracy is the table's: test accuracy for
+NB201 and NB101; for DARTS the CIFAR-10 validation accuracy NAS-Bench-Suite-Zero records for NAS-Bench-301
+(``cifar10_val_acc``), the accuracy its published NB301 numbers are measured against.
+
+When the benchmark table carries NAS-Bench-Suite-Zero's own scores for its architectures (``zc_*`` columns, as
+the NB301 table does), each is correlated with the same accuracy, with the same bootstrap, over the same joined
+architectures as ours (``suite_scores_same_archs``, under our statistic's name: ``zc_nwot`` is ``naswot_v2``):
+what the suite's implementation gives on exactly the architectures we score, beside ours and its published
+number (which is over other architectures). These scores are facts about the architectures, only compared
+against, never an input to anything.
 """
 from __future__ import annotations
 
@@ -36,6 +47,7 @@ import pyarrow.parquet as pq
 from provenance import provenance
 from scipy.stats import kendalltau, spearmanr
 
+from cbred_ray.errors import BadInput
 from cbred_ray.evaluate.benchmark import accuracy_columns, load_benchmark
 from cbred_ray.select.scoring import AZ_COMPONENTS, az_nas
 from cbred_ray.spaces import space_of
@@ -104,7 +116,26 @@ NB101: dict[str, dict[str, tuple[float, tuple[str, str, str, str]]]] = {
 """NB101 CIFAR-10: one reference per statistic, the one whose setup it follows (as for NB201); the other
 published NB101 numbers are in ``OTHERS`` (#Params from ZiCo and Suite-Zero is left out: our params is a cost,
 oriented against accuracy). MeCo, SWAP and AZ-NAS publish none."""
-PUBLISHED = {"nb201": NB201, "nb101": NB101}
+SUITE301 = ("Krishnakumar et al., NeurIPS 2022 D&B (NAS-Bench-Suite-Zero), Figs. 2 and 6, NB301-CF10 (the heat "
+            "maps' cell labels as the text layer of arXiv 2210.03230v1 gives them; Fig. 6, the full version, one row "
+            "per proxy, agrees with Fig. 2)", "spearman", "validation", "1,000 random of 11,221 scored")
+NB301: dict[str, dict[str, tuple[float, tuple[str, str, str, str]]]] = {
+    "grad_norm": {"cifar10": (-0.04, SUITE301)},
+    "snip": {"cifar10": (-0.05, SUITE301)},
+    "grasp": {"cifar10": (0.34, SUITE301)},
+    "fisher": {"cifar10": (-0.28, SUITE301)},
+    "synflow": {"cifar10": (0.18, SUITE301)},
+    "jacov": {"cifar10": (-0.04, SUITE301)},
+    "epe_nas": {"cifar10": (0.00, SUITE301)},
+    "l2_norm": {"cifar10": (0.45, SUITE301)},
+    "plain": {"cifar10": (-0.32, SUITE301)},
+    "zen": {"cifar10": (0.43, SUITE301)},
+    "naswot_v2": {"cifar10": (0.47, SUITE301)},
+}
+"""DARTS (NAS-Bench-301) CIFAR-10: NAS-Bench-Suite-Zero's numbers, the only ones found for this space (zero-cost-nas
+has no NB301 notebook); its flops (0.42) is in ``OTHERS`` beside AZ-NAS's complexity, its params (0.46) is left out
+(our params is a cost, oriented against accuracy)."""
+PUBLISHED = {"nb201": NB201, "nb101": NB101, "darts": NB301}
 """Per space, per statistic, per dataset: the published value and (source, measure, accuracy, architectures)."""
 
 ZICO_OTHERS = ("Li et al., ICLR 2023 (ZiCo), Table 1 (NATS-Bench-TSS): its re-evaluation of the other statistics",
@@ -114,6 +145,9 @@ SUITE_FLOPS = ("Krishnakumar et al., NeurIPS 2022 D&B (NAS-Bench-Suite-Zero), Fi
 SUITE101_FLOPS = ("Krishnakumar et al., NeurIPS 2022 D&B (NAS-Bench-Suite-Zero), Fig. 2, NB101-CF10: flops",
                   "spearman", "validation", "1,000 random of 10,000 scored")
 ZICO101_FLOPS = ("Li et al., ICLR 2023 (ZiCo), Fig. 3 (all 423K cells): FLOPs", "kendall", "test", "all 423,624")
+SUITE301_FLOPS = ("Krishnakumar et al., NeurIPS 2022 D&B (NAS-Bench-Suite-Zero), Figs. 2 and 6, NB301-CF10: flops "
+                  "(the heat maps' cell label in the text layer of arXiv 2210.03230v1)", "spearman", "validation",
+                  "1,000 random of 11,221 scored")
 OTHERS: dict[str, dict[str, dict[str, list[tuple[float, tuple[str, str, str, str]]]]]] = {
     "nb201": {
         "grad_norm": {"cifar10": [(0.46, ZICO_OTHERS), (0.58, SUITE)], "cifar100": [(0.47, ZICO_OTHERS), (0.63, SUITE)]},
@@ -135,6 +169,9 @@ OTHERS: dict[str, dict[str, dict[str, list[tuple[float, tuple[str, str, str, str
         "jacov": {"cifar10": [(-0.29, SUITE101)]},
         "zen": {"cifar10": [(0.46, ZICO101)]},
         "az_complexity": {"cifar10": [(0.31, ZICO101_FLOPS), (0.36, SUITE101_FLOPS)]},
+    },
+    "darts": {
+        "az_complexity": {"cifar10": [(0.42, SUITE301_FLOPS)]},
     },
 }
 """Per space, per statistic, per dataset: further published values, each on its own reference's measure."""
@@ -171,6 +208,26 @@ def read_stats(paths: list[str], id_column: str) -> pd.DataFrame:
     return stats
 
 
+SUITE_NAMES = {"nwot": "naswot_v2"}
+"""NAS-Bench-Suite-Zero's score names (a ``zc_`` column's after the prefix) that are not ours."""
+SUITE_SCORES_SOURCE = ("NAS-Bench-Suite-Zero's own scores of the benchmark table's architectures (its zc_* columns, "
+                       "from NASLib's zero-cost benchmark file)")
+
+
+def suite_scores(path: str | Path, space) -> pd.DataFrame | None:
+    """The NAS-Bench-Suite-Zero scores (``zc_*`` columns) a benchmark table carries for its architectures, by the
+    space's identifier in its written form (as ``load_benchmark`` writes it), for the rows of the space; None when
+    it carries none. Facts about the architectures, set beside ours, never an input."""
+    frame = pd.read_parquet(path)
+    columns = [c for c in frame.columns if isinstance(c, str) and c.startswith("zc_")]
+    if not columns:
+        return None
+    key = space.id_column
+    frame = frame[np.asarray(space.member_mask(frame[key].tolist()), dtype=bool)]
+    ids = space.format_ids(space.parse_ids(frame[key].tolist()))
+    return pd.DataFrame({key: ids, **{c: frame[c].to_numpy(dtype=np.float64) for c in columns}})
+
+
 def stats_arguments(paths: list[str]) -> str:
     """The ``--stats`` arguments as a result file records them: committed inputs by their path, others as STORE_i."""
     return " ".join(f"--stats {path}" if path.startswith("benchmarks/") else f"--stats STORE_{i}/stats"
@@ -200,20 +257,83 @@ def oriented_columns(stats: pd.DataFrame) -> dict[str, pd.Series]:
     return columns
 
 
+def ranked_last(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` with the failed (non-finite) ones ranked last, as the references' NaN -> -1e8 (NASLib) or 0 do,
+    and which failed."""
+    failed = ~np.isfinite(values)
+    if failed.any() and not failed.all():
+        values = np.where(failed, np.nanmin(values[~failed]) - 1.0, values)
+    return values, failed
+
+
+def accuracy_column_of(table: pd.DataFrame, dataset: str) -> str:
+    """The table's accuracy column for ``dataset``: its ``DATASET_test_acc`` or ``DATASET_acc``, else its
+    ``DATASET_val_acc`` (the NB301 table's ``cifar10_val_acc``, whose dataset the table names ``cifar10_val``)."""
+    columns = accuracy_columns(table)
+    if dataset in columns:
+        return columns[dataset]
+    if f"{dataset}_val" in columns:
+        return columns[f"{dataset}_val"]
+    raise ValueError(f"no accuracy column for {dataset!r} among {list(columns.values())}")
+
+
+def in_written_form(stats: pd.DataFrame, table: pd.DataFrame, space: str) -> pd.DataFrame:
+    """``stats`` with each identifier the table lacks re-spelled in the space's written form, as the table's are
+    (a DARTS cell given with a node's two edges in the other order joins the architecture it names); identifiers
+    the table has, as a store writes them, are left as they are, and so are all when one does not parse."""
+    key = space_of(space).id_column
+    unknown = ~stats[key].isin(set(table[key])).to_numpy()
+    if not unknown.any():
+        return stats
+    the_space, texts = space_of(space), stats[key].to_numpy(dtype=object)[unknown]
+    try:
+        inside = np.asarray(the_space.member_mask(list(texts)), dtype=bool)
+        texts[inside] = the_space.format_ids(the_space.parse_ids(list(texts[inside])))
+    except (BadInput, KeyError, ValueError):  # an identifier this space cannot read: joined as written
+        return stats
+    stats = stats.copy()
+    stats.loc[unknown, key] = texts
+    return stats
+
+
 def compare(stats: pd.DataFrame, table: pd.DataFrame, dataset: str, bootstrap: int, seed: int,
-            space: str = "nb201") -> dict:
-    joined = stats.merge(table, on=space_of(space).id_column, how="inner")
-    accuracy = joined[accuracy_columns(table)[dataset]].to_numpy(dtype=np.float64)
+            space: str = "nb201", suite: pd.DataFrame | None = None) -> dict:
+    """Our statistics' correlations with ``dataset``'s accuracy over the architectures of ``stats`` in ``table``,
+    with the published numbers beside them; and, where ``suite`` (or ``table`` itself) carries
+    NAS-Bench-Suite-Zero's own ``zc_*`` scores, theirs over the same architectures (``suite_scores_same_archs``)."""
+    key = space_of(space).id_column
+    joined = in_written_form(stats, table, space).merge(table, on=key, how="inner")
+    accuracy_column = accuracy_column_of(table, dataset)
+    accuracy = joined[accuracy_column].to_numpy(dtype=np.float64)
     rng = np.random.default_rng(seed)
     rows = {}
     for name, column in oriented_columns(joined).items():
-        values = column.to_numpy(dtype=np.float64)
-        failed = ~np.isfinite(values)
-        if failed.any() and not failed.all():  # ranked last, as the references' NaN -> -1e8 (NASLib) or 0 do
-            values = np.where(failed, np.nanmin(values[~failed]) - 1.0, values)
+        values, failed = ranked_last(column.to_numpy(dtype=np.float64))
         row = {"n": int(len(values)), "failed": int(failed.sum()), **correlations(values, accuracy, bootstrap, rng)}
         rows[name] = with_references(row, name, dataset, space)
-    return {"n_archs": int(len(joined)), "statistics": rows}
+    result = {"n_archs": int(len(joined)), "statistics": rows}
+    if suite is None and any(isinstance(c, str) and c.startswith("zc_") for c in table.columns):
+        suite = table[[key, *[c for c in table.columns if isinstance(c, str) and c.startswith("zc_")]]]
+    if suite is not None:  # after ours, so that our draws are those of a table without them
+        result["suite_scores_same_archs"] = suite_correlations(joined[[key, accuracy_column]], suite, key,
+                                                               accuracy_column, bootstrap, rng)
+    return result
+
+
+def suite_correlations(joined: pd.DataFrame, suite: pd.DataFrame, key: str, accuracy_column: str, bootstrap: int,
+                       rng: np.random.Generator) -> dict:
+    """Each of NAS-Bench-Suite-Zero's own scores (``zc_*``), under our statistic's name and oriented as it, with
+    the accuracy over the joined architectures (those our statistics are measured on), bootstrapped as ours."""
+    both = joined.merge(suite, on=key, how="inner")
+    accuracy = both[accuracy_column].to_numpy(dtype=np.float64)
+    scores = {}
+    for column in (c for c in suite.columns if isinstance(c, str) and c.startswith("zc_")):
+        name = SUITE_NAMES.get(column[3:], column[3:])
+        sign = -1.0 if name in STATISTICS and not STATISTICS[name].higher_is_better else 1.0
+        values, failed = ranked_last(sign * both[column].to_numpy(dtype=np.float64))
+        scores[name] = {"column": column, "n": int(len(values)), "failed": int(failed.sum()),
+                        **correlations(values, accuracy, bootstrap, rng)}
+    return {"source": SUITE_SCORES_SOURCE, "n_archs": int(len(both)), "scores": scores}
 
 
 def against(row: dict, value: float, reference: tuple[str, str, str, str]) -> dict:
@@ -241,15 +361,52 @@ def with_references(row: dict, name: str, dataset: str, space: str) -> dict:
     return row
 
 
+ACCURACY_WORDS = {"darts": "CIFAR-10 validation accuracy (NAS-Bench-Suite-Zero's NAS-Bench-301 record)"}
+"""The accuracy a space's table holds, where it is not the test accuracy."""
+
+
+def suite_published(name: str, row: dict | None, space: str, dataset: str) -> dict | None:
+    """NAS-Bench-Suite-Zero's published Spearman ρ for a statistic: the one set beside our row (primary or other),
+    or, for a statistic we did not score, the one the current tables hold; None when there is none."""
+    if row is not None:
+        refs = ([row["published"]] if "published" in row else []) + row.get("others", [])
+    else:
+        published = PUBLISHED.get(space, {}).get(name, {}).get(dataset)
+        refs = [{"value": value, "measure": ref[1], "source": ref[0]}
+                for value, ref in ([published] if published else []) + OTHERS.get(space, {}).get(name, {}).get(dataset, [])]
+    return next((ref for ref in refs if ref["measure"] == "spearman" and "NAS-Bench-Suite-Zero" in ref["source"]),
+                None)
+
+
+def suite_markdown(suite: dict, rows: dict, published: dict[str, dict | None], cite: dict[str, int]) -> list[str]:
+    """The suite's own scores on the same architectures, beside ours and the suite's published ρ."""
+    lines = ["", f"NAS-Bench-Suite-Zero's own scores on the same {suite['n_archs']} architectures (the table's `zc_*` "
+             "columns, oriented as ours, the same bootstrap): what its implementation gives on exactly the "
+             "architectures we score, beside ours and its published ρ (measured over other architectures).", "",
+             "| statistic | suite's column | n (failed: ranked last) | suite's own score on the same archs: Kendall τ "
+             "[95 %] | Spearman ρ [95 %] | ours: τ / ρ | suite's published ρ [source] |", "|---|---|---|---|---|---|---|"]
+    for name, score in suite["scores"].items():
+        k, s, row, pub = score["kendall"], score["spearman"], rows.get(name), published[name]
+        lines.append(
+            f"| {name} | {score['column']} | {score['n']} ({score['failed']}) | {k['value']:.3f} [{k['ci95'][0]:.3f}, "
+            f"{k['ci95'][1]:.3f}] | {s['value']:.3f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}] | "
+            + (f"{row['kendall']['value']:.3f} / {row['spearman']['value']:.3f}" if row else "– (not scored)") + " | "
+            + (f"{pub['value']:.2f} [{cite[pub['source']]}]" if pub else "–") + " |")
+    return lines
+
+
 def markdown(result: dict) -> str:
     rows = result["statistics"]
+    suite_refs = {name: suite_published(name, rows.get(name), result["space"], result["dataset"])
+                  for name in result.get("suite_scores_same_archs", {}).get("scores", {})}
     sources = sorted({ref["source"] for row in rows.values()
-                      for ref in ([row["published"]] if "published" in row else []) + row.get("others", [])})
+                      for ref in ([row["published"]] if "published" in row else []) + row.get("others", [])}
+                     | {ref["source"] for ref in suite_refs.values() if ref})
     cite = {source: i + 1 for i, source in enumerate(sources)}
     lines = [f"# Zero-cost statistics on {result['space'].upper()} {result['dataset']}: ours beside the published", "",
              f"`{result['command']}`", "", f"{result['provenance']['date']}, commit {result['provenance']['git_commit']}, "
              f"{result['provenance']['machine']['platform']}; {result['n_archs']} architectures (one seeded sample), "
-             f"test accuracy; batches: {'; '.join(result['batch']) or 'none recorded'}", ""]
+             f"{ACCURACY_WORDS.get(result['space'], 'test accuracy')}; batches: {'; '.join(result['batch']) or 'none recorded'}", ""]
     if "references_set" in result:
         lines += [f"References set beside these correlations by `{result['references_set']['command']}` on "
                   f"{result['references_set']['date']} (the correlations are the run's above).", ""]
@@ -267,6 +424,8 @@ def markdown(result: dict) -> str:
             + (f"{pub['value']:.3f} [{cite[pub['source']]}] | {pub['measure']}, {pub['accuracy']}, {pub['archs']} | "
                f"{row['ours_on_that_measure']:.3f} | {row['difference']:+.3f} | {'yes' if row['within'] else 'no'} | "
                if pub else "– | – | – | – | – | ") + (others or "–") + " |")
+    if "suite_scores_same_archs" in result:
+        lines += suite_markdown(result["suite_scores_same_archs"], rows, suite_refs, cite)
     lines += ["", "Sources:", ""]
     lines += [f"{cite[source]}. {source}" for source in sources]
     return "\n".join(lines) + "\n"
@@ -311,11 +470,13 @@ def main() -> None:
         parser.error("--stats, --benchmark and --out are required (or --rejudge OUT.json)")
     space = space_of(args.space)
     stats = read_stats(args.stats, space.id_column)
+    table = load_benchmark(args.benchmark, space)  # checked before its zc_* scores are read
+    suite = suite_scores(args.benchmark, space)  # None for a table without the suite's zc_* scores
     result = {
         "command": "python benchmarks/zero_cost_faithfulness.py " + stats_arguments(args.stats) + f" --space {args.space} --dataset {args.dataset} --benchmark {args.benchmark} --out {args.out}",
         "provenance": provenance(), "space": args.space, "dataset": args.dataset, "tolerance": TOLERANCE,
         "batch": sorted({how for path in args.stats for how in batches_of(Path(path))}),
-        **compare(stats, load_benchmark(args.benchmark, space), args.dataset, args.bootstrap, args.seed, args.space),
+        **compare(stats, table, args.dataset, args.bootstrap, args.seed, args.space, suite),
     }
     write(result, Path(args.out))
 

@@ -302,8 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "(instead of the flags below)")
     st.add_argument("--stats", default=None, help="comma-separated statistic names, e.g. naswot_v2,logsynflow")
     st.add_argument("--out", required=True, help="store directory (created; resumed if made by the same settings)")
-    st.add_argument("--seed", type=int, default=None, help="seed of the networks' initialisation and the batch "
-                    "(default 0)")
+    st.add_argument("--seed", type=int, default=None, help="the run's seed (default 0): each repeat's networks' "
+                    "initialisation and batch draw from its own child of it, as in a reduction")
     st.add_argument("--data", default=None,
                     help="batch source: 'synthetic', 'cifar100-sample25' (built in, the default), 'cifar10-sample20' "
                          "(built in), an .npz of images, a cifar-100-python or a cifar-10-batches-py folder")

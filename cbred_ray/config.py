@@ -354,10 +354,6 @@ class RunConfig(_Strict):
             if cluster.method == "spectral" and cluster.distance == "edit":
                 raise ValueError("distributed spectral clustering compares operation-usage distributions, "
                                  "not edit distances")
-            if self.select.constraints.apply == "before" and (self.select.constraints.max_params is not None
-                                                              or self.select.constraints.max_macs is not None):
-                raise ValueError("distributed clustering clusters every architecture: apply the hardware "
-                                 "budget after (select.constraints.apply: after)")
         return self
 
     def identity(self) -> dict:
@@ -369,9 +365,15 @@ class RunConfig(_Strict):
         return config_hash(self.identity())
 
 
+RUN_SCHEME = 2
+"""What a store's contents are, besides the config: how seeds are derived and what each stage writes (2: every
+seed from one SeedSequence of the run, the costs in the graphs, the budget applied by the cluster stage).
+Part of every config hash, so that a store written under another scheme is never resumed as this one's."""
+
+
 def config_hash(config: dict) -> str:
-    """A short, key-order independent hash of a JSON-able config."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+    """A short, key-order independent hash of a JSON-able config (and of :data:`RUN_SCHEME`)."""
+    return hashlib.sha256(json.dumps({**config, "run_scheme": RUN_SCHEME}, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def one_line(err: ValidationError, origin: str) -> str:

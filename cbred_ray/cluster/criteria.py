@@ -7,6 +7,8 @@ from itertools import combinations
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 
+from cbred_ray.seeds import derive
+
 
 def subsample_stability(fit: Callable[[np.ndarray, int], np.ndarray], n: int, k: int, seed: int, rounds: int = 5,
                         fraction: float = 0.8) -> float:
@@ -21,7 +23,7 @@ def subsample_stability(fit: Callable[[np.ndarray, int], np.ndarray], n: int, k:
     for r in range(rounds):
         idx = np.sort(rng.choice(n, max(k, int(fraction * n)), replace=False))
         labels = np.full(n, -1)
-        labels[idx] = fit(idx, seed + r)
+        labels[idx] = fit(idx, derive(seed, r))
         runs.append(labels)
     scores = []
     for a, b in combinations(runs, 2):

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import ray
 
+from cbred_ray.pipeline.context import RunContext
 from cbred_ray.pipeline.losses import RETRIES, Watched
 from cbred_ray.pipeline.manifest import shard_log
 from cbred_ray.pipeline.runtime import shard_progress
@@ -29,9 +30,9 @@ GRAPH_KEY = "graph_key"
 
 
 def graphs_table(space: Space, indices: np.ndarray, feature: str, num_classes: int = 10) -> pa.Table:
-    """Architectures ``indices``: their canonical index and clustering feature (float64), one row each; for a
-    space whose features come from traced networks, also their deduplication key and costs (measured here,
-    in parallel, from the networks the features traced, rather than again on the driver)."""
+    """Architectures ``indices``: their canonical index, clustering feature (float64) and the costs of their
+    network (``arch_params``, ``arch_macs``: what a hardware budget reads), one row each; for a space that
+    deduplicates by a key, also that key."""
     indices = np.asarray(indices, dtype=np.int64)
     canonical = space.canonical_indices(indices)
     distinct, inverse = np.unique(canonical, return_inverse=True)
@@ -44,9 +45,8 @@ def graphs_table(space: Space, indices: np.ndarray, feature: str, num_classes: i
     keys = space.graph_keys(distinct)
     if keys is not None:  # the space deduplicates by a key: the cluster stage picks each key's representative
         columns[GRAPH_KEY] = pa.array(np.asarray(keys)[inverse.ravel()], pa.int64())
-    if space.traced_features:
-        params, macs = space.costs(indices, num_classes)
-        columns["arch_params"], columns["arch_macs"] = pa.array(params, pa.float64()), pa.array(macs, pa.float64())
+    params, macs = space.costs(indices, num_classes)
+    columns["arch_params"], columns["arch_macs"] = pa.array(params, pa.float64()), pa.array(macs, pa.float64())
     return pa.table(columns)
 
 
@@ -89,14 +89,15 @@ def _write_shards(batch: dict[str, np.ndarray], store_root: str, space: Space, f
             "strerror": np.asarray(strerrors, object), "filename": np.asarray(filenames, object)}
 
 
-def run_graphs_stage(store: Store, space: Space, shard_size: int, feature: str, drawn: np.ndarray | None,
-                     progress: bool, num_classes: int = 10, wait_seconds: float = 600.0) -> dict:
-    """Write every missing graphs shard of the space (whole, or the sorted indices ``drawn``); counts and
-    the status of each shard for the manifest (kept up to date as shards finish, see :func:`shard_log`);
-    ``wait_seconds``: how long to wait for a cluster with no CPU left to have one."""
-    ranges = list(space.ranges(shard_size, len(drawn) if drawn is not None else None))
+def run_graphs_stage(ctx: RunContext) -> dict:
+    """Write every missing graphs shard of the run's space (whole, or its sorted sample ``ctx.drawn``); counts
+    and the status of each shard for the manifest (kept up to date as shards finish, see :func:`shard_log`).
+    A cluster with no CPU left is waited for ``resources.wait_seconds``."""
+    store, space, drawn, progress = ctx.store, ctx.space, ctx.drawn, ctx.progress
+    feature, num_classes = ctx.config.cluster.features, ctx.stats.num_classes
+    ranges = list(space.ranges(ctx.config.graphs.shard_size, len(drawn) if drawn is not None else None))
     partial = store.remove_partial("graphs")
-    log = shard_log(store, "graphs", len(ranges))
+    log = shard_log(store, "graphs", len(ranges), ctx.publish)
     todo = [(i, s, e) for i, (s, e) in enumerate(ranges) if i not in log.done]
     written, nodes_lost = 0, 0
     if todo:
@@ -113,7 +114,7 @@ def run_graphs_stage(store: Store, space: Space, shard_size: int, feature: str, 
                 .map_batches(_write_shards, fn_kwargs=kwargs, batch_size=1, max_retries=RETRIES)
                 .iter_rows()
             )
-        stream = Watched(summaries, "graphs", wait_seconds)
+        stream = Watched(summaries, "graphs", ctx.resources.wait_seconds)
         with shard_progress("graphs", len(ranges), len(ranges) - len(todo), progress) as bar:
             for summary in stream:
                 if summary["errno"]:

@@ -17,6 +17,7 @@ from cbred_ray.cluster import kmeans_parallel as kp
 from cbred_ray.errors import BadInput
 from cbred_ray.log import say
 from cbred_ray.pipeline.shard_holders import Holders
+from cbred_ray.seeds import derive
 
 ROUNDS = 5
 """k-means|| rounds; each draws about 2K candidates."""
@@ -44,10 +45,6 @@ class KMeansRun:
 
 
 # -- the driver -----------------------------------------------------------------------------
-def _restart_seed(seed: int, restart: int) -> int:
-    return int(np.random.SeedSequence([seed, restart]).generate_state(1)[0])
-
-
 def _init(holders: Holders, k: int, seed: int) -> tuple[np.ndarray, int]:
     """k-means|| over the shards; the K starting centers and how many candidates they came from."""
     firsts = holders.each("first", seed)
@@ -91,7 +88,7 @@ def distributed_kmeans(holders: Holders | list, k: int, seed: int, n_init: int =
     best = None
     for restart in range(n_init):
         started = time.perf_counter()
-        centers, candidates = _init(holders, k, _restart_seed(seed, restart))
+        centers, candidates = _init(holders, k, derive(seed, restart))
         centers, total, iterations, converged = _lloyd_until_stable(holders, centers, max_iter)
         say(progress, f"k-means restart {restart + 1}/{n_init}: {candidates} candidates, {iterations} "
                       f"iterations, inertia {total.cost / kp.SCALE:.6g} ({time.perf_counter() - started:.1f} s)")

@@ -8,7 +8,6 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import datetime, timezone
 from importlib import metadata
 
@@ -114,16 +113,14 @@ SHARD_CODES = {
 PUBLISH_INTERVAL = 1.0
 """Seconds between two rewrites of the manifest while the shards of a stage finish."""
 
-_PUBLISH: ContextVar[Callable[[dict], None] | None] = ContextVar("cbred_shard_publish", default=None)
-
 
 class ShardLog:
     """The status of each shard of a shard stage (graphs, stats) while it runs.
 
     ``record()`` is what the manifest keeps under ``stages.<stage>.shards``: counts and one
     character per shard, in shard order (``SHARD_CODES``), so that even 10,000 shards stay one
-    line. Inside :meth:`Stages.run` the driver rewrites the manifest (atomically) as shards
-    finish, at most every ``interval`` seconds (``PUBLISH_INTERVAL``), and once more when the
+    line. Given ``publish`` (the stage context's, set by :meth:`Stages.run`), the driver rewrites the
+    manifest (atomically) as shards finish, at most every ``interval`` seconds (``PUBLISH_INTERVAL``), and once more when the
     stage ends; the files on disk and their records stay the truth (a shard written just before
     a kill may still show ``.``).
     """
@@ -159,29 +156,31 @@ class ShardLog:
                 "computed": status.count("C"), "redone_broken": status.count("B"), "status": status}
 
 
-def shard_log(store: Store, stage: str, total: int = 0) -> ShardLog:
+def shard_log(store: Store, stage: str, total: int = 0, publish: Callable[[dict], None] | None = None) -> ShardLog:
     """A :class:`ShardLog` of ``stage``'s ``total`` shards (more can be added): the shards whose files
     match their records are reused; every other shard file is removed now (so that no reader meets
-    it) and computed again. Inside :meth:`Stages.run` it keeps the manifest up to date as shards
-    finish (outside one, it only counts). Call from the driver, before any write to the stage."""
+    it) and computed again. With ``publish`` (a stage context's) it keeps the manifest up to date as
+    shards finish (without, it only counts). Call from the driver, before any write to the stage."""
     finished, unfit = store.check_shards(stage)
     for shard in unfit:
         store.remove_shard(stage, shard)
-    return ShardLog(total, finished, unfit, _PUBLISH.get())
+    return ShardLog(total, finished, unfit, publish)
 
 
 class Stages:
     """Runs stages in order, timing each and recording it in the manifest as it finishes.
 
-    A shard stage records the status of its shards while it runs (:func:`shard_log`). A stage
+    Each stage is a function of its :class:`~cbred_ray.pipeline.context.RunContext` (the run's one
+    context, given here with the stage's ``publish``) returning its record. A shard stage records the status of its shards while it runs (:func:`shard_log`). A stage
     already done is reused, unless it is a shard stage one of whose shards has since gone missing
     or no longer matches its record: it then runs again, and computes only those shards.
     """
 
-    def __init__(self, store: Store, manifest: dict, progress: bool):
-        self.store, self.manifest, self.progress = store, manifest, progress
+    def __init__(self, context, manifest: dict):
+        self.context, self.manifest = context, manifest
+        self.store, self.progress = context.store, context.progress
 
-    def run(self, stage: str, fn: Callable[[], dict], redo: bool = False) -> dict:
+    def run(self, stage: str, fn: Callable, redo: bool = False) -> dict:
         previous = self.manifest["stages"].get(stage, {})
         if not redo and previous.get("status") == "done" and self.store.has_stage(stage) and self._whole(stage, previous):
             say(self.progress, f"{stage}: already done, reused")
@@ -193,11 +192,7 @@ class Stages:
             self.manifest["stages"][stage] = {"status": "running", "started": began, "shards": shards}
             self.store.write_manifest(self.manifest)
 
-        token = _PUBLISH.set(publish)
-        try:
-            record = fn()
-        finally:
-            _PUBLISH.reset(token)
+        record = fn(self.context.for_stage(publish))
         record.update(status="done", seconds=round(time.perf_counter() - started, 3), finished=now())
         self.manifest["stages"][stage] = record
         self.store.write_manifest(self.manifest)

@@ -1,10 +1,13 @@
 """The driver: runs the stages of a reduction in order over one store, for any space.
 
-graphs (Ray Data) -> clusters (on the driver, or over holder actors for spaces of millions) ->
-stats (Ray actors; every architecture, a seeded sample per cluster in quick mode, or round by
-round under successive halving) -> selection. Each stage reads what the stage before it wrote to
-the store; a stage already finished by the same config is skipped, and the shard stages skip
-finished shards. The driver talks to the space only through :class:`~cbred_ray.spaces.base.Space`.
+graphs (Ray Data; the costs of every network) -> clusters (the hardware budget, then the clustering, on
+the driver or over holder actors for spaces of millions) -> stats (Ray actors; every architecture, a
+seeded sample per cluster in quick mode, or round by round under successive halving, which also makes the
+choice) -> selection (the reduced space: the selection, and the region of a run on a sample of its space).
+Every stage is given the run's one :class:`~cbred_ray.pipeline.context.RunContext`, whose seeds all come
+from the run's seed (:mod:`cbred_ray.seeds`). Each stage reads what the stage before it wrote to the store;
+a stage already finished by the same config is skipped, and the shard stages skip finished shards. The
+driver talks to the space only through :class:`~cbred_ray.spaces.base.Space`.
 """
 from __future__ import annotations
 
@@ -17,13 +20,15 @@ from cbred_ray.cluster.space import Clustering, check_points, distinct_points
 from cbred_ray.config import ResourcesConfig, RunConfig, StatsConfig, config_hash
 from cbred_ray.log import log
 from cbred_ray.pipeline.cluster_stage import run_cluster_stage
+from cbred_ray.pipeline.context import RunContext
 from cbred_ray.pipeline.graphs_stage import GRAPH_KEY, run_graphs_stage
 from cbred_ray.pipeline.halving_stage import run_halving_stage
 from cbred_ray.pipeline.manifest import Stages, claim, finish, held, session
 from cbred_ray.pipeline.precomputed import check_precomputed, read_precomputed, write_precomputed
 from cbred_ray.pipeline.runtime import ray_session, ship_space
-from cbred_ray.pipeline.select_stage import run_select_stage
+from cbred_ray.pipeline.select_stage import clusters_to_select_from, run_select_stage
 from cbred_ray.pipeline.stats_stage import run_stats_stage
+from cbred_ray.seeds import RunSeeds
 from cbred_ray.select.constraints import arch_costs, within_budget
 from cbred_ray.select.halving import halving_budget
 from cbred_ray.select.scoring import sample_members
@@ -41,7 +46,8 @@ this many (larger spaces are checked on a seeded sample of this size)."""
 
 def _architectures(config: RunConfig, space: Space) -> np.ndarray | None:
     """The sorted indices of a sampled run, or None for the whole space."""
-    return space.sample(config.space.sample, config.seed) if config.space.sample is not None else None
+    sample = config.space.sample
+    return space.sample(sample, RunSeeds(config.seed).of("sample")) if sample is not None else None
 
 
 def _preflight(config: RunConfig, space: Space, drawn: np.ndarray | None):
@@ -51,7 +57,8 @@ def _preflight(config: RunConfig, space: Space, drawn: np.ndarray | None):
     budget = config.select.constraints
     runs = len(drawn) if drawn is not None else space.size
     checked = drawn if drawn is not None else (
-        np.arange(space.size) if space.size <= COST_CHECK_MAX else space.sample(COST_CHECK_MAX, config.seed))
+        np.arange(space.size) if space.size <= COST_CHECK_MAX
+        else space.sample(COST_CHECK_MAX, RunSeeds(config.seed).of("cost_check")))
     whole = len(checked) == runs  # every architecture of the run is checked, not a sample
     eligible, clustered = runs, checked
     if budget.max_params is not None or budget.max_macs is not None:
@@ -75,7 +82,7 @@ def _preflight(config: RunConfig, space: Space, drawn: np.ndarray | None):
         check_precomputed(space, precomputed, drawn if drawn is not None else np.arange(space.size),
                           config.stats.precomputed)
         return precomputed
-    check_batch(config.stats, config.seed)
+    check_batch(config.stats, RunSeeds(config.seed).stats(1)[0])
     return None
 
 
@@ -117,42 +124,38 @@ def run_reduction(config: RunConfig, out: str, progress: bool = True, overrides:
                          session(config.resources, overrides))
         with held(store, manifest, lock), ray_session():
             ship_space(space)
-            return _run_stages(config, space, store, manifest, drawn, precomputed, progress)
+            return _run_stages(RunContext.of_run(config, store, space, progress, drawn, precomputed), manifest)
 
 
-def _run_stages(config: RunConfig, space: Space, store: Store, manifest: dict, drawn: np.ndarray | None,
-                precomputed, progress: bool) -> dict:
-    """The stages of :func:`run_reduction`, in order, on a claimed store with Ray up."""
+def _run_stages(ctx: RunContext, manifest: dict) -> dict:
+    """The stages of :func:`run_reduction`, in order, on a claimed store with Ray up: where they meet."""
     started = time.perf_counter()
-    stages = Stages(store, manifest, progress)
-    stages.run("graphs", lambda: run_graphs_stage(store, space, config.graphs.shard_size,
-                                                  config.cluster.features, drawn, progress, config.stats.num_classes,
-                                                  config.resources.wait_seconds))
-    stages.run("clusters", lambda: run_cluster_stage(store, space, config.cluster, config.select.constraints,
-                                                     config.stats.num_classes, config.seed, progress,
-                                                     config.resources.holders))
-
-    def stats() -> dict:
-        if config.select.halving.enabled:
-            return run_halving_stage(store, space, config, precomputed, progress)
-        clusters = store.read("clusters", columns=["arch_index", "canonical_index", "cluster"]).to_pandas()
-        clusters = clusters.set_index("arch_index")
-        if config.select.quick.enabled:
-            requested = sample_members(clusters["cluster"], config.select.quick.sample_per_cluster, config.seed)
-        else:
-            requested = clusters.index.to_numpy()
-        if precomputed is not None:
-            return write_precomputed(store, space, precomputed, np.sort(requested), config.stats.precomputed)
-        canonical = clusters.loc[requested, "canonical_index"].to_numpy()
-        return run_stats_stage(store, space, config.stats, config.seed, requested, canonical, progress,
-                               config.resources)
-
-    stages.run("stats", stats)
-    region_of = (config.cluster.features, config.stats.num_classes) if config.space.sample else None
-    stages.run("selection", lambda: run_select_stage(store, space, config.select, config.seed, region_of))
-    manifest["space"] = {**space.describe(), "architectures": store.count_rows("graphs"),
+    manifest["seeds"] = ctx.seeds.record()
+    stages = Stages(ctx, manifest)
+    stages.run("graphs", run_graphs_stage)
+    stages.run("clusters", run_cluster_stage)
+    stages.run("stats", _statistics)
+    stages.run("selection", run_select_stage)
+    store = ctx.store
+    manifest["space"] = {**ctx.space.describe(), "architectures": store.count_rows("graphs"),
                          "unique_cells": unique_cells(store)}
     return finish(store, manifest, RUN_STAGES, started)
+
+
+def _statistics(ctx: RunContext) -> dict:
+    """The stats stage: successive halving (which also chooses), or the members the selection scores (every
+    architecture within budget, or quick mode's seeded sample per cluster), computed or precomputed."""
+    config = ctx.config
+    clusters = clusters_to_select_from(ctx.store)
+    if config.select.halving.enabled:
+        return run_halving_stage(ctx, clusters)
+    if config.select.quick.enabled:
+        requested = sample_members(clusters["cluster"], config.select.quick.sample_per_cluster, ctx.seeds.of("quick"))
+    else:
+        requested = clusters.index.to_numpy()
+    if ctx.precomputed is not None:
+        return write_precomputed(ctx.store, ctx.space, ctx.precomputed, np.sort(requested), config.stats.precomputed)
+    return run_stats_stage(ctx, requested, clusters.loc[requested, "canonical_index"].to_numpy())
 
 
 def run_statistics(arch_strs: list[str], cfg: StatsConfig, out: str, seed: int = 0, progress: bool = True,
@@ -169,13 +172,14 @@ def run_statistics(arch_strs: list[str], cfg: StatsConfig, out: str, seed: int =
     store = Store(out)
     StoreLock(out).check()
     store.check_owner(digest_of_config)
-    check_batch(cfg, seed)
+    seeds = RunSeeds(seed)
+    check_batch(cfg, seeds.stats(1)[0])
     with StoreLock(out) as lock:
         manifest = store.check_owner(digest_of_config)
         manifest = claim(store, manifest, "stats", config, digest_of_config, seed, session(resources, overrides))
+        manifest["seeds"] = seeds.record()
         with held(store, manifest, lock), ray_session():
             ship_space(space)
-            Stages(store, manifest, progress).run(
-                "stats", lambda: run_stats_stage(store, space, cfg, seed, arch_index, canonical, progress, resources),
-                redo=True)
+            ctx = RunContext(store, space, cfg, seeds, resources, progress)
+            Stages(ctx, manifest).run("stats", lambda c: run_stats_stage(c, arch_index, canonical), redo=True)
             return finish(store, manifest, ("stats",))

@@ -1,8 +1,9 @@
-"""Selection stage (driver): score clusters from the stored statistics, keep the best (or the best until
-they hold a share of the space).
+"""Selection stage (driver): the reduced space, written alike for every run.
 
-Under successive halving the halving is replayed over the stored statistics (the rounds ask
-for exactly what the stats stage computed), so the selection is a function of the store.
+The choice is made here from the stored statistics (the best cluster, or the best until they hold a
+share of the space), or, under successive halving, it is the halving stage's (the scores it stored and
+the cluster its record names): either way this stage writes the selection, the clusters' scores and,
+for a run on a sample of its space, the region the choice stands for.
 """
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ import pyarrow as pa
 
 from cbred_ray.config import SelectConfig
 from cbred_ray.errors import BadInput
-from cbred_ray.select.constraints import budget_mask, stored_costs
-from cbred_ray.select.halving import halve_clusters, halving_scores
+from cbred_ray.pipeline.context import RunContext
+from cbred_ray.select.constraints import stored_costs
 from cbred_ray.select.reduction import reduce_space
 from cbred_ray.select.region import Region, fit_region
 from cbred_ray.select.scoring import near_ties, oriented_ranks
@@ -22,39 +23,37 @@ from cbred_ray.spaces.base import Space
 from cbred_ray.store import Store
 
 
-def clusters_to_select_from(store: Store, cfg: SelectConfig) -> pd.DataFrame:
-    """The stored clusters (by arch_index) of the architectures within the hardware budget (a no-op
-    when the budget came before clustering)."""
-    clusters = store.read("clusters").to_pandas().set_index("arch_index").sort_index()
-    return clusters[budget_mask(clusters, cfg.constraints.max_params, cfg.constraints.max_macs)]
+def clusters_to_select_from(store: Store) -> pd.DataFrame:
+    """The stored clusters, by arch_index: the run's architectures within its hardware budget (the cluster
+    stage applied it)."""
+    return store.read("clusters").to_pandas().set_index("arch_index").sort_index()
 
 
 REGION_ESTIMATE = 100_000
 """Architectures of the independent seeded sample that estimates a region's share of the space."""
 
 
-def run_select_stage(store: Store, space: Space, cfg: SelectConfig, seed: int,
-                     region_of: tuple[str, int] | None = None) -> dict:
-    """Score the clusters and keep the best; ``region_of`` (the clustering feature and the classifier's
-    classes), for a run on a sample of its space: also store the region the choice stands for."""
-    clusters = clusters_to_select_from(store, cfg)
-    stats = store.read("stats", columns=["arch_index", *cfg.statistics]).to_pandas().set_index("arch_index")
-    stats = stats.loc[stats.index.intersection(clusters.index)]
+def run_select_stage(ctx: RunContext) -> dict:
+    """Write the reduced space of the run: its selection, the clusters' scores and, for a run on a sample of
+    its space, its region."""
+    store, space, cfg = ctx.store, ctx.space, ctx.config.select
+    clusters = clusters_to_select_from(store)
     record = {}
-    selection = Selection.of(cfg)
-    if cfg.halving.enabled:
-        halving = halve_clusters(clusters["cluster"], lambda new: stats.loc[new], selection, cfg.halving.budget, seed)
-        scores, best, target = halving_scores(halving, clusters["cluster"]), halving.cluster, None
+    if cfg.halving.enabled:  # chosen by the halving stage, with its statistics
+        choice = store.read_manifest()["stages"]["stats"]["halving"]
+        scores, best, target, scored = store.read("scores").to_pandas(), choice["cluster"], None, choice["measured"]
         selected = clusters.index[clusters["cluster"].to_numpy() == best]
-        record["rounds"] = len(halving.rounds)
+        record["rounds"] = len(choice["rounds"])
     else:
-        costs = stored_costs(clusters)
-        reduction = reduce_space(oriented_ranks(stats, cfg.statistics), clusters["cluster"], selection, len(clusters),
-                                 seed, costs)
+        stats = store.read("stats", columns=["arch_index", *cfg.statistics]).to_pandas().set_index("arch_index")
+        stats = stats.loc[stats.index.intersection(clusters.index)]
+        reduction = reduce_space(oriented_ranks(stats, cfg.statistics), clusters["cluster"], Selection.of(cfg),
+                                 len(clusters), ctx.seeds.of("selection"), stored_costs(clusters))
         scores, best, selected, target = reduction.scores, reduction.cluster, reduction.selected, reduction.target
+        scored = len(stats)
         if cfg.union_share is not None:
             record["clusters"] = list(reduction.kept)
-    store.write_stage("scores", pa.Table.from_pandas(scores, preserve_index=False))
+        store.write_stage("scores", pa.Table.from_pandas(scores, preserve_index=False))
     chosen = clusters.loc[selected].reset_index()
     store.write_stage("selection", pa.table({
         space.id_column: pa.array(space.format_ids(chosen["arch_index"].to_numpy()), pa.string()),
@@ -68,18 +67,20 @@ def run_select_stage(store: Store, space: Space, cfg: SelectConfig, seed: int,
         record["near_ties"] = [{"cluster": int(r["cluster"]), "size": int(r["size"]), "score": float(r["score"]),
                                 "interval": [float(r["score_low"]), float(r["score_high"])]}
                                for _, r in near_ties(scores, last).iterrows() if not r["selected"]]
-    if region_of is not None:
-        kept_clusters = record.get("clusters", [best])
-        record["region"] = write_region(store, space, cfg, region_of, kept_clusters, chosen, seed)
+    if ctx.drawn is not None:
+        region_of = (ctx.config.cluster.features, ctx.stats.num_classes)
+        record["region"] = write_region(store, space, cfg, region_of, record.get("clusters", [best]), chosen,
+                                        ctx.seeds.of("region"))
     return {"cluster": best, "rows": len(chosen), "cluster_size": int((clusters["cluster"] == best).sum()),
-            "target": target, "space_size": len(clusters), "scored_archs": len(stats), "score": float(kept["score"]),
+            "target": target, "space_size": len(clusters), "scored_archs": scored, "score": float(kept["score"]),
             **record}
 
 
 def write_region(store: Store, space: Space, cfg: SelectConfig, region_of: tuple[str, int], kept: list[int],
                  chosen: pd.DataFrame, seed: int) -> dict:
     """Fit the region of the choice (:mod:`cbred_ray.select.region`) on the clustered sample, store its
-    centroids (stage ``region``) and return what the manifest keeps of it, its estimated share included."""
+    centroids (stage ``region``) and return what the manifest keeps of it, its estimated share included (on
+    an independent sample drawn with ``seed``)."""
     feature, num_classes = region_of
     clustered = store.read("clusters", columns=["arch_index", "cluster"]).to_pandas().set_index("arch_index")
     index, rows = store.read_matrix("graphs", feature)
@@ -95,10 +96,9 @@ def write_region(store: Store, space: Space, cfg: SelectConfig, region_of: tuple
         "cluster": pa.array(region.clusters, pa.int32()),
         "centroid": pa.array(list(region.centroids), pa.list_(pa.float64())),
         "kept": pa.array(np.isin(region.clusters, kept))}))
-    estimate_seed = int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
     return {"features": feature, "num_classes": num_classes, "kept": [int(c) for c in kept], "bounds": bounds,
             "agreement": agreement, "statistics_cut": cfg.top_fraction is not None,
-            "estimate": region.estimate(space, REGION_ESTIMATE, estimate_seed)}
+            "estimate": region.estimate(space, REGION_ESTIMATE, seed)}
 
 
 def read_region(store: Store) -> Region:

@@ -27,7 +27,7 @@ from cbred_ray.cluster import kmeans_parallel as kp
 from cbred_ray.log import log
 from cbred_ray.pipeline.graphs_stage import GRAPH_KEY, key_firsts, representatives
 from cbred_ray.pipeline.losses import LOST, RETRIES, reason
-from cbred_ray.spaces.base import Space
+from cbred_ray.select.constraints import inside_budget
 from cbred_ray.store import Store
 
 SAMPLE_STREAM = 1_000_003
@@ -42,9 +42,13 @@ class ShardHolder:
         self.shards: dict[int, tuple[np.ndarray, kp.Points]] = {}
         self.extra: dict[int, dict[str, np.ndarray]] = {}  # per shard: graph keys and measured costs, if stored
 
-    def load(self, root: str, numbers: list[int], feature: str, extra: tuple[str, ...] = ()) -> int:
+    def load(self, root: str, numbers: list[int], feature: str, extra: tuple[str, ...] = (),
+             budget: tuple[float | None, float | None] | None = None) -> int:
+        """Load graphs shards ``numbers``; with ``budget`` (max_params, max_macs), only their rows within it."""
         for n in numbers:
             table = Store(root).read_shard("graphs", n, ["arch_index", "canonical_index", feature, *extra])
+            if budget is not None:
+                table = table.filter(pa.array(_inside(table, budget)))
             features = table.column(feature).combine_chunks().flatten().to_numpy().reshape(len(table), -1)
             self.shards[n] = (table.column("canonical_index").to_numpy(),
                               kp.Points.of(table.column("arch_index").to_numpy(), features))
@@ -91,22 +95,29 @@ class ShardHolder:
             drawn.append((p.ids[picked], p.values[p.inverse[picked]]))
         return np.concatenate([d[0] for d in drawn]), np.vstack([d[1] for d in drawn])
 
-    def write(self, root: str, assign: Callable[[np.ndarray], np.ndarray], k: int, space: Space,
-              num_classes: int) -> np.ndarray:
+    def write(self, root: str, assign: Callable[[np.ndarray], np.ndarray], k: int,
+              budget: tuple[float | None, float | None] | None = None) -> np.ndarray:
         """Write ``clusters/``: each row's cluster is ``assign`` of its features (computed once per distinct
-        row), with the costs of its network; returns the rows written per cluster (length ``k``)."""
+        row), with the costs of its network; with ``budget``, only the rows within it. Returns the rows
+        written per cluster (length ``k``)."""
         sizes = np.zeros(k, np.int64)
         for n, (canonical, points) in self.shards.items():
             cluster = np.asarray(assign(points.values))[points.inverse]
-            measured = self.extra.get(n, {})
-            params, macs = (measured["arch_params"], measured["arch_macs"]) if "arch_params" in measured else \
-                space.costs(points.ids, num_classes)
-            Store(root).write_shard("clusters", n, pa.table({
+            table = pa.table({
                 "arch_index": pa.array(points.ids, pa.int64()), "canonical_index": pa.array(canonical, pa.int64()),
-                "cluster": pa.array(cluster, pa.int32()), "arch_params": pa.array(params, pa.float64()),
-                "arch_macs": pa.array(macs, pa.float64())}))
-            sizes += np.bincount(cluster, minlength=k)
+                "cluster": pa.array(cluster, pa.int32()), "arch_params": pa.array(self.extra[n]["arch_params"]),
+                "arch_macs": pa.array(self.extra[n]["arch_macs"])})
+            if budget is not None:
+                table = table.filter(pa.array(_inside(table, budget)))
+            Store(root).write_shard("clusters", n, table)
+            sizes += np.bincount(table.column("cluster").to_numpy(), minlength=k)
         return sizes
+
+
+def _inside(table: pa.Table, budget: tuple[float | None, float | None]) -> np.ndarray:
+    """The rows of a table with ``arch_params`` and ``arch_macs`` that are within ``budget``."""
+    return inside_budget({"params": table.column("arch_params").to_numpy(),
+                          "macs": table.column("arch_macs").to_numpy()}, *budget)
 
 
 def default_holders() -> int:
@@ -131,14 +142,16 @@ class Holders:
         self.lost = 0
 
     @classmethod
-    def from_store(cls, store: Store, feature: str, count: int | None = None) -> Holders:
-        """Holders loaded with every graphs shard of the store, dealt out in turn; where the graphs carry a
-        deduplication key, every architecture's canonical index is its key's representative over the run."""
+    def from_store(cls, store: Store, feature: str, count: int | None = None,
+                   budget: tuple[float | None, float | None] | None = None) -> Holders:
+        """Holders loaded with every graphs shard of the store (with ``budget``, only the rows within it),
+        dealt out in turn; where the graphs carry a deduplication key, every architecture's canonical index
+        is its key's representative over the run."""
         numbers = sorted(store.shard_files("graphs"))
-        stored = store.columns("graphs")
-        extra = tuple(c for c in (GRAPH_KEY, "arch_params", "arch_macs") if c in stored)
+        extra = (GRAPH_KEY,) * (GRAPH_KEY in store.columns("graphs")) + ("arch_params", "arch_macs")
         size = min(count or default_holders(), len(numbers))
-        holders = cls([None] * size, [numbers[i::size] for i in range(size)], (str(store.root), feature, extra))
+        holders = cls([None] * size, [numbers[i::size] for i in range(size)],
+                      (str(store.root), feature, extra, budget))
         for i in range(size):
             holders._start(i)
         holders.each("count")
@@ -194,8 +207,8 @@ def _shards_text(numbers: list[int]) -> str:
     return ", ".join(map(str, numbers[:5])) + (f" and {len(numbers) - 5} more" if len(numbers) > 5 else "")
 
 
-def write_clusters(store: Store, holders: Holders, assign: Callable[[np.ndarray], np.ndarray], k: int, space: Space,
-                   num_classes: int) -> np.ndarray:
-    """Every row's cluster (of ``k``) and network costs into ``clusters/``, one shard per graphs shard; returns
-    the cluster sizes."""
-    return sum(holders.each("write", str(store.root), assign, k, space, num_classes))
+def write_clusters(store: Store, holders: Holders, assign: Callable[[np.ndarray], np.ndarray], k: int,
+                   budget: tuple[float | None, float | None] | None = None) -> np.ndarray:
+    """Every row's cluster (of ``k``) and network costs into ``clusters/`` (with ``budget``, the rows within
+    it), one shard per graphs shard; returns the cluster sizes."""
+    return sum(holders.each("write", str(store.root), assign, k, budget))

@@ -43,17 +43,18 @@ def stats_table(
 class StatsWorker:
     """Holds the input batches (one per repeat) and scores shards of architectures with them.
 
-    Repeat ``r`` uses seed ``seed + r`` for both the network's initialisation and the batch.
+    Repeat ``r`` uses ``seeds[r]`` (the run's, :meth:`~cbred_ray.seeds.RunSeeds.stats`) for both the
+    network's initialisation and the batch.
     An actor assigned a GPU that torch cannot see (a CPU build of torch, no driver) computes on
     the CPU and says so in ``describe()``, with the node and GPU ids Ray gave it.
     """
 
-    def __init__(self, space: Space, cfg: StatsConfig, seed: int, store_root: str, use_gpu: bool,
+    def __init__(self, space: Space, cfg: StatsConfig, seeds: list[int], store_root: str, use_gpu: bool,
                  torch_threads: int = 1):
         import torch
 
         torch.set_num_threads(torch_threads)
-        self.space, self.cfg, self.seed, self.store = space, cfg, seed, Store(store_root)
+        self.space, self.cfg, self.seeds, self.store = space, cfg, list(seeds), Store(store_root)
         context = ray.get_runtime_context()
         self.node_id, self.gpu_ids = context.get_node_id(), list(ray.get_gpu_ids())
         self.warning = None
@@ -64,9 +65,8 @@ class StatsWorker:
             use_gpu = False
         self.device = "cuda" if use_gpu else "cpu"  # Ray pins the actor's GPU via CUDA_VISIBLE_DEVICES
         self.batches, self.batch_descriptions = [], []
-        for repeat in range(cfg.repeats):
-            batch, labels, description = load_batch(cfg.data.source, cfg.data.batch_size, seed + repeat,
-                                                    cfg.data.augment)
+        for seed in self.seeds:
+            batch, labels, description = load_batch(cfg.data.source, cfg.data.batch_size, seed, cfg.data.augment)
             self.batches.append((batch.to(self.device), labels))
             self.batch_descriptions.append(description)
 
@@ -81,9 +81,9 @@ class StatsWorker:
         for canon in np.unique(canonical_index):
             networks = self.space.networks(int(canon), self.cfg.width)
             runs = [
-                compute_stats(networks, self.cfg.names, batch, self.seed + repeat, num_classes=self.cfg.num_classes,
+                compute_stats(networks, self.cfg.names, batch, seed, num_classes=self.cfg.num_classes,
                               device=self.device, options=self.cfg.options, labels=labels)
-                for repeat, (batch, labels) in enumerate(self.batches)
+                for seed, (batch, labels) in zip(self.seeds, self.batches)
             ]
             results[int(canon)] = summarise_repeats(runs, self.cfg.names)
         table = stats_table(self.space, arch_index, canonical_index, results, self.cfg.names, self.cfg.repeats > 1)

@@ -15,13 +15,12 @@ import pandas as pd
 import pyarrow as pa
 import ray
 
-from cbred_ray.config import ResourcesConfig, StatsConfig
 from cbred_ray.log import log
+from cbred_ray.pipeline.context import RunContext
 from cbred_ray.pipeline.losses import LOST, RETRIES, Waiting, reason
 from cbred_ray.pipeline.manifest import shard_log
 from cbred_ray.pipeline.runtime import plan_actors, shard_progress
 from cbred_ray.pipeline.stats_actor import StatsWorker
-from cbred_ray.spaces.base import Space
 from cbred_ray.stats.engine import effective_settings
 from cbred_ray.store import Store
 
@@ -49,12 +48,11 @@ class StatsRun:
     :meth:`close`, which stops them and returns the stage's record.
     """
 
-    def __init__(self, store: Store, space: Space, cfg: StatsConfig, seed: int, progress: bool,
-                 resources: ResourcesConfig | None = None):
-        self.store, self.space, self.cfg, self.seed, self.progress = store, space, cfg, seed, progress
-        self.resources = resources or ResourcesConfig()
-        self.partial = store.remove_partial("stats")
-        self.log = shard_log(store, "stats")
+    def __init__(self, ctx: RunContext):
+        self.store, self.space, self.cfg, self.progress = ctx.store, ctx.space, ctx.stats, ctx.progress
+        self.seeds, self.resources = ctx.seeds.stats(ctx.stats.repeats), ctx.resources
+        self.partial = self.store.remove_partial("stats")
+        self.log = shard_log(self.store, "stats", publish=ctx.publish)
         self.actors: list = []  # placed and described, in the order they came up
         self.pending: dict = {}  # describe() call -> actor not yet placed (the cluster may have no room)
         self.node_of: dict = {}  # actor -> the node it runs on
@@ -71,7 +69,7 @@ class StatsRun:
         remote = ray.remote(num_cpus=plan.num_cpus, num_gpus=plan.num_gpus, max_restarts=0)(StatsWorker)
         self.num_gpus = plan.num_gpus
         for _ in range(count):
-            actor = remote.remote(self.space, self.cfg, self.seed, str(self.store.root), plan.num_gpus > 0,
+            actor = remote.remote(self.space, self.cfg, self.seeds, str(self.store.root), plan.num_gpus > 0,
                                   self.resources.torch_threads)
             self.pending[actor.describe.remote()] = actor
 
@@ -212,13 +210,10 @@ class StatsRun:
         }
 
 
-def run_stats_stage(
-    store: Store, space: Space, cfg: StatsConfig, seed: int, arch_index: np.ndarray, canonical_index: np.ndarray,
-    progress: bool, resources: ResourcesConfig | None = None,
-) -> dict:
+def run_stats_stage(ctx: RunContext, arch_index: np.ndarray, canonical_index: np.ndarray) -> dict:
     """Score the requested architectures; returns counts, the status of each shard (kept up to date in
     the manifest as shards finish, see :func:`shard_log`) and the batch description."""
-    run = StatsRun(store, space, cfg, seed, progress, resources)
+    run = StatsRun(ctx)
     try:
         run.score(arch_index, canonical_index)
     finally:

@@ -26,6 +26,7 @@ import pandas as pd
 from cbred_ray.evaluate.benchmark import accuracy_columns
 from cbred_ray.evaluate.metrics import evaluate_subset
 from cbred_ray.report.comparison import SET_MARK
+from cbred_ray.seeds import RunSeeds
 from cbred_ray.select.reduction import ensemble_rank, top_by_rank
 from cbred_ray.select.scoring import oriented_ranks
 from cbred_ray.select.settings import top_count
@@ -59,6 +60,7 @@ def choose_on_budget(run: BudgetRun, seed: int, sample: pd.DataFrame | None = No
     size, budget = len(members), len(run.measured)
     share = top_count(budget, size / len(space))
     measured_ranks = oriented_ranks(run.measured, run.statistics)
+    seed = RunSeeds(seed).of("baselines")  # the other methods' draws, apart from the run's own
     rng = np.random.default_rng(seed)
     inside = measured_ranks.loc[measured_ranks.index.intersection(members)]
     subsets = {

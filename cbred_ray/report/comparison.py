@@ -17,6 +17,7 @@ from cbred_ray.config import RunConfig
 from cbred_ray.errors import BadInput
 from cbred_ray.evaluate.benchmark import accuracy_columns
 from cbred_ray.evaluate.metrics import evaluate_subset
+from cbred_ray.seeds import RunSeeds
 from cbred_ray.select.constraints import within_budget
 from cbred_ray.select.methods import choose_subsets, first_by_statistics
 from cbred_ray.select.reduction import Reduction, ensemble_rank, reduce_space, top_by_rank
@@ -81,11 +82,12 @@ def choose(space: Space, config: RunConfig, budget: float | None, seed: int,
     features = space.features.loc[clustered].to_numpy()
     canonical = space.canonical.loc[clustered].to_numpy()
     cells = space.space.edit_rows(canonical) if config.cluster.distance == "edit" else canonical[:, None]
-    clustering = cluster_space(features, cells, Clustering.of(config.cluster), seed)
+    seeds = RunSeeds(seed)  # the draws a run with this seed makes, so that its choice is the run's
+    clustering = cluster_space(features, cells, Clustering.of(config.cluster), seeds.of("cluster"))
     clusters = pd.Series(clustering.labels, index=clustered).loc[index[inside.to_numpy()]]
     ranks = oriented_ranks(space.stats.loc[clusters.index], select.statistics)
-    reduction = reduce_space(ranks, clusters, Selection.of(select), len(clusters), seed)
-    subsets = choose_subsets(ranks, space.costs.loc[clusters.index, "macs"], reduction, seed,
+    reduction = reduce_space(ranks, clusters, Selection.of(select), len(clusters), seeds.of("selection"))
+    subsets = choose_subsets(ranks, space.costs.loc[clusters.index, "macs"], reduction, seeds.of("baselines"),
                              combine=select.combine)
     for name in select.statistics:  # each statistic alone, for reference
         subsets[f"Quantiled [{name}]"] = top_by_rank(ranks[name], reduction.target).sort_values()
@@ -93,7 +95,8 @@ def choose(space: Space, config: RunConfig, budget: float | None, seed: int,
         other = oriented_ranks(space.stats.loc[clusters.index], names)
         settings = Selection.of(select.model_copy(update={"statistics": names, "combine": combine}))
         subsets[f"Quantiled{SET_MARK}{label}"] = top_by_rank(ensemble_rank(other, combine), reduction.target).sort_values()
-        subsets[f"C-BRED (Q + C){SET_MARK}{label}"] = reduce_space(other, clusters, settings, len(clusters), seed).selected
+        subsets[f"C-BRED (Q + C){SET_MARK}{label}"] = reduce_space(other, clusters, settings, len(clusters),
+                                                                       seeds.of("selection")).selected
     return Choice(budget, seed, subsets, ranks, reduction, clustering, clusters, select.combine)
 
 

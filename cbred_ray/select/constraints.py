@@ -8,23 +8,33 @@ from cbred_ray.errors import BadInput
 from cbred_ray.spaces.base import Space
 
 
-def within_budget(costs: pd.DataFrame, max_params: float | None = None, max_macs: float | None = None) -> pd.Series:
-    """A boolean mask over ``costs`` (columns ``params`` and ``macs``): True where every given
-    budget holds (``params <= max_params``, ``macs <= max_macs``); None means no limit.
-
-    An architecture whose cost is unknown (null) is outside any budget on that cost.
-    Raises BadInput naming the budget when no architecture is left: a reduction of an
-    empty space is refused before anything is computed on it.
-    """
-    mask = pd.Series(True, index=costs.index)
+def inside_budget(costs: dict[str, np.ndarray], max_params: float | None = None,
+                  max_macs: float | None = None) -> np.ndarray:
+    """The budget's rule, on arrays (``costs``: ``params`` and ``macs``, one value per architecture): True where
+    every given budget holds (``params <= max_params``, ``macs <= max_macs``); None means no limit. An
+    architecture whose cost is unknown (null, NaN) is outside any budget on that cost. Any number of
+    architectures may be left, none included: :func:`within_budget` refuses an empty space."""
+    mask = np.ones(len(next(iter(costs.values()))), dtype=bool)
     for column, limit in (("params", max_params), ("macs", max_macs)):
         if limit is None:
             continue
         if not np.isfinite(limit) or limit <= 0:
             raise BadInput(f"max_{column} must be a positive number, got {limit!r}")
-        if column not in costs.columns:
+        if column not in costs:
             raise BadInput(f"a max_{column} budget needs the {column!r} statistic")
-        mask &= costs[column].le(limit).fillna(False).astype(bool)
+        values = np.asarray(costs[column], dtype=np.float64)
+        mask &= np.nan_to_num(values, nan=np.inf) <= limit
+    return mask
+
+
+def within_budget(costs: pd.DataFrame, max_params: float | None = None, max_macs: float | None = None) -> pd.Series:
+    """:func:`inside_budget` over a frame (columns ``params`` and ``macs``), as a boolean Series.
+
+    Raises BadInput naming the budget when no architecture is left: a reduction of an
+    empty space is refused before anything is computed on it.
+    """
+    mask = pd.Series(inside_budget({c: costs[c].to_numpy(dtype=np.float64, na_value=np.nan) for c in costs.columns},
+                                   max_params, max_macs), index=costs.index)
     if not mask.any():
         raise BadInput(f"no architecture meets the budget (max_params={max_params!r}, max_macs={max_macs!r})")
     return mask

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from cbred_ray.errors import BadInput
+from cbred_ray.seeds import derive
 from cbred_ray.select.scoring import oriented_ranks, score_clusters
 from cbred_ray.select.settings import Selection
 
@@ -64,7 +65,7 @@ def successive_halving(clusters: pd.Series, eligible: Sequence[int], measure: Ca
         raise ValueError("no cluster is eligible")
     if budget < 2 * len(contenders):
         raise ValueError(f"a budget of {budget} cannot give {len(contenders)} clusters two members each")
-    orders = _member_orders(clusters, contenders, seed)
+    orders = _member_orders(clusters, contenders, derive(seed, 0))
     taken = dict.fromkeys(contenders, 0)
     stats = pd.DataFrame(columns=list(statistics), dtype="float64")
     rounds = max(1, len(contenders).bit_length() - 1)  # halvings (n -> n // 2) until one is left
@@ -82,7 +83,7 @@ def successive_halving(clusters: pd.Series, eligible: Sequence[int], measure: Ca
         ranks = oriented_ranks(stats, statistics)
         in_play = ranks.index.isin(wanted)
         scores = score_clusters(ranks[in_play], clusters, scoring, quantile, min_cluster_size=2, bootstrap=bootstrap,
-                                seed=seed + round_number, combine=combine).set_index("cluster").loc[contenders]
+                                seed=derive(seed, round_number + 1), combine=combine).set_index("cluster").loc[contenders]
         scores = scores.reindex(columns=[*scores.columns.difference(["score_low", "score_high"]), "score_low",
                                          "score_high"])  # no intervals without a bootstrap: no early stop
         order = scores.sort_values("score", ascending=False, kind="stable").index.to_list()

@@ -6,12 +6,14 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
 from cbred_ray.config import config_from_dict
 from cbred_ray.errors import BadInput
 from cbred_ray.pipeline.run import run_reduction
+from cbred_ray.seeds import RunSeeds
 from cbred_ray.spaces.cell import CellSpace
 from cbred_ray.stats.engine import compute_stats
 from cbred_ray.store import Store
@@ -28,7 +30,7 @@ def test_sampled_space_is_clustered_row_per_architecture(ray_local, tmp_path):
     store = Store(tmp_path / "s")
     clusters = store.read("clusters").sort_by("arch_index").to_pandas()
     space = CellSpace(5)
-    expected = space.sample(6000, seed=4)
+    expected = space.sample(6000, seed=RunSeeds(SAMPLE["seed"]).of("sample"))
     np.testing.assert_array_equal(clusters["arch_index"].to_numpy(), expected)
     np.testing.assert_array_equal(clusters["canonical_index"].to_numpy(), space.canonical_indices(expected))
     assert set(clusters["cluster"]) == set(range(6))
@@ -43,7 +45,8 @@ def test_sampled_space_is_clustered_row_per_architecture(ray_local, tmp_path):
     # the statistics are those of the 5-node networks of the canonical cells, as the engine computes them
     stats = store.read("stats").to_pandas()
     row = stats.iloc[0]
-    direct = compute_stats(space.networks(int(row["canonical_index"])), ["logsynflow", "params"], None, seed=4)
+    direct = compute_stats(space.networks(int(row["canonical_index"])), ["logsynflow", "params"], None,
+                           seed=RunSeeds(SAMPLE["seed"]).of("stats", 0))
     assert (row["logsynflow"], row["params"]) == (direct["logsynflow"][0], direct["params"][0])
     assert row["arch_str"] == space.format_cell(space.cells_of(np.array([row["arch_index"]]))[0])
     assert row["arch_str"].count("+") == 3  # a 5-node string
@@ -85,8 +88,6 @@ def test_spectral_clustering_of_a_sample_with_landmarks(ray_local, tmp_path):
 @pytest.mark.parametrize("change, match", [
     ({"cluster": {"engine": "distributed", "k": [4, 8]}}, "one K"),
     ({"cluster": {"method": "spectral", "distance": "edit", "k": 4}}, "edit distance is defined on NB201"),
-    ({"select": {**QUICK, "constraints": {"max_params": 1e6}}, "cluster": {"engine": "distributed", "k": 4}},
-     "apply the hardware budget after"),
     ({"space": {"name": "cell", "nodes": 9}}, "less than or equal to 8"),
     ({"space": {"name": "cell", "nodes": 4, "sample": 20000}}, "sample 20000 exceeds the 15625"),
     ({"space": {"name": "cell", "ops": ["none", "conv7x7"]}}, "unknown operation 'conv7x7'"),
@@ -109,3 +110,23 @@ def test_cli_refuses_a_bad_cell_config_and_writes_nothing(tmp_path):
     assert len(lines) == 1 and "100000000" in lines[0]
     assert not (tmp_path / "s").exists()
 
+
+
+@pytest.mark.parametrize("apply", ["before", "after"])
+def test_the_distributed_engine_applies_a_hardware_budget_once_before_or_after_clustering(ray_local, tmp_path, apply):
+    space = CellSpace(5)
+    drawn = space.sample(6000, seed=RunSeeds(SAMPLE["seed"]).of("sample"))
+    params = pd.Series(space.costs(drawn, config_from_dict(SAMPLE).stats.num_classes)[0], index=drawn)
+    limit = float(params.median())  # about half the sample is within it
+    config = config_from_dict({**SAMPLE, "select": {**QUICK, "constraints": {"max_params": limit, "apply": apply}}})
+    manifest = run_reduction(config, str(tmp_path / "s"), progress=False)
+    store = Store(tmp_path / "s")
+    clusters = store.read("clusters").to_pandas().set_index("arch_index").sort_index()
+    within = params[params <= limit].index
+    np.testing.assert_array_equal(clusters.index.to_numpy(), within.to_numpy())  # exactly the rows within
+    record = manifest["stages"]["clusters"]
+    assert record["engine"] == "distributed" and record["rows"] == len(within) == sum(record["sizes"])
+    assert record["clustered"] == (len(within) if apply == "before" else 6000)
+    assert manifest["stages"]["selection"]["space_size"] == len(within)
+    measured = store.read("stats", columns=["arch_index"]).column("arch_index").to_numpy()
+    assert np.isin(measured, within).all()  # nothing outside the budget is measured

@@ -10,6 +10,7 @@ import pytest
 
 from cbred_ray.config import config_from_dict
 from cbred_ray.pipeline.run import run_reduction
+from cbred_ray.seeds import RunSeeds
 from cbred_ray.spaces import build_space
 from cbred_ray.store import Store
 
@@ -33,7 +34,7 @@ def test_a_sample_of_the_darts_space_is_reduced_end_to_end(darts_run):
     space = build_space("darts")
     store = Store(root)
     clusters = store.read("clusters").sort_by("arch_index").to_pandas()
-    expected = space.sample(1500, seed=5)
+    expected = space.sample(1500, seed=RunSeeds(CONFIG["seed"]).of("sample"))
     np.testing.assert_array_equal(clusters["arch_index"].to_numpy(), expected)
     np.testing.assert_array_equal(clusters["canonical_index"].to_numpy(), space.canonical_indices(expected))
     np.testing.assert_array_equal(clusters["arch_params"].to_numpy(), space.costs(expected, 10)[0])

@@ -11,6 +11,7 @@ import pytest
 from cbred_ray.config import config_from_dict
 from cbred_ray.errors import BadInput
 from cbred_ray.pipeline.run import run_reduction
+from cbred_ray.seeds import RunSeeds
 from cbred_ray.select.halving import halve_clusters
 from cbred_ray.select.settings import Selection
 from cbred_ray.spaces.cell import nb201
@@ -75,12 +76,13 @@ def test_the_selection_is_the_whole_cluster_the_halving_chose(halving_run):
     assert scores["selected"].sum() == 1 and scores.index[scores["selected"]][0] == chosen
     assert scores.loc[chosen, "last_round"] == len(halving["rounds"]) - 1
     assert (scores["size"] == clusters.value_counts().loc[scores.index]).all()
-    # replaying the halving over the stored statistics asks for nothing that was not computed
+    # the halving is a function of the stored statistics: replayed with the run's halving seed, it makes the same
+    # choice and asks for nothing that was not computed
     stats = store.read("stats").to_pandas().set_index("arch_index")
     asked = []
     select = config_from_dict(HALVING).select
     replay = halve_clusters(clusters, lambda new: asked.append(new) or stats.loc[new], Selection.of(select),
-                            select.halving.budget, seed=3)
+                            select.halving.budget, seed=RunSeeds(HALVING["seed"]).of("halving"))
     assert replay.cluster == chosen and sorted(np.concatenate(asked)) == sorted(stats.index)
 
 

@@ -13,6 +13,7 @@ from cbred_ray.cli import main
 from cbred_ray.config import config_from_dict
 from cbred_ray.errors import BadInput
 from cbred_ray.pipeline.run import run_reduction
+from cbred_ray.seeds import RunSeeds
 from cbred_ray.spaces.nb101 import nb101_space
 from cbred_ray.stats.engine import compute_stats
 from cbred_ray.store import Store
@@ -46,7 +47,7 @@ def test_every_stage_is_keyed_by_the_module_hash(nb101_store):
     assert len(stats) == 12 and stats["hash"].tolist() == space.format_ids(stats["arch_index"].to_numpy())
     row = stats.iloc[0]
     direct = compute_stats(space.networks(int(row["arch_index"]), width=8), ["logsynflow", "params"], None,
-                           seed=1, num_classes=10)
+                           seed=RunSeeds(CONFIG["seed"]).of("stats", 0), num_classes=10)
     assert (row["logsynflow"], row["params"]) == (direct["logsynflow"][0], direct["params"][0])
     assert row["params"] < params[int(row["arch_index"])]  # computed at width 8, not the benchmark's 128
     selection = store.read("selection").to_pandas()

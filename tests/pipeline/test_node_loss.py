@@ -149,7 +149,9 @@ def _cell_store(tmp_path, shards=6):
 
 def test_the_graphs_stage_with_no_cpu_left_says_so_and_gives_up_after_its_wait(ray_local_put_back, monkeypatch,
                                                                                tmp_path, caplog):
+    from cbred_ray.config import config_from_dict
     from cbred_ray.pipeline import losses
+    from cbred_ray.pipeline.context import RunContext
     from cbred_ray.pipeline.graphs_stage import run_graphs_stage
     from cbred_ray.spaces.cell import CellSpace
     from cbred_ray.store import Store
@@ -162,7 +164,9 @@ def test_the_graphs_stage_with_no_cpu_left_says_so_and_gives_up_after_its_wait(r
         ray.init()
         started = time.monotonic()
         with caplog.at_level(logging.WARNING, logger="cbred"), pytest.raises(losses.ClusterTooSmall, match="graphs"):
-            run_graphs_stage(store, CellSpace(4), 1000, "op_usage", None, progress=False, wait_seconds=3)
+            config = config_from_dict({"graphs": {"shard_size": 1000}, "cluster": {"features": "op_usage"},
+                                       "resources": {"wait_seconds": 3}})
+            run_graphs_stage(RunContext.of_run(config, store, CellSpace(4), progress=False))
         assert time.monotonic() - started < 60
     assert any("graphs: waiting for the cluster to have room" in r.getMessage() for r in caplog.records)
     assert not store.shard_files("graphs")

@@ -10,7 +10,8 @@ import pyarrow as pa
 import pytest
 
 from cbred_ray.catalog import CATALOGUE, StatisticInfo
-from cbred_ray.config import SelectConfig
+from cbred_ray.config import RunConfig, SelectConfig
+from cbred_ray.pipeline.context import RunContext
 from cbred_ray.pipeline.select_stage import run_select_stage
 from cbred_ray.pipeline.stats_actor import stats_table
 from cbred_ray.select.constraints import arch_costs
@@ -63,7 +64,9 @@ def test_nan_and_infinite_values_are_null_with_a_reason_and_left_out_of_cluster_
         "arch_params": pa.array(costs["params"].to_numpy(), pa.float64()),
         "arch_macs": pa.array(costs["macs"].to_numpy(), pa.float64()),
     }))
-    record = run_select_stage(store, nb201.SPACE, SelectConfig(statistics=("overflowing",), bootstrap=0), seed=0)
+    # the statistic is this test's own, so the run config around the selection settings is not validated
+    config = RunConfig.model_construct(select=SelectConfig(statistics=("overflowing",), bootstrap=0))
+    record = run_select_stage(RunContext.of_run(config, store, nb201.SPACE, progress=False))
     scores = store.read("scores").to_pandas().set_index("cluster")
     assert scores["n_scored"].to_dict() == {0: 2, 1: 1}  # NaN left out of cluster 0, both infinities of cluster 1
     # ranks of 1, 2, 3 among the three finite values: cluster 0 holds 1 and 2, cluster 1 holds 3

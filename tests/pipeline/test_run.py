@@ -7,6 +7,7 @@ import pytest
 
 from cbred_ray.config import ResourcesConfig, StatsConfig, config_from_dict
 from cbred_ray.pipeline.run import run_reduction, run_statistics
+from cbred_ray.seeds import RunSeeds
 from cbred_ray.spaces.cell import nb201
 from cbred_ray.spaces.cell.canonical import canonical_cells
 from cbred_ray.store import Store
@@ -122,12 +123,16 @@ def test_repeats_store_the_mean_and_spread_over_seeds(ray_local, tmp_path):
     from cbred_ray.stats.data import load_batch
     from cbred_ray.stats.engine import compute_stats
 
+    # each repeat's seed is the run's own child (seed 4, repeat r), never seed 4 + r: that is seed 5's
+    seeds = RunSeeds(4).stats(3)
+    assert set(seeds).isdisjoint(RunSeeds(5).stats(3)) and len(set(seeds)) == 3
+
     arch = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|skip_connect~0|none~1|nor_conv_3x3~2|"
     cfg = StatsConfig(names=("naswot_v2", "logsynflow"), repeats=3, data={"batch_size": 8})
     run_statistics([arch], cfg, str(tmp_path / "s"), seed=4, progress=False)
     row = Store(tmp_path / "s").read("stats").to_pylist()[0]
     values = [compute_stats(nb201.op_names(nb201.parse(arch)), cfg.names,
-                            load_batch(cfg.data.source, 8, 4 + r)[0], 4 + r) for r in range(3)]
+                            load_batch(cfg.data.source, 8, seed)[0], seed) for seed in seeds]
     naswot = np.array([v["naswot_v2"][0] for v in values])
     # the actors run one torch thread, this process several: equal up to float rounding
     assert row["naswot_v2"] == pytest.approx(naswot.mean(), rel=1e-6)

@@ -8,8 +8,12 @@ import json
 import pyarrow as pa
 import pytest
 
+from cbred_ray.config import ResourcesConfig, StatsConfig
 from cbred_ray.pipeline import manifest as manifest_module
+from cbred_ray.pipeline.context import RunContext
 from cbred_ray.pipeline.manifest import SHARD_CODES, ShardLog, Stages, shard_log
+from cbred_ray.seeds import RunSeeds
+from cbred_ray.spaces.cell import nb201
 from cbred_ray.store import Store
 
 
@@ -40,11 +44,16 @@ def test_publishing_is_throttled_but_the_record_is_always_current():
     assert log.record()["computed"] == 100
 
 
+def _context(store):
+    return RunContext(store, nb201.SPACE, StatsConfig(), RunSeeds(0), ResourcesConfig(), progress=False)
+
+
 def _shard_stage(store, total, fail_after=None):
-    """A stage that writes its missing shards, recording each in a shard log, as the graphs and
-    statistics stages do; it stops (as a killed driver would) after ``fail_after`` shards."""
-    def run():
-        log = shard_log(store, "stats", total)
+    """A stage that writes its missing shards, recording each in a shard log published through the stage's
+    context, as the graphs and statistics stages do; it stops (as a killed driver would) after ``fail_after``
+    shards."""
+    def run(ctx):
+        log = shard_log(ctx.store, "stats", total, ctx.publish)
         for written, shard in enumerate(s for s in range(total) if s not in log.done):
             if written == fail_after:
                 raise KeyboardInterrupt
@@ -58,7 +67,7 @@ def test_the_manifest_shows_each_shard_while_the_stage_runs_and_when_it_is_done(
     store = Store(tmp_path / "s")
     manifest = {"config_hash": "x", "stages": {}}
     store.write_manifest(manifest)
-    stages = Stages(store, manifest, progress=False)
+    stages = Stages(_context(store), manifest)
     try:
         stages.run("stats", _shard_stage(store, 5, fail_after=3))
     except KeyboardInterrupt:
@@ -67,7 +76,7 @@ def test_the_manifest_shows_each_shard_while_the_stage_runs_and_when_it_is_done(
     assert on_disk["status"] == "running" and on_disk["shards"]["status"] == "CCC.."
 
     store.shard_path("stats", 1).write_bytes(b"not parquet")  # broken while nobody looked
-    record = Stages(store, on_disk_manifest(store), progress=False).run("stats", _shard_stage(store, 5))
+    record = Stages(_context(store), on_disk_manifest(store)).run("stats", _shard_stage(store, 5))
     assert record["status"] == "done"
     assert record["shards"] == {"total": 5, "done": 5, "reused": 2, "computed": 2, "redone_broken": 1,
                                 "status": "RBRCC"}
@@ -81,16 +90,16 @@ def on_disk_manifest(store):
 def test_a_done_shard_stage_is_reused_while_whole_and_run_again_for_a_lost_or_broken_shard(tmp_path):
     store = Store(tmp_path / "s")
     store.write_manifest({"config_hash": "x", "stages": {}})
-    Stages(store, on_disk_manifest(store), progress=False).run("stats", _shard_stage(store, 4))
+    Stages(_context(store), on_disk_manifest(store)).run("stats", _shard_stage(store, 4))
     files = {p: p.stat().st_ino for p in store.stage_dir("stats").iterdir()}
 
-    again = Stages(store, on_disk_manifest(store), progress=False).run("stats", _shard_stage(store, 4))
+    again = Stages(_context(store), on_disk_manifest(store)).run("stats", _shard_stage(store, 4))
     assert again["shards"]["status"] == "CCCC"  # the record of the run that computed them: reused as it was
     assert {p: p.stat().st_ino for p in store.stage_dir("stats").iterdir()} == files
 
     store.shard_path("stats", 2).unlink()
     store.shard_path("stats", 3).write_bytes(store.shard_path("stats", 3).read_bytes()[:20])
-    repaired = Stages(store, on_disk_manifest(store), progress=False).run("stats", _shard_stage(store, 4))
+    repaired = Stages(_context(store), on_disk_manifest(store)).run("stats", _shard_stage(store, 4))
     assert repaired["shards"]["status"] == "RRCB"
     assert sorted(store.read("stats").column("arch_index").to_pylist()) == [0, 1, 2, 3]
 
@@ -99,17 +108,17 @@ def test_a_shard_swapped_for_another_runs_valid_shard_is_computed_again(tmp_path
     store, other = Store(tmp_path / "s"), Store(tmp_path / "other")
     store.write_manifest({"config_hash": "x", "stages": {}})
     other.write_manifest({"config_hash": "y", "stages": {}})
-    Stages(store, on_disk_manifest(store), progress=False).run("stats", _shard_stage(store, 3))
+    Stages(_context(store), on_disk_manifest(store)).run("stats", _shard_stage(store, 3))
     other.write_shard("stats", 1, pa.table({"arch_index": [99]}))  # a whole shard of another run, same rows
     store.shard_path("stats", 1).write_bytes(other.shard_path("stats", 1).read_bytes())
-    repaired = Stages(store, on_disk_manifest(store), progress=False).run("stats", _shard_stage(store, 3))
+    repaired = Stages(_context(store), on_disk_manifest(store)).run("stats", _shard_stage(store, 3))
     assert repaired["shards"]["status"] == "RBR"
     assert sorted(store.read("stats").column("arch_index").to_pylist()) == [0, 1, 2]
 
     # the shard and its record both copied in from the other run: the record names the other config
     store.shard_path("stats", 2).write_bytes(other.shard_path("stats", 1).read_bytes())
     store.record_path("stats", 2).write_bytes(other.record_path("stats", 1).read_bytes())
-    repaired = Stages(store, on_disk_manifest(store), progress=False).run("stats", _shard_stage(store, 3))
+    repaired = Stages(_context(store), on_disk_manifest(store)).run("stats", _shard_stage(store, 3))
     assert repaired["shards"]["status"] == "RRB"
     assert sorted(store.read("stats").column("arch_index").to_pylist()) == [0, 1, 2]
 
