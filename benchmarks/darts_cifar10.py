@@ -6,8 +6,10 @@ Each seed is one ``cbred run configs/darts_cifar10.yaml --set seed=S`` measured 
 time, peak memory of all processes; its JSON under WORK, so a seed already measured is not run again). The
 result gathers, per seed: wall time, peak memory, the architectures whose statistics were computed, the
 halving rounds, the kept cluster and the size of the sample it holds, and the region's estimated share of the
-whole space (an independent seeded sample of 100,000, 95 % Wilson interval); and the targets: within 60
-minutes and 6 GB, statistics for at most 5,000 architectures.
+whole space (an independent seeded sample of 100,000, 95 % Wilson interval); then, only after the run, how
+the 400 labelled NAS-Bench-301 architectures fall in the region (``cbred evaluate``: how many are inside,
+their mean CIFAR-10 validation accuracy against all 400's, the difference with a bootstrap 95 % interval);
+and the targets: within 60 minutes and 6 GB, statistics for at most 5,000 architectures.
 """
 from __future__ import annotations
 
@@ -20,7 +22,18 @@ from pathlib import Path
 from provenance import provenance
 
 CONFIG = "configs/darts_cifar10.yaml"
+TABLE = "../shared/nb301/nb301_cifar10_sample400.parquet"
 MINUTES, GIB, BUDGET = 60, 6, 5000
+
+
+def labelled(evaluation: dict | None) -> dict | None:
+    """How the labelled architectures fall in the region: inside, their mean against all, the difference."""
+    if evaluation is None:
+        return None
+    (name, data), = evaluation["datasets"].items()
+    return {"accuracy": name, "labelled": evaluation["labelled"], "inside": evaluation["inside"],
+            **{k: data[k] for k in ("mean_all", "mean_inside", "mean_inside_interval", "difference",
+                                    "difference_interval")}}
 
 
 def main() -> int:
@@ -36,7 +49,8 @@ def main() -> int:
         measured = work / f"seed{seed}.json"
         if not measured.exists():
             subprocess.run([sys.executable, str(Path(__file__).with_name("run_reduction.py")), "--config", CONFIG,
-                            "--set", f"seed={seed}", "--out", str(measured), "--store", str(work / f"store{seed}")],
+                            "--set", f"seed={seed}", "--out", str(measured), "--store", str(work / f"store{seed}"),
+                            "--benchmark", TABLE],
                            check=True)
         run = json.loads(measured.read_text())
         selection, halving = run["selection_stage"], run["stats_stage"]["halving"]
@@ -49,6 +63,7 @@ def main() -> int:
                      "region_share": estimate["share"], "region_share_interval": [estimate["share_low"],
                                                                                   estimate["share_high"]],
                      "region_architectures": estimate["architectures"], "near_ties": selection.get("near_ties", []),
+                     "labelled": labelled(run.get("evaluation")),
                      "run_date": run["date"], "run_git_commit": run["git_commit"]})
         print(f"seed {seed}: {runs[-1]['wall_minutes']} min, {runs[-1]['peak_rss_gib_all_processes']} GiB, "
               f"region {estimate['share']:.2%}", file=sys.stderr)

@@ -35,10 +35,15 @@ def digest(store: Path) -> dict:
     stats = pd.read_parquet(store / "stats").sort_values("arch_index")
     names = [c for c in ("naswot_v2", "logsynflow", "ntk_cond", "params", "macs") if c in stats.columns]
     key = next(c for c in ("arch_str", "hash", "arch") if c in selection.columns)  # the space's identifier
-    return {"size": int(len(selection)), "cluster": int(selection["cluster"].iloc[0]),
-            "selection_sha256": hashlib.sha256("\n".join(sorted(selection[key])).encode()).hexdigest(),
-            "stats_rows": int(len(stats)),
-            "stats_sha256": hashlib.sha256(stats[[key, *names]].to_csv(index=False).encode()).hexdigest()}
+    out = {"size": int(len(selection)), "cluster": int(selection["cluster"].iloc[0]),
+           "selection_sha256": hashlib.sha256("\n".join(sorted(selection[key])).encode()).hexdigest(),
+           "stats_rows": int(len(stats)),
+           "stats_sha256": hashlib.sha256(stats[[key, *names]].to_csv(index=False).encode()).hexdigest()}
+    region = json.loads((store / "manifest.json").read_text())["stages"]["selection"].get("region")
+    if region is not None:  # a run on a sample of its space: the region it stored, and its share of the space
+        out["region"] = {"kept": region["kept"], "agreement": region["agreement"], **{
+            k: region["estimate"][k] for k in ("share", "share_low", "share_high", "sample")}}
+    return out
 
 
 def main() -> None:
@@ -62,7 +67,9 @@ def main() -> None:
     if args.reference:
         reference = json.loads(Path(args.reference).read_text())
         out["reference_commit"] = reference["git_commit"]
-        out["same_as_reference"] = {name: results[name] == reference["configs"][name] for name in results}
+        known = reference["configs"]  # what the reference recorded of each config: those fields compared
+        out["same_as_reference"] = {name: all(results[name].get(k) == v for k, v in known[name].items())
+                                    if name in known else None for name in results}
     Path(args.out).write_text(json.dumps(out, indent=1))
     print(json.dumps(out.get("same_as_reference", results), indent=1))
 

@@ -34,7 +34,7 @@ def summary(result: dict) -> dict:
            "rounds": (result.get("stats_stage", {}).get("halving") or {}).get("rounds"),
            "wall_seconds": result.get("wall_seconds"), "git_commit": result.get("git_commit")}
     out["rounds"] = len(out["rounds"]) if isinstance(out["rounds"], list) else out["rounds"]
-    for name, data in result.get("evaluation", {}).get("datasets", {}).items():
+    for name, data in (result.get("evaluation") or {}).get("datasets", {}).items():
         out[f"{name}_mean"] = data.get("subset_mean")
         out[f"{name}_top1_recall"] = data.get("top1_recall")
     return out

@@ -49,6 +49,15 @@ def test_sampled_space_is_clustered_row_per_architecture(ray_local, tmp_path):
                            seed=RunSeeds(SAMPLE["seed"]).of("stats", 0))
     assert (row["logsynflow"], row["params"]) == (direct["logsynflow"][0], direct["params"][0])
     assert row["arch_str"] == space.format_cell(space.cells_of(np.array([row["arch_index"]]))[0])
+    # a run on a sample of a cell space keeps a region of the whole space, as DARTS's does, and draws from it
+    from cbred_ray.api import open_store
+
+    result = open_store(tmp_path / "s")
+    assert result.sampled and manifest["stages"]["selection"]["region"]["agreement"] == 1.0
+    assert result.contains(result.ids).all()
+    drawn = result.sample(30, seed=1)
+    assert len(set(drawn)) == 30 and result.contains(drawn).all() and not set(drawn) <= set(result.ids)
+    assert 0 < result.estimated_size()["share"] < 1
     assert row["arch_str"].count("+") == 3  # a 5-node string
     selection = store.read("selection").to_pandas()
     assert set(selection["cluster"]) == {manifest["stages"]["selection"]["cluster"]}

@@ -90,3 +90,43 @@ def test_evaluate_says_how_the_labelled_architectures_fall_in_the_region(darts_r
     low, high = measured["difference_interval"]
     assert low <= measured["difference"] <= high
     assert "labelled architectures inside" in captured.err
+
+
+def test_a_region_read_from_its_store_gives_the_same_membership_after_a_restart_and_on_another_node(
+        darts_run, ray_local_put_back, monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
+    import ray
+    from conftest import local_cluster
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from cbred_ray.api import open_store
+
+    root, _ = darts_run
+    result = open_store(root)
+    candidates = result.ids[:20] + result.space.format_ids(result.space.sample(300, seed=11))
+    here = result.contains(candidates).tolist()
+    assert any(here) and not all(here)
+
+    # a restart: a new process reads the region from the store and says the same of every identifier
+    (tmp_path / "ids.txt").write_text("\n".join(candidates) + "\n")
+    done = subprocess.run([sys.executable, "-m", "cbred_ray.cli", "contains", str(root), "--file",
+                           str(tmp_path / "ids.txt")], capture_output=True, text=True, check=True)
+    assert [json.loads(line)["member"] for line in done.stdout.splitlines()] == here
+
+    # another node: a task on a worker node of a multi-node cluster (its own raylet and worker process) opens
+    # the store itself
+    @ray.remote(num_cpus=1)
+    def membership(store: str, ids: list[str]) -> tuple[str, list[bool]]:
+        from cbred_ray.api import open_store
+
+        return ray.get_runtime_context().get_node_id(), open_store(store).contains(ids).tolist()
+
+    ray.shutdown()
+    with local_cluster(monkeypatch, workers=1) as cluster:
+        ray.init(address=cluster.address)
+        (worker,), head = (node.node_id for node in cluster.worker_nodes), cluster.head_node.node_id
+        pinned = membership.options(scheduling_strategy=NodeAffinitySchedulingStrategy(worker, soft=False))
+        node, there = ray.get(pinned.remote(str(root), candidates))
+    assert node == worker != head and there == here
