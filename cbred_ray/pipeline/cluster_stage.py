@@ -91,7 +91,7 @@ def _driver(ctx: RunContext) -> dict:
 
 def _distributed(ctx: RunContext) -> dict:
     store, cfg, constraints, progress = ctx.store, ctx.config.cluster, ctx.config.select.constraints, ctx.progress
-    seed, budget = ctx.seeds.of("cluster"), budget_of(ctx.config.select.constraints)
+    seed, budget = ctx.seeds.of("cluster"), budget_of(constraints)
     holders = Holders.from_store(store, cfg.features, ctx.resources.holders,
                                  budget if constraints.apply == "before" else None)
     started = time.perf_counter()
@@ -110,6 +110,7 @@ def _distributed(ctx: RunContext) -> dict:
     fitted, clustered = time.perf_counter() - started, sum(holders.each("count"))
     sizes = write_clusters(store, holders, assign, cfg.ks[0], budget if constraints.apply == "after" else None)
     holders.close()
-    return {"rows": int(sizes.sum()), "clustered": int(clustered), "engine": "distributed", "method": cfg.method, "features": cfg.features,
-            "holders": len(holders), "holders_lost": holders.lost, "graph_shards": len(store.shard_files("graphs")),
-            "fit_seconds": round(fitted, 3), **record, "sizes": [int(s) for s in sizes]}
+    return {"rows": int(sizes.sum()), "clustered": int(clustered), "engine": "distributed", "method": cfg.method,
+            "features": cfg.features, "holders": len(holders), "holders_lost": holders.lost,
+            "graph_shards": len(store.shard_files("graphs")), "fit_seconds": round(fitted, 3), **record,
+            "sizes": [int(s) for s in sizes]}
