@@ -46,6 +46,14 @@ def digest(store: Path) -> dict:
     return out
 
 
+def portable(argument: str) -> str:
+    """An argument as a result file records it: an absolute path as PATH, a NAME=PATH pair as NAME=STORE."""
+    name, _, value = argument.rpartition("=")
+    if value.startswith("/"):
+        return f"{name}=STORE" if name else "PATH"
+    return argument
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default=None)
@@ -62,8 +70,8 @@ def main() -> None:
             subprocess.run([sys.executable, "-m", "cbred_ray.cli", "run", config, "--out", str(store), "--quiet"],
                            check=True, stdout=subprocess.DEVNULL)
         results[name] = {"config": config, **digest(store)}
-    out = {"command": "python benchmarks/nb201_selections.py " + " ".join(
-        a if not a.startswith("/") else "PATH" for a in sys.argv[1:]), **provenance(), "configs": results}
+    out = {"command": "python benchmarks/nb201_selections.py " + " ".join(map(portable, sys.argv[1:])),
+           **provenance(), "configs": results}
     if args.reference:
         reference = json.loads(Path(args.reference).read_text())
         out["reference_commit"] = reference["git_commit"]
