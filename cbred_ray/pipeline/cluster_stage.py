@@ -28,7 +28,7 @@ from cbred_ray.pipeline.context import RunContext
 from cbred_ray.pipeline.graphs_stage import GRAPH_KEY, representatives
 from cbred_ray.pipeline.kmeans_stage import distributed_kmeans
 from cbred_ray.pipeline.shard_holders import Holders, write_clusters
-from cbred_ray.select.constraints import inside_budget
+from cbred_ray.select.constraints import rows_within
 
 RAY_BLOCKS_FROM = 2048
 """Distance matrices over at least this many distinct points are computed as Ray tasks."""
@@ -62,12 +62,12 @@ def _driver(ctx: RunContext) -> dict:
     keyed = GRAPH_KEY in store.columns("graphs")
     graphs = store.read("graphs", columns=["arch_index", "canonical_index", cfg.features, *[GRAPH_KEY] * keyed,
                                            "arch_params", "arch_macs"])
-    graphs = graphs.sort_by("arch_index").to_pandas()
+    graphs = graphs.sort_by("arch_index")
+    budget = budget_of(constraints)
+    inside = np.ones(graphs.num_rows, bool) if budget is None else rows_within(graphs, budget)
+    graphs = graphs.to_pandas()
     if keyed:  # one representative per key, over the whole run
         graphs["canonical_index"] = representatives(graphs["arch_index"].to_numpy(), graphs[GRAPH_KEY].to_numpy())
-    budget = budget_of(constraints)
-    inside = np.ones(len(graphs), bool) if budget is None else inside_budget(
-        {"params": graphs["arch_params"].to_numpy(), "macs": graphs["arch_macs"].to_numpy()}, *budget)
     if constraints.apply == "before":
         graphs, inside = graphs[inside], inside[inside]
     features = np.stack(graphs[cfg.features].to_numpy()).astype(np.float64)

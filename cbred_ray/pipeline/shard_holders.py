@@ -27,7 +27,7 @@ from cbred_ray.cluster import kmeans_parallel as kp
 from cbred_ray.log import log
 from cbred_ray.pipeline.graphs_stage import GRAPH_KEY, key_firsts, representatives
 from cbred_ray.pipeline.losses import LOST, RETRIES, reason
-from cbred_ray.select.constraints import inside_budget
+from cbred_ray.select.constraints import rows_within
 from cbred_ray.store import Store
 
 SAMPLE_STREAM = 1_000_003
@@ -48,7 +48,7 @@ class ShardHolder:
         for n in numbers:
             table = Store(root).read_shard("graphs", n, ["arch_index", "canonical_index", feature, *extra])
             if budget is not None:
-                table = table.filter(pa.array(_inside(table, budget)))
+                table = table.filter(pa.array(rows_within(table, budget)))
             features = table.column(feature).combine_chunks().flatten().to_numpy().reshape(len(table), -1)
             self.shards[n] = (table.column("canonical_index").to_numpy(),
                               kp.Points.of(table.column("arch_index").to_numpy(), features))
@@ -108,16 +108,10 @@ class ShardHolder:
                 "cluster": pa.array(cluster, pa.int32()), "arch_params": pa.array(self.extra[n]["arch_params"]),
                 "arch_macs": pa.array(self.extra[n]["arch_macs"])})
             if budget is not None:
-                table = table.filter(pa.array(_inside(table, budget)))
+                table = table.filter(pa.array(rows_within(table, budget)))
             Store(root).write_shard("clusters", n, table)
             sizes += np.bincount(table.column("cluster").to_numpy(), minlength=k)
         return sizes
-
-
-def _inside(table: pa.Table, budget: tuple[float | None, float | None]) -> np.ndarray:
-    """The rows of a table with ``arch_params`` and ``arch_macs`` that are within ``budget``."""
-    return inside_budget({"params": table.column("arch_params").to_numpy(),
-                          "macs": table.column("arch_macs").to_numpy()}, *budget)
 
 
 def default_holders() -> int:

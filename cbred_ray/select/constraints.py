@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from cbred_ray.errors import BadInput
 from cbred_ray.spaces.base import Space
@@ -25,6 +26,13 @@ def inside_budget(costs: dict[str, np.ndarray], max_params: float | None = None,
         values = np.asarray(costs[column], dtype=np.float64)
         mask &= np.nan_to_num(values, nan=np.inf) <= limit
     return mask
+
+
+def rows_within(table: pa.Table, budget: tuple[float | None, float | None]) -> np.ndarray:
+    """:func:`inside_budget` over the rows of a table with ``arch_params`` and ``arch_macs`` columns (a stage's
+    stored costs); ``budget``: (max_params, max_macs)."""
+    return inside_budget({"params": table.column("arch_params").to_numpy(),
+                          "macs": table.column("arch_macs").to_numpy()}, *budget)
 
 
 def within_budget(costs: pd.DataFrame, max_params: float | None = None, max_macs: float | None = None) -> pd.Series:
