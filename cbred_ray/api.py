@@ -133,36 +133,26 @@ class ReductionResult:
         return read_region(Store(self.store))
 
     @cached_property
-    def _kept_indices(self):
-        import numpy as np
+    def reduced_space(self):
+        """The reduced space as a search runs in it (:class:`cbred_ray.search.ReducedSpace`): the region of a run
+        on a sample of its space, the selection of one that listed it."""
+        from cbred_ray.search.space import ReducedSpace
 
-        return np.sort(self.selection_table.column("arch_index").to_numpy())
+        return ReducedSpace.of(self)
 
     def contains(self, ids: list[str]):
         """For each identifier, whether its architecture is in the reduced space (a boolean array): the region's
         rule for a sampled run, the selection for a run that listed its space."""
-        import numpy as np
-
-        indices = self.space.parse_ids(list(ids))
-        if self.sampled:
-            return self.region.contains(self.space, indices)
-        return np.isin(indices, self._kept_indices)
+        return self.reduced_space.contains(ids)
 
     def sample(self, n: int, seed: int = 0) -> list[str]:
         """``n`` distinct identifiers of the reduced space, drawn uniformly with ``seed`` (each checked to belong)."""
-        return self.space.format_ids(self.sample_indices(n, seed)[0])
+        return self.reduced_space.sample(n, seed)
 
     def sample_indices(self, n: int, seed: int = 0):
         """(indices, candidates drawn): :meth:`sample`'s architectures as indices, and how many candidates of the
-        whole space were drawn to find them (``n`` for a listed reduced space)."""
-        import numpy as np
-
-        if not self.sampled:
-            kept = self._kept_indices
-            if not 1 <= n <= len(kept):
-                raise BadInput(f"the reduced space holds {len(kept)} architectures: cannot draw {n}")
-            return np.random.default_rng(seed).choice(kept, size=n, replace=False), n
-        return self.region.sample(self.space, n, seed)  # rejection: every one drawn was checked to belong
+        whole space were drawn to find them (``n`` for a listed reduced space; a region is drawn by rejection)."""
+        return self.reduced_space.sample_indices(n, seed)
 
     def estimated_size(self) -> dict:
         """How many architectures the reduced space holds: for a region, the share of an independent seeded

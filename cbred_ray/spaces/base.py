@@ -12,6 +12,9 @@ them) and never hold a large space whole. Each space also has
   building a network, and the bipartite *computational graph* of an architecture;
 - the *cost model* (parameters and MACs of the network as the benchmark builds it) and the
   *networks* (:meth:`Space.networks`) on which ``cbred_ray.stats`` computes the statistics;
+- its *neighbourhood* (:meth:`Space.neighbours`, :meth:`Space.mutate`): the architectures one operation or one
+  edge away, which local search and evolution move along (``cbred_ray.search``); a space whose index is a
+  mixed-radix number of its choices says so (:attr:`Space.radices`) and gets it for free;
 - its *parameters*, a pydantic model ``Params`` (validated without torch when a config is loaded)
   from which :meth:`Space.from_params` builds it, and the benchmark table it ships, if any.
 
@@ -44,6 +47,18 @@ def distinct_sorted(values: np.ndarray) -> np.ndarray:
     millions of integers)."""
     ordered = np.sort(np.asarray(values))
     return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])] if len(ordered) else ordered
+
+
+def mixed_radix_neighbours(index: int, radices: Sequence[int]) -> np.ndarray:
+    """The numbers that differ from ``index`` in exactly one digit of the mixed radix ``radices`` (first digit
+    most significant), sorted."""
+    places = np.cumprod((1, *radices[:0:-1]))[::-1].astype(np.int64)
+    out = []
+    for place, radix in zip(places, radices, strict=True):
+        digit = (index // int(place)) % radix
+        options = np.arange(radix, dtype=np.int64)
+        out.append(index + (options[options != digit] - digit) * place)
+    return np.sort(np.concatenate(out)) if out else np.zeros(0, dtype=np.int64)
 
 
 class NoParams(BaseModel):
@@ -220,6 +235,28 @@ class Space(ABC):
         whose statistics run on a network of another shape than the benchmark's (another depth) says here
         which network its costs are of."""
         return self.networks(index, self.cost_width).build("standard", num_classes)
+
+    # -- neighbourhood ---------------------------------------------------------------------------
+    @property
+    def radices(self) -> tuple[int, ...] | None:
+        """When the index is a mixed-radix number of the space's choices (the first most significant; one
+        digit per edge's operation, per layer's block, ...): the number of options of each choice. Then the
+        default :meth:`neighbours` changes one digit. None: the space defines :meth:`neighbours` itself."""
+        return None
+
+    def neighbours(self, index: int) -> np.ndarray:
+        """The indices of the architectures one step from ``index`` (one operation or one edge changed), sorted,
+        distinct, without ``index`` itself: what local search and evolution move along. By default, one digit of
+        :attr:`radices` changed."""
+        index = int(self.check_indices([index])[0])
+        if self.radices is None:
+            raise BadInput(f"space {self.name!r} defines no neighbourhood: give it `radices` (its index as a "
+                           f"mixed-radix number of its choices) or a `neighbours(index)` method")
+        return mixed_radix_neighbours(index, self.radices)
+
+    def mutate(self, index: int, rng: np.random.Generator) -> int:
+        """One neighbour of ``index`` drawn uniformly with ``rng`` (evolution's mutation)."""
+        return int(rng.choice(self.neighbours(index)))
 
     def edit_rows(self, canonical: np.ndarray) -> np.ndarray:
         """The rows the cell edit distance compares (:attr:`edit_distance`)."""

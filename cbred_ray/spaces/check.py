@@ -21,6 +21,11 @@ with ``seed``), and a failure names the architecture involved by its index and i
 ``sampling``
     ``sample(n, seed)`` is ``n`` distinct in-range indices, the same twice for the same seed, and not the
     same for every one of :data:`OTHER_SEEDS` other seeds (when ``n`` is less than the space's size).
+``neighbours``
+    ``neighbours(i)`` of each sampled index is a sorted array of distinct in-range indices without ``i``, not
+    empty for every one of the sample, the same twice; at least one neighbour of each lists ``i`` back (a
+    single change undone); ``mutate(i, rng)`` gives one of them, the same for the same ``rng`` seed. Local
+    search and evolution (:mod:`cbred_ray.search`) move along it.
 ``canonical``
     the canonical index is in range, idempotent and the same whether asked for alone or in a batch; the
     standard network of a canonical architecture built twice after the same ``torch.manual_seed`` gives
@@ -366,6 +371,42 @@ def check_sampling(run: _Run) -> str:
             problems.append(f"sample({count}, seed) gives the same indices for seeds {run.seed} to "
                             f"{run.seed + OTHER_SEEDS} of a space of {size}: the seed is ignored")
     return _verdict(problems, f"sample({count}, {run.seed}) reproducible, distinct and in range")
+
+
+# -- neighbourhood ----------------------------------------------------------------------------
+def check_neighbours(run: _Run) -> str:
+    """Neighbours: sorted, distinct, in range, without the architecture, reproducible, reversible; mutate picks
+    one of them, reproducibly."""
+    space, problems, sizes = run.space, [], []
+    for index in run.indices.tolist():
+        where = f"neighbours of {run.label(index)}"
+        try:
+            found = np.asarray(space.neighbours(index))
+        except BadInput as err:
+            problems.append(f"{where}: {err}")
+            break
+        sizes.append(len(found))
+        if not np.issubdtype(found.dtype, np.integer) or found.ndim != 1:
+            problems.append(f"{where} are {found.dtype} of shape {found.shape}, not a 1-D array of indices")
+            continue
+        if len(found) and (found.min() < 0 or (run.size is not None and found.max() >= run.size)):
+            problems.append(f"{where} include an index outside the space")
+        if index in found:
+            problems.append(f"{where} include itself")
+        if np.any(np.diff(found) <= 0):
+            problems.append(f"{where} are not sorted and distinct")
+        if not np.array_equal(found, np.asarray(space.neighbours(index))):
+            problems.append(f"{where} differ between two calls")
+        if problems or not len(found):
+            continue
+        if not any(index in np.asarray(space.neighbours(int(j))) for j in found[:16]):
+            problems.append(f"{where}: none of the first {min(16, len(found))} lists it back (a change not undone)")
+        picked = [space.mutate(index, np.random.default_rng(run.seed)) for _ in range(2)]
+        if picked[0] != picked[1] or picked[0] not in found:
+            problems.append(f"mutate({run.label(index)}) gives {picked}, not one neighbour for one seed")
+    if sizes and not any(sizes):
+        problems.append("no sampled architecture has a neighbour")
+    return _verdict(problems, f"{min(sizes, default=0)} to {max(sizes, default=0)} neighbours per architecture")
 
 
 # -- 3. canonical index -----------------------------------------------------------------------
@@ -737,6 +778,7 @@ def check_parameters(run: _Run) -> str:
 CHECKS: dict[str, Callable[[_Run], str]] = {
     "identifiers": check_identifiers,
     "sampling": check_sampling,
+    "neighbours": check_neighbours,
     "canonical": check_canonical,
     "features": check_features,
     "costs": check_costs,

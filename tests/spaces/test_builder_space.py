@@ -46,6 +46,10 @@ class TinyChain(BuilderSpace):
     def size(self) -> int:
         return len(CHOICES) ** self.layers
 
+    @property
+    def radices(self) -> tuple[int, ...]:
+        return (len(CHOICES),) * self.layers
+
     def parse_id(self, text: str) -> int:
         if not isinstance(text, str) or len(text) != self.layers or set(text) - set("012"):
             raise BadInput(f"not a {self.name} identifier: {text!r}")

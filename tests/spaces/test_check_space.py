@@ -111,14 +111,31 @@ class MergesEverything(CellSpace):
         return np.zeros(len(np.asarray(indices).ravel()), dtype=np.int64)
 
 
+class OneWayNeighbours(CellSpace):
+    """Its neighbourhood is the next index only: a step that no step undoes."""
+
+    def neighbours(self, index: int) -> np.ndarray:
+        return np.array([(index + 1) % self.size], dtype=np.int64)
+
+
+class NoNeighbourhood(CellSpace):
+    """A space that says nothing of its neighbourhood (no radices, no neighbours)."""
+
+    @property
+    def radices(self) -> None:
+        return None
+
+
 @pytest.mark.parametrize(("space", "failed", "says"), [
     (DroppedCharacter(nodes=3), "identifiers", "does not parse back"),
     (ParsedOffByOne(nodes=3), "identifiers", "does not round-trip"),
     (CostPlusOne(nodes=3), "costs", "parameters, its standard network"),
     (GrowingFeatures(nodes=3), "features", "the width changes with the sample"),
     (MergesEverything(nodes=3), "canonical", "trace to different programs"),
+    (OneWayNeighbours(nodes=3), "neighbours", "lists it back"),
+    (NoNeighbourhood(nodes=3), "neighbours", "defines no neighbourhood"),
 ], ids=["format-drops-a-character", "parse-off-by-one", "costs-plus-one", "features-width-follows-sample",
-        "canonical-merges-different-networks"])
+        "canonical-merges-different-networks", "neighbours-one-way", "no-neighbourhood"])
 def test_check_space_catches_the_fault(space, failed, says):
     with pytest.raises(SpaceCheckFailed) as caught:
         check_space(space, statistics=False)

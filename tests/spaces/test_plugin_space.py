@@ -98,7 +98,7 @@ def test_the_plugin_passes_the_conformance_checks(site):
         print(json.dumps({"passed": [r.name for r in results if r.passed], "small_ids": ids,
                           "round_trip": small.parse_ids(ids).tolist()}))
     """)
-    assert found["passed"] == ["identifiers", "sampling", "canonical", "features", "costs", "graph", "traced_graph",
+    assert found["passed"] == ["identifiers", "sampling", "neighbours", "canonical", "features", "costs", "graph", "traced_graph",
                                "parameters"]
     assert len(found["small_ids"]) == 4**2 * 2 and found["round_trip"] == list(range(4**2 * 2))
     assert found["small_ids"][:3] == ["b3-b3/0.5", "b3-b3/1.0", "b3-bn/0.5"] and found["small_ids"][-1] == "id-id/1.0"

@@ -88,6 +88,11 @@ class CellSpace(Space):
     def size(self) -> int:
         return len(self.ops) ** self.num_edges
 
+    @property
+    def radices(self) -> tuple[int, ...]:
+        """One operation per edge: a neighbour changes one edge's operation."""
+        return (len(self.ops),) * self.num_edges
+
     @cached_property
     def none(self) -> int | None:
         """Index of the ``none`` operation, or None when the space has no such edge."""

@@ -17,6 +17,8 @@ squared). Too many to list: a run draws a seeded sample of it (``space: {name: d
   kind the cell and the operation, ``normal_sep_conv_3x3``), one ``add`` per node and one ``concat`` per
   cell, in :mod:`cbred_ray.graphs.computational`'s conventions. It describes the cells, not the network's
   kernels (``graph_of_network`` None: the network repeats the normal cell and the reduction cell unequally).
+- **Neighbourhood** (:meth:`DartsSpace.neighbours`): one edge's operation changed (6 × 16 edges), or one edge's
+  input moved to another earlier node that the node's other edge does not already read.
 - **Network and costs**: :mod:`~cbred_ray.spaces.darts.network` (the DARTS CIFAR network at ``channels``
   and ``cells``), costed in closed form by :mod:`~cbred_ray.spaces.darts.cost`; statistics run on the same
   network at ``stats.width`` channels and ``stats_cells`` cells (a cheaper one). The defaults, 32 initial
@@ -146,6 +148,29 @@ class DartsSpace(Space):
                 states.append(kernel(f"{label}.n{2 + j}", "add", terms))
             kernel(f"{label}.concat", "concat", states[2:])
         return graph
+
+    def neighbours(self, index: int) -> np.ndarray:
+        """Every genotype with one edge's operation changed, or one edge's input moved to another earlier node
+        (not the one the node's other edge reads), sorted."""
+        inputs, ops = encoding.decode(self.check_indices([index]))
+        moved_inputs, moved_ops = [], []
+        for cell in range(2):
+            for j in range(NODES):
+                for e in range(2):
+                    for op in range(len(OPS)):
+                        if op != ops[0, cell, j, e]:
+                            changed = ops[0].copy()
+                            changed[cell, j, e] = op
+                            moved_inputs.append(inputs[0])
+                            moved_ops.append(changed)
+                    for node in range(2 + j):
+                        if node not in inputs[0, cell, j]:
+                            changed = inputs[0].copy()
+                            changed[cell, j, e] = node
+                            moved_inputs.append(changed)
+                            moved_ops.append(ops[0])
+        found = encoding.encode(np.stack(moved_inputs), np.stack(moved_ops))
+        return np.unique(found[found != index])
 
     def costs(self, indices: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
         from cbred_ray.spaces.darts.cost import costs

@@ -269,6 +269,11 @@ class MacroSpace(Space):
     def size(self) -> int:
         return len(self.choices) ** self.num_layers
 
+    @property
+    def radices(self) -> tuple[int, ...]:
+        """One block per layer: a neighbour changes one layer's block."""
+        return (len(self.choices),) * self.num_layers
+
     @cached_property
     def plan(self) -> Plan:
         """The channels and sides of the network at the space's own channels."""

@@ -114,6 +114,48 @@ class NB101Space(Space):
         """:func:`encoding.decode_many` of the cells at ``indices``."""
         return encoding.decode_many(self.codes[self.check_indices(indices)])
 
+    def neighbours(self, index: int) -> np.ndarray:
+        """The cells of the space one change away: one interior vertex's operation changed, or one edge of the
+        upper triangle added or removed, then pruned as the benchmark prunes; changes that leave no valid cell
+        (the output cut off, more than 9 edges) or a cell outside the space are dropped. Sorted. (Pruning makes
+        the relation not always symmetric: a removed edge may take a vertex with it.)"""
+        found = {self._changed(index, change) for change in self._changes(index)}
+        return np.array(sorted(found - {None}), dtype=np.int64)
+
+    def mutate(self, index: int, rng: np.random.Generator) -> int:
+        """A neighbour drawn uniformly among the changes, tried in a random order until one gives a cell of the
+        space (cheaper than listing the neighbourhood: each change is hashed)."""
+        changes = self._changes(index)
+        for k in rng.permutation(len(changes)):
+            found = self._changed(index, changes[k])
+            if found is not None:
+                return found
+        raise BadInput(f"NB101 cell {self.format_ids([index])[0]} has no neighbour in the space")
+
+    def _changes(self, index: int) -> list[tuple[int, int, str | None]]:
+        """Every single change of a cell: (vertex, -1, new operation) or (x, y, None), the edge x -> y flipped."""
+        spec = self.spec(index)
+        vertices = spec.num_vertices
+        return ([(v, -1, op) for v in range(1, vertices - 1) for op in encoding.OPS if op != spec.ops[v]]
+                + [(x, y, None) for x in range(vertices) for y in range(x + 1, vertices)])
+
+    def _changed(self, index: int, change: tuple[int, int, str | None]) -> int | None:
+        """The index of the cell after one change, or None when it is no cell of the space (or the same one)."""
+        spec = self.spec(index)
+        rows, ops = [list(row) for row in spec.matrix], list(spec.ops)
+        first, second, op = change
+        if op is None:
+            rows[first][second] = 1 - rows[first][second]
+        else:
+            ops[first] = op
+        try:
+            cell = encoding.hash_spec({"matrix": rows, "ops": ops})
+        except BadInput:
+            return None
+        position = int(np.searchsorted(self.hashes, cell))
+        inside = position < len(self.hashes) and self.hashes[position] == cell and position != index
+        return position if inside else None
+
     # -- equivalence, features, graph, cost -----------------------------------------------------
     def canonical_indices(self, indices: np.ndarray) -> np.ndarray:
         return self.check_indices(indices).copy()

@@ -53,6 +53,12 @@ class TinyNetSpace(BuilderSpace):
     def size(self) -> int:
         return len(BLOCKS) ** self.stages * len(MULTIPLIERS)
 
+    @property
+    def radices(self) -> tuple[int, ...]:
+        # The index is a mixed-radix number of the choices (a block per stage, then the multiplier): local search
+        # and evolution then move by changing one of them.
+        return (len(BLOCKS),) * self.stages + (len(MULTIPLIERS),)
+
     def parse_id(self, text: str) -> int:
         blocks, _, multiplier = str(text).partition("/")
         parts = blocks.split("-")
