@@ -144,15 +144,10 @@ class ReducedSpace:
             return np.random.default_rng(seed).choice(self.members, size=n, replace=False), n
         return self.space.sample(n, seed), n
 
-    def stream(self, rng: np.random.Generator) -> Iterator[int]:
+    def stream(self, rng: np.random.Generator) -> Draws:
         """Indices drawn uniformly with ``rng``, each once while the space is listed (random search's order);
-        a region or a huge space may repeat one, which a search skips."""
-        if self.listed:
-            yield from (int(i) for i in rng.permutation(self.indices()))
-            return
-        while True:
-            drawn, _ = self.sample_indices(1024, int(rng.integers(2**63)))
-            yield from (int(i) for i in rng.permutation(drawn))
+        a region or a huge space may repeat one, which a search skips. Picklable (Ray Tune saves its searcher)."""
+        return Draws(self, rng)
 
     # -- moves ----------------------------------------------------------------------------------
     def neighbour_indices(self, index: int) -> np.ndarray:
@@ -186,6 +181,27 @@ class ReducedSpace:
         """A mutation of ``arch`` that stays inside (see :meth:`mutate_index`)."""
         return self.space.format_ids([self.mutate_index(self.space.parse_id(arch), rng)])[0]
 
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_neighbourhoods": {}}  # the cache is not worth saving
+
     def __repr__(self) -> str:
         held = f"{len(self):,} architectures" if self.members is not None or self.whole else "a region"
         return f"ReducedSpace({self.label}: {held} of {self.space.name!r})"
+
+
+class Draws(Iterator[int]):
+    """:meth:`ReducedSpace.stream`: a listed space in one seeded permutation; otherwise rounds of seeded draws."""
+
+    def __init__(self, space: ReducedSpace, rng: np.random.Generator) -> None:
+        self.space, self.rng = space, rng
+        self.order = rng.permutation(space.indices()) if space.listed else np.zeros(0, dtype=np.int64)
+        self.position = 0
+
+    def __next__(self) -> int:
+        if self.position == len(self.order):
+            if self.space.listed:
+                raise StopIteration
+            drawn, _ = self.space.sample_indices(1024, int(self.rng.integers(2**63)))
+            self.order, self.position = self.rng.permutation(drawn), 0
+        self.position += 1
+        return int(self.order[self.position - 1])

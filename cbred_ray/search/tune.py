@@ -3,21 +3,24 @@
     from ray import tune
     from cbred_ray.search import ReducedSpace, SpaceSearcher
 
-    searcher = SpaceSearcher(ReducedSpace.of("stores/quick"), "rea", seed=0)
-    tuner = tune.Tuner(train_fn, tune_config=tune.TuneConfig(search_alg=searcher, metric="accuracy", mode="max",
-                                                             num_samples=200))
+    searcher = SpaceSearcher(ReducedSpace.of("stores/quick"), "rea", seed=0, metric="accuracy", mode="max")
+    tuner = tune.Tuner(train_fn, tune_config=tune.TuneConfig(search_alg=searcher, num_samples=200))
     tuner.fit()
 
 Each trial's config holds the architecture's identifier under ``key`` (``config["arch"]``); the trainable
-builds and trains it (``space.networks`` or the user's own builder) and reports ``metric``. When a trial
+builds and trains it (``space.networks`` or the user's own builder) and reports ``metric``. Give the searcher its
+``metric`` and ``mode``: Tune hands ``TuneConfig``'s own to a searcher only when the Tuner has a ``param_space``
+(the other hyperparameters of the trial, which reach the trainable beside ``arch``). When a trial
 completes, its last reported ``metric`` is told to the algorithm (negated for ``mode="min"``; a failed trial
 or one that never reported counts as the worst score). The algorithm never asks for an architecture it has
-trained or is training; while it waits for results (a full neighbourhood in local search, say), it suggests
+trained or is training; its state is saved with the experiment (``save``/``restore``), so a resumed experiment
+(``Tuner.restore``) goes on with the same population or neighbourhood. While it waits for results (a full neighbourhood in local search, say), it suggests
 nothing and Tune waits; when it has nothing left (a small reduced space, all trained) the search finishes.
 """
 from __future__ import annotations
 
 import math
+import pickle
 
 from ray.tune.search import Searcher
 
@@ -48,7 +51,18 @@ class SpaceSearcher(Searcher):
         self.key = key
         self.live: dict[str, str] = {}  # trial id -> architecture
 
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec) -> bool:
+        """Tune hands over ``TuneConfig``'s metric and mode (those given to the searcher win)."""
+        if mode not in (None, "max", "min"):
+            raise BadInput(f"mode must be 'max' or 'min', got {mode!r}")
+        self._metric = self._metric or metric
+        self._mode = self._mode or mode
+        return True
+
     def suggest(self, trial_id: str) -> dict | None:
+        if self.metric is None:
+            raise BadInput("SpaceSearcher has no metric to tell its algorithm: give SpaceSearcher(metric=..., mode=...) "
+                           "(Tune hands TuneConfig's metric to a searcher only when the Tuner has a param_space)")
         arch = self.search.ask()
         if arch is None:
             return Searcher.FINISHED if self.search.exhausted and not self.live else None
@@ -64,3 +78,11 @@ class SpaceSearcher(Searcher):
             value = float(result[self.metric])
             score = -value if self.mode == "min" else value
         self.search.tell(arch, score)
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as out:
+            pickle.dump((self.search, self.live, self.key), out)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as given:
+            self.search, self.live, self.key = pickle.load(given)
