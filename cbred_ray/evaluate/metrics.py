@@ -18,6 +18,9 @@ from cbred_ray.select.settings import top_count
 
 RANDOM_SEARCH_SIZES: tuple[int, ...] = (10, 100)
 TOP_FRACTION = 0.01
+TOP_KEPT_FRACTION = 0.001
+"""The best share of the space whose members a reduction is asked to account for (``top01_kept``): a search
+confined to the reduced space can never find what was cut."""
 FREE_BASELINES = {"Params-Quantiled": "params", "MACs-Quantiled": "macs"}
 """Subsets a user has without any statistic: the largest networks by a cost (the column of ``costs`` read)."""
 
@@ -92,7 +95,8 @@ def evaluate_subset(
     Repeated arch strings in the selection count once. ``subset_share`` divides the
     subset size by ``space_size`` (default: the number of table rows). For each
     dataset the result holds subset and space mean, median and max, the top-1 %
-    recall (:func:`top_recall`) and the expected best of a random search of 10 and
+    recall (:func:`top_recall`), what the subset loses (``best_kept``: 1.0 when it holds the space's best
+    accuracy; ``top01_kept`` of the ``top01_size`` best 0.1 %) and the expected best of a random search of 10 and
     100 networks (:func:`expected_best_of_random`) in the subset and in the space.
     Rows are ordered by ``arch_str`` first, so ties in the top-1 % do not depend on
     the table's row order.
@@ -152,6 +156,10 @@ def _dataset_report(space_acc: np.ndarray, mask: np.ndarray, space_size: int) ->
         "subset_max": float(subset_acc.max()),
         "space_max": float(space_acc.max()),
         "top1_recall": top_recall(space_acc, mask, TOP_FRACTION),
+        "best_kept": float(subset_acc.max() == space_acc.max()),
+        "top01_kept": int(round(top_recall(space_acc, mask, TOP_KEPT_FRACTION) * top_count(space_acc.size,
+                                                                                        TOP_KEPT_FRACTION))),
+        "top01_size": top_count(space_acc.size, TOP_KEPT_FRACTION),
     }
     for n in RANDOM_SEARCH_SIZES:
         report[f"expected_best_random_{n}"] = expected_best_of_random(subset_acc, n)

@@ -125,5 +125,6 @@ def describe_on_budget(subsets: dict[str, pd.Index], run: BudgetRun, seed: int) 
 def _row(seed: int, method: str, dataset: str, measured: dict) -> dict:
     return {"budget": "none", "seed": seed, "method": method, "dataset": dataset, "size": measured["subset_size"],
             "share": measured["subset_share"], "mean": measured["subset_mean"], "top1_recall": measured["top1_recall"],
+            "best_kept": measured["best_kept"], "top01_kept": measured["top01_kept"],
             "best_of_10": measured["expected_best_random_10"], "best_of_100": measured["expected_best_random_100"],
             "first_ranked": float("nan"), "space_mean": measured["space_mean"]}

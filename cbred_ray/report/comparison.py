@@ -112,7 +112,8 @@ def measure(choice: Choice, space: Space, table: pd.DataFrame) -> list[dict]:
         return {
             "budget": budget_label(choice.budget), "seed": choice.seed, "method": method, "dataset": dataset,
             "size": measured["subset_size"], "share": measured["subset_share"], "mean": measured["subset_mean"],
-            "top1_recall": measured["top1_recall"],
+            "top1_recall": measured["top1_recall"], "best_kept": measured["best_kept"],
+            "top01_kept": measured["top01_kept"],
             "best_of_10": measured["expected_best_random_10"], "best_of_100": measured["expected_best_random_100"],
             "first_ranked": first_ranked, "space_mean": measured["space_mean"],
         }
@@ -130,7 +131,7 @@ def measure(choice: Choice, space: Space, table: pd.DataFrame) -> list[dict]:
 
 def summarise(rows: pd.DataFrame) -> pd.DataFrame:
     """Mean and spread (standard deviation over seeds) of every measure, per budget, method and dataset."""
-    measures = ["size", "mean", "top1_recall", "best_of_10", "best_of_100", "first_ranked"]
+    measures = ["size", "mean", "top1_recall", "best_kept", "top01_kept", "best_of_10", "best_of_100", "first_ranked"]
     grouped = rows.groupby(["dataset", "budget", "method"], sort=False)[measures]
     summary = grouped.mean().join(grouped.std(ddof=0).add_suffix("_std")).reset_index()
     summary["seeds"] = grouped.size().to_numpy()

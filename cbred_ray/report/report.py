@@ -52,6 +52,7 @@ from cbred_ray.spaces.base import Space as SearchSpace
 from cbred_ray.store import RUN_STAGES, Store
 
 MEASURES = (("size", "size", "{:.0f}"), ("mean", "mean acc. (%)", "{:.2f}"), ("top1_recall", "top-1 % recall", "{:.3f}"),
+            ("best_kept", "best net kept", "{:.2f}"), ("top01_kept", "top-0.1 % kept", "{:.1f}"),
             ("best_of_10", "E[best of 10] (%)", "{:.2f}"), ("best_of_100", "E[best of 100] (%)", "{:.2f}"),
             ("first_ranked", "first-ranked net (%)", "{:.2f}"))
 BEST_OF = {"best_of_10": 10, "best_of_100": 100}

@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 
 TABLE_MEASURES = (("subset_size", "size", "{:,}"), ("subset_share", "share", "{:.2%}"), ("subset_mean", "mean", "{:.2f}"),
-                  ("top1_recall", "top-1 % recall", "{:.2f}"), ("expected_best_random_10", "E[best of 10]", "{:.2f}"),
+                  ("top1_recall", "top-1 % recall", "{:.2f}"), ("best_kept", "best kept", "{:.0f}"),
+                  ("top01_kept", "top-0.1 % kept", "{:,}"), ("expected_best_random_10", "E[best of 10]", "{:.2f}"),
                   ("expected_best_random_100", "E[best of 100]", "{:.2f}"))
 """The columns of :func:`evaluation_table`: a measure of :func:`~cbred_ray.evaluate.metrics.evaluate_subset`, its
 heading and format."""
@@ -21,7 +22,7 @@ def evaluation_table(report: dict) -> str:
         rows = [("selection", measured)]
         rows += [(f"{name} (same size)", baseline[dataset]) for name, baseline in report.get("baselines", {}).items()]
         whole = {"subset_size": report["space_size"], "subset_share": 1.0, "subset_mean": measured["space_mean"],
-                 "top1_recall": 1.0}
+                 "top1_recall": 1.0, "best_kept": 1.0, "top01_kept": measured["top01_size"]}
         rows.append(("whole space", whole))
         width = max(len(name) for name, _ in rows)
         lines.append(f"{dataset:<{width}}  " + "  ".join(f"{label:>{max(len(label), 8)}}"

@@ -172,6 +172,9 @@ def test_nb201_top_subset_keeps_the_top_and_beats_random(nb201_table: pd.DataFra
     best = nb201_table.nlargest(200, "cifar100_test_acc").arch_str.tolist()
     stats = evaluate_subset(best, nb201_table)["datasets"]["cifar100"]
     assert stats["top1_recall"] == 1.0  # 200 >= ceil(0.01 * 15625) = 157
+    assert stats["best_kept"] == 1.0 and stats["top01_kept"] == stats["top01_size"] == 16  # ceil(0.001 * 15625)
+    without_best = evaluate_subset(best[1:], nb201_table)["datasets"]["cifar100"]
+    assert without_best["best_kept"] == 0.0 and without_best["top01_kept"] == 15
     assert stats["subset_mean"] > stats["space_mean"]
     assert stats["expected_best_random_10"] > stats["space_expected_best_random_10"]
     assert stats["space_expected_best_random_10"] < stats["space_expected_best_random_100"] < stats["space_max"]

@@ -145,9 +145,9 @@ def test_expected_best_of_n_is_shown_only_beside_subsets_of_the_same_size():
 
     rows = pd.DataFrame({"method": ["Whole space", "Intrinsic", "Quantiled", "C-BRED (Q + C)", "small"],
                          "size": [15625.0, 1.0, 2472.0, 2472.0, 50.0], "mean": 70.0, "top1_recall": 0.5,
-                         "best_of_10": 72.0, "best_of_100": 73.0, "first_ranked": 71.0})
+                         "best_kept": 1.0, "top01_kept": 16, "best_of_10": 72.0, "best_of_100": 73.0, "first_ranked": 71.0})
     rows.loc[4, "size"], rows.loc[3, "size"] = 50.0, 50.0  # two subsets of 50: E[best of 10] compares them
     cells = {line.split(" | ")[0].strip("| "): line.strip("|").split(" | ") for line in _table(rows).splitlines()[2:]}
-    assert cells["Whole space"][4:6] == ["–", "–"] and cells["Intrinsic"][4:6] == ["–", "–"]
-    assert cells["Quantiled"][4:6] == ["–", "–"]  # alone at its size now
-    assert cells["small"][4:6] == ["72.00", "–"]  # 50 networks: a random search of 100 does not fit
+    assert cells["Whole space"][6:8] == ["–", "–"] and cells["Intrinsic"][6:8] == ["–", "–"]
+    assert cells["Quantiled"][6:8] == ["–", "–"]  # alone at its size now
+    assert cells["small"][6:8] == ["72.00", "–"]  # 50 networks: a random search of 100 does not fit
