@@ -10,8 +10,20 @@
 """
 from __future__ import annotations
 
-from cbred_ray.search.algorithms import (ALGORITHMS, Evolution, LocalSearch, RandomSearch, Search, Trajectory,
-                                         evolution, local_search, make_search, random_search, run_search, warm_start)
+from cbred_ray.search.algorithms import (
+    ALGORITHMS,
+    Evolution,
+    LocalSearch,
+    RandomSearch,
+    Search,
+    Trajectory,
+    evolution,
+    local_search,
+    make_search,
+    random_search,
+    run_search,
+    warm_start,
+)
 from cbred_ray.search.objectives import TableObjective, table_objective
 from cbred_ray.search.space import ReducedSpace
 

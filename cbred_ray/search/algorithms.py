@@ -26,6 +26,7 @@ and scores give the same trajectory. Nothing here uses Ray.
 """
 from __future__ import annotations
 
+import random
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -143,6 +144,7 @@ class Evolution(Search):
         self._initial = deque(self.space.space.parse_ids(list(initial or []))[:population].tolist())
         if self._initial and not self.space.contains_indices(list(self._initial)).all():
             raise BadInput(f"evolution's initial population has architectures outside the {self.space.label} space")
+        self._sampler = random.Random(self.seed)  # the tournaments (a small draw without repeats, often)
         self._seeded = 0  # members of the first population proposed so far
         self.population: deque[tuple[int, float]] = deque()
 
@@ -152,8 +154,8 @@ class Evolution(Search):
             return self._initial.popleft() if self._initial else self.draw()
         if not self.population:
             return None
-        members = self.rng.choice(len(self.population), size=min(self.tournament, len(self.population)), replace=False)
-        parent = max((self.population[int(m)] for m in members), key=lambda member: member[1])[0]
+        members = self._sampler.sample(range(len(self.population)), min(self.tournament, len(self.population)))
+        parent = max((self.population[m] for m in members), key=lambda member: member[1])[0]
         return self.space.mutate_index(parent, self.rng)
 
     def observe(self, index: int, score: float) -> None:

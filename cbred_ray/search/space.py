@@ -174,7 +174,7 @@ class ReducedSpace:
             return self.space.mutate(int(index), rng)
         found = self.neighbour_indices(index)
         if len(found):
-            return int(rng.choice(found))
+            return int(found[rng.integers(len(found))])
         return int(self.sample_indices(1, int(rng.integers(2**63)))[0][0])
 
     def mutate(self, arch: str, rng: np.random.Generator) -> str:

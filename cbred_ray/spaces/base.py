@@ -256,7 +256,8 @@ class Space(ABC):
 
     def mutate(self, index: int, rng: np.random.Generator) -> int:
         """One neighbour of ``index`` drawn uniformly with ``rng`` (evolution's mutation)."""
-        return int(rng.choice(self.neighbours(index)))
+        found = self.neighbours(index)
+        return int(found[rng.integers(len(found))])
 
     def edit_rows(self, canonical: np.ndarray) -> np.ndarray:
         """The rows the cell edit distance compares (:attr:`edit_distance`)."""

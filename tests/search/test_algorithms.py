@@ -6,8 +6,20 @@ import numpy as np
 import pytest
 
 from cbred_ray.errors import BadInput
-from cbred_ray.search import (Evolution, LocalSearch, RandomSearch, ReducedSpace, Trajectory, evolution,
-                              local_search, make_search, random_search, run_search, table_objective, warm_start)
+from cbred_ray.search import (
+    Evolution,
+    LocalSearch,
+    RandomSearch,
+    ReducedSpace,
+    Trajectory,
+    evolution,
+    local_search,
+    make_search,
+    random_search,
+    run_search,
+    table_objective,
+    warm_start,
+)
 from cbred_ray.spaces.cell import nb201
 
 SPACE = nb201.SPACE
