@@ -284,7 +284,7 @@ def main() -> int:
             began = time.perf_counter()
             result = searches(name, setup, args.seeds, args.budget, log)
             result.update(seeds=args.seeds, budget=args.budget, seconds=round(time.perf_counter() - began, 1))
-            result["figure"] = str(figure(name, result, Path(args.figures)))
+        result["figure"] = str(figure(name, result, Path(args.figures)).resolve().relative_to(REPO))
         if "cost" not in result and not args.skip_costs:  # timed on a quiet machine, apart from the searches
             result["cost"] = costs(setup, build_space(setup["space"]))
         results[name] = result
