@@ -138,7 +138,9 @@ class ReductionResult:
         on a sample of its space, the selection of one that listed it."""
         from cbred_ray.search.space import ReducedSpace
 
-        return ReducedSpace.of(self)
+        if self.sampled:
+            return ReducedSpace(self.space, region=self.region, label="C-BRED")
+        return ReducedSpace(self.space, members=self.selection_table.column("arch_index").to_numpy(), label="C-BRED")
 
     def contains(self, ids: list[str]):
         """For each identifier, whether its architecture is in the reduced space (a boolean array): the region's

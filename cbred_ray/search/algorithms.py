@@ -1,9 +1,9 @@
 """Search algorithms that run in a space or a reduced space: random search, regularised evolution, local search.
 
-    from cbred_ray.search import ReducedSpace, evolution, table_objective
+    from cbred_ray.search import evolution, table_objective
 
     objective = table_objective(space, "cifar100")            # a benchmark table, for simulation
-    trajectory = evolution(ReducedSpace.of(result), objective, budget=300, seed=0)
+    trajectory = evolution(result.reduced_space, objective, budget=300, seed=0)
     trajectory.best_so_far[-1], trajectory.queries_to(objective.top(0.01))
 
 Each algorithm is an ask/tell object (:class:`Search`): :meth:`Search.ask` gives the next architecture to

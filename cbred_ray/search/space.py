@@ -1,9 +1,8 @@
 """The space a search runs in: a whole space, or the part of it a reduction kept.
 
     import cbred_ray
-    from cbred_ray.search import ReducedSpace
 
-    reduced = ReducedSpace.of(cbred_ray.open_store("stores/quick"))   # or ReducedSpace.of("stores/quick")
+    reduced = cbred_ray.open_store("stores/quick").reduced_space   # or cbred_ray.reduce(...).reduced_space
     reduced.sample(5, seed=0)              # five identifiers of the reduced space
     "|nor_conv_3x3~0|+|...|" in reduced    # membership
     reduced.mutate(arch, rng), reduced.neighbours(arch)   # moves that stay inside
@@ -16,6 +15,9 @@ A reduced space is one of three kinds, with one interface:
 - a **region** (``ReducedSpace(space, region=region)``): the rule of a run on a sample of its space
   (:mod:`cbred_ray.select.region`), for spaces too large to list.
 
+A finished run gives its own (``ReductionResult.reduced_space``: the region of a run on a sample of its space,
+the selection of one that listed it).
+
 The moves come from the space (:meth:`cbred_ray.spaces.base.Space.neighbours`: one operation or one edge
 changed): a reduced space keeps the neighbours that belong. An architecture none of whose neighbours
 belongs (a member cut off from the rest) mutates to a member drawn uniformly, so that evolution never
@@ -25,17 +27,12 @@ members (no Ray).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cbred_ray.errors import BadInput
 from cbred_ray.select.region import Region
 from cbred_ray.spaces.base import Space
-
-if TYPE_CHECKING:
-    from cbred_ray.api import ReductionResult
 
 PERMUTED = 50_000_000
 """Largest whole space drawn from as a permutation (exactly, without repeats); larger ones by repeated draws."""
@@ -62,18 +59,6 @@ class ReducedSpace:
         self._neighbourhoods: dict[int, np.ndarray] = {}
 
     # -- construction ---------------------------------------------------------------------------
-    @classmethod
-    def of(cls, result: ReductionResult | str | Path, label: str = "C-BRED") -> ReducedSpace:
-        """The reduced space of a finished reduction (a :class:`cbred_ray.api.ReductionResult` or its store's
-        path): the region of a run on a sample of its space, the selection of one that listed it."""
-        from cbred_ray.api import ReductionResult, open_store
-
-        if not isinstance(result, ReductionResult):
-            result = open_store(result)
-        if result.sampled:
-            return cls(result.space, region=result.region, label=label)
-        return cls(result.space, members=result.selection_table.column("arch_index").to_numpy(), label=label)
-
     @classmethod
     def from_ids(cls, space: Space, ids: Iterable[str], label: str = "listed") -> ReducedSpace:
         """The listed reduced space of these identifiers (a baseline's subset, a shortlist)."""

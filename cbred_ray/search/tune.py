@@ -1,9 +1,10 @@
 """Ray Tune over a (reduced) space: a Tune searcher driven by one of :mod:`cbred_ray.search.algorithms`.
 
     from ray import tune
-    from cbred_ray.search import ReducedSpace, SpaceSearcher
+    import cbred_ray
+    from cbred_ray.search import SpaceSearcher
 
-    searcher = SpaceSearcher(ReducedSpace.of("stores/quick"), "rea", seed=0, metric="accuracy", mode="max")
+    searcher = SpaceSearcher(cbred_ray.open_store("stores/quick").reduced_space, "rea", seed=0, metric="accuracy", mode="max")
     tuner = tune.Tuner(train_fn, tune_config=tune.TuneConfig(search_alg=searcher, num_samples=200))
     tuner.fit()
 

@@ -133,7 +133,7 @@ def test_a_run_gives_its_reduced_space(precomputed_store):
     import cbred_ray
 
     result = cbred_ray.open_store(store.root)
-    reduced = ReducedSpace.of(store.root)
+    reduced = cbred_ray.open_store(store.root).reduced_space
     assert reduced.ids() == sorted(result.ids, key=SPACE.parse_id) and reduced.label == "C-BRED"
     assert set(reduced.indices().tolist()) == set(result.selection["arch_index"].tolist())
     assert result.reduced_space.contains(result.ids).all()
