@@ -41,6 +41,7 @@ import json
 import math
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -111,7 +112,7 @@ def warm_statistic(setup: dict, space):
     frame = frame.dropna()
     lookup = dict(zip(frame[space.id_column], frame[setup["warm_statistic"]]))
     pool = ReducedSpace.from_ids(space, frame[space.id_column], label="scored")
-    return pool, lambda archs: [lookup[a] for a in archs]
+    return pool, Lookup(lookup)
 
 
 def censored(values: list[int | None], budget: int) -> dict:
@@ -123,44 +124,61 @@ def censored(values: list[int | None], budget: int) -> dict:
             "seeds": len(values), "budget": budget}
 
 
-def searches(name: str, setup: dict, seeds: int, budget: int, log) -> dict:
+def one_setting(job: tuple) -> tuple[str, dict]:
+    """Every seed of one (algorithm, space) pair: what ``searches`` records of it."""
+    algorithm, label, spaces, pool, statistic, objective, setup, seeds, budget = job
+    began = time.perf_counter()
+    top1, top01 = objective.top(0.01), objective.top(0.001)
+    trajectories = []
+    for seed in range(seeds):
+        if label == "warm-up":
+            initial = warm_start(pool, statistic, REA["population"], setup["warm_pool"], seed=seed)
+            search = Evolution(spaces["whole"], seed, initial=initial, **REA)
+        else:
+            search = make_search(algorithm, spaces[label], seed, **(REA if algorithm == "rea" else {}))
+        trajectories.append(run_search(search, objective, budget))
+    best = np.full((seeds, budget), np.nan)
+    for k, t in enumerate(trajectories):
+        curve = t.best_so_far
+        best[k, :len(curve)] = curve
+        best[k, len(curve):] = curve[-1]  # a search that ran out of architectures keeps its best
+    points = np.unique(np.geomspace(1, budget, 60).astype(int))
+    return f"{algorithm} | {label}", {
+        "algorithm": algorithm, "space": label, "trained": int(np.median([len(t) for t in trajectories])),
+        "queries_to_top1": censored([t.queries_to(top1) for t in trajectories], budget),
+        "queries_to_top01": censored([t.queries_to(top01) for t in trajectories], budget),
+        "best_after": {str(q): {"mean": float(best[:, q - 1].mean()), "std": float(best[:, q - 1].std())}
+                       for q in QUERIES if q <= budget},
+        "curve": {"queries": points.tolist(), "mean_best": best[:, points - 1].mean(axis=0).round(4).tolist()},
+        "seconds": round(time.perf_counter() - began, 1)}
+
+
+def searches(name: str, setup: dict, seeds: int, budget: int, workers: int, log) -> dict:
     space = build_space(setup["space"])
     objective = table_objective(space, setup["dataset"])
-    top1, top01 = objective.top(0.01), objective.top(0.001)
     spaces = spaces_of(name, setup, space)
-    pool, statistic = warm_statistic(setup, space)
+    pool, lookup = warm_statistic(setup, space)
     runs = [(algorithm, label) for algorithm in ALGORITHMS for label in spaces] + [("rea", "warm-up")]
+    jobs = [(algorithm, label, spaces, pool, lookup, objective, setup, seeds, budget) for algorithm, label in runs]
     out = {}
-    points = np.unique(np.geomspace(1, budget, 60).astype(int))
-    for algorithm, label in runs:
-        began = time.perf_counter()
-        trajectories = []
-        for seed in range(seeds):
-            if label == "warm-up":
-                initial = warm_start(pool, statistic, REA["population"], setup["warm_pool"], seed=seed)
-                search = Evolution(spaces["whole"], seed, initial=initial, **REA)
-            else:
-                search = make_search(algorithm, spaces[label], seed, **(REA if algorithm == "rea" else {}))
-            trajectories.append(run_search(search, objective, budget))
-        best = np.full((seeds, budget), np.nan)
-        for k, t in enumerate(trajectories):
-            curve = t.best_so_far
-            best[k, :len(curve)] = curve
-            best[k, len(curve):] = curve[-1]  # a search that ran out of architectures keeps its best
-        key = f"{algorithm} | {label}"
-        out[key] = {"algorithm": algorithm, "space": label,
-                    "trained": int(np.median([len(t) for t in trajectories])),
-                    "queries_to_top1": censored([t.queries_to(top1) for t in trajectories], budget),
-                    "queries_to_top01": censored([t.queries_to(top01) for t in trajectories], budget),
-                    "best_after": {str(q): {"mean": float(best[:, q - 1].mean()), "std": float(best[:, q - 1].std())}
-                                   for q in QUERIES if q <= budget},
-                    "curve": {"queries": points.tolist(), "mean_best": best[:, points - 1].mean(axis=0).round(4).tolist()},
-                    "seconds": round(time.perf_counter() - began, 1)}
-        log(f"{name} {key}: top-1 % median {out[key]['queries_to_top1']['median']}, "
-            f"top-0.1 % median {out[key]['queries_to_top01']['median']} ({out[key]['seconds']} s)")
-    return {"space": setup["space"], "dataset": setup["dataset"], "top1_threshold": top1, "top01_threshold": top01,
-            "space_size": space.size, "spaces": {label: kept(reduced, objective) for label, reduced in spaces.items()},
-            "runs": out}
+    with ProcessPoolExecutor(workers) as executor:
+        for key, measured in executor.map(one_setting, jobs):
+            out[key] = measured
+            log(f"{name} {key}: top-1 % median {measured['queries_to_top1']['median']}, "
+                f"top-0.1 % median {measured['queries_to_top01']['median']} ({measured['seconds']} s)")
+    return {"space": setup["space"], "dataset": setup["dataset"], "top1_threshold": objective.top(0.01),
+            "top01_threshold": objective.top(0.001), "space_size": space.size,
+            "spaces": {label: kept(reduced, objective) for label, reduced in spaces.items()}, "runs": out}
+
+
+class Lookup:
+    """The warm-up statistic of identifiers (picklable, for the worker processes)."""
+
+    def __init__(self, values: dict[str, float]) -> None:
+        self.values = values
+
+    def __call__(self, archs: list[str]) -> list[float]:
+        return [self.values[a] for a in archs]
 
 
 # -- the cost of a trained network and of the statistics, on this machine ------------------------------
@@ -269,6 +287,7 @@ def main() -> int:
     parser.add_argument("--benchmarks", default=",".join(BENCHMARKS))
     parser.add_argument("--out", required=True)
     parser.add_argument("--figures", required=True, help="folder of the anytime-curve figures")
+    parser.add_argument("--workers", type=int, default=2, help="processes running the searches")
     parser.add_argument("--force", action="store_true", help="measure again the benchmarks already in --out")
     parser.add_argument("--skip-costs", action="store_true", help="leave the timing of training and statistics for a "
                         "later run of the same command (on a machine doing nothing else)")
@@ -282,7 +301,7 @@ def main() -> int:
         result = results.get(name)
         if result is None or result.get("seeds") != args.seeds or result.get("budget") != args.budget:
             began = time.perf_counter()
-            result = searches(name, setup, args.seeds, args.budget, log)
+            result = searches(name, setup, args.seeds, args.budget, args.workers, log)
             result.update(seeds=args.seeds, budget=args.budget, seconds=round(time.perf_counter() - began, 1))
         result["figure"] = str(figure(name, result, Path(args.figures)).resolve().relative_to(REPO))
         if "cost" not in result and not args.skip_costs:  # timed on a quiet machine, apart from the searches

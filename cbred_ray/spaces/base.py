@@ -255,8 +255,11 @@ class Space(ABC):
         return mixed_radix_neighbours(index, self.radices)
 
     def mutate(self, index: int, rng: np.random.Generator) -> int:
-        """One neighbour of ``index`` drawn uniformly with ``rng`` (evolution's mutation)."""
+        """One neighbour of ``index`` drawn uniformly with ``rng`` (evolution's mutation); an architecture without
+        neighbours (NB101's input -> output cell, say) mutates to one drawn uniformly from the space."""
         found = self.neighbours(index)
+        if not len(found):
+            return int(rng.integers(self.size))
         return int(found[rng.integers(len(found))])
 
     def edit_rows(self, canonical: np.ndarray) -> np.ndarray:

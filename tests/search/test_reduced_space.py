@@ -1,6 +1,8 @@
 """ReducedSpace: a whole space, a listed subset and a region, with draws and moves that stay inside."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -87,6 +89,9 @@ def test_nb101_neighbours_are_single_changes_that_stay_in_the_space():
         for other in found:
             assert any(nx.is_isomorphic(_labelled_graph(space.spec(other)), g, node_match=same) for g in graphs)
         assert space.mutate(index, np.random.default_rng(index)) in found
+    alone = space.parse_id(json.dumps({"matrix": [[0, 1], [0, 0]], "ops": ["input", "output"]}))
+    assert not len(space.neighbours(alone))  # input -> output: removing its one edge leaves no cell
+    assert 0 <= space.mutate(alone, np.random.default_rng(0)) < space.size  # it mutates to a cell drawn at random
 
 
 def test_darts_neighbours_change_one_operation_or_one_input():

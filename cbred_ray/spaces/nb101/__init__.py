@@ -124,13 +124,13 @@ class NB101Space(Space):
 
     def mutate(self, index: int, rng: np.random.Generator) -> int:
         """A neighbour drawn uniformly among the changes, tried in a random order until one gives a cell of the
-        space (cheaper than listing the neighbourhood: each change is hashed)."""
+        space (cheaper than listing the neighbourhood: each change is hashed); a cell drawn uniformly when none does."""
         changes = self._changes(index)
         for k in rng.permutation(len(changes)):
             found = self._changed(index, changes[k])
             if found is not None:
                 return found
-        raise BadInput(f"NB101 cell {self.format_ids([index])[0]} has no neighbour in the space")
+        return int(rng.integers(self.size))  # no single change gives a cell of the space (input -> output)
 
     def _changes(self, index: int) -> list[tuple[int, int, str | None]]:
         """Every single change of a cell: (vertex, -1, new operation) or (x, y, None), the edge x -> y flipped."""
