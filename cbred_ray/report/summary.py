@@ -34,5 +34,8 @@ def evaluation_table(report: dict) -> str:
                 text = "–" if value is None or (isinstance(value, float) and math.isnan(value)) else fmt.format(value)
                 cells.append(f"{text:>{max(len(label), 8)}}")
             lines.append(f"{name:<{width}}  " + "  ".join(cells))
+        if "best_kept" in measured:  # what a search confined to the selection can never find
+            lines.append(f"the selection {'keeps' if measured['best_kept'] else 'cuts'} the space's best network and "
+                         f"keeps {measured['top01_kept']} of its {measured['top01_size']} best (top 0.1 %)")
         lines.append("")
     return "\n".join(lines).rstrip("\n")

@@ -8,7 +8,8 @@ def test_the_evaluation_table_sets_the_selection_beside_the_baselines_and_the_wh
     report = {"space_size": 100, "datasets": {"cifar100": measured},
               "baselines": {"Params-Quantiled": {"cifar100": {**measured, "subset_mean": 71.0}}}}
     lines = evaluation_table(report).splitlines()
-    assert lines[0].startswith("cifar100") and [line.split()[0] for line in lines[1:]] == ["selection",
-                                                                                           "Params-Quantiled", "whole"]
+    assert lines[0].startswith("cifar100") and [line.split()[0] for line in lines[1:4]] == ["selection",
+                                                                                            "Params-Quantiled", "whole"]
+    assert lines[4] == "the selection cuts the space's best network and keeps 0 of its 1 best (top 0.1 %)"
     assert "70.00" in lines[1] and "71.00" in lines[2]
     assert lines[3].split()[-2:] == ["–", "–"]  # E[best of N] of another size is not set beside the subsets'
