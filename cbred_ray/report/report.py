@@ -55,6 +55,9 @@ MEASURES = (("size", "size", "{:.0f}"), ("mean", "mean acc. (%)", "{:.2f}"), ("t
             ("best_kept", "best net kept", "{:.2f}"), ("top01_kept", "top-0.1 % kept", "{:.1f}"),
             ("best_of_10", "E[best of 10] (%)", "{:.2f}"), ("best_of_100", "E[best of 100] (%)", "{:.2f}"),
             ("first_ranked", "first-ranked net (%)", "{:.2f}"))
+WHAT_IS_CUT = ("A search confined to a subset can never find what it cuts: `best net kept` is 1 when the subset "
+               "holds the space's best network (its share of the seeds), `top-0.1 % kept` how many of the space's "
+               "best 0.1 % it holds.")
 BEST_OF = {"best_of_10": 10, "best_of_100": 100}
 """E[best of N] compares subsets of one size only: a table shows it for rows that share their size with
 another row and hold at least N networks (:func:`_table`)."""
@@ -233,7 +236,7 @@ def _budget_report(store: Store, config: RunConfig, space: SearchSpace, table: p
              "Every subset is chosen without accuracies; the benchmark is joined afterwards. The first block keeps "
              "as many architectures as C-BRED (C); the second the same share of the measured architectures: "
              "C-BRED (Q + C) ranks the chosen cluster's measured members, Quantiled (random sample) a uniform "
-             "sample of as many architectures as the run measured."
+             "sample of as many architectures as the run measured. " + WHAT_IS_CUT
              + ("" if sample is not None else " That sample's statistics were not given (--sample-stats): its row "
                 "is left out.")
              + "".join(f" Rows marked `{SET_MARK.strip()} {label}` rank by {', '.join(chosen_set)} ({combine}) "
@@ -360,9 +363,7 @@ def _markdown(summary: pd.DataFrame, choices: pd.DataFrame, datasets: list[str],
         "**MAC-Quantiled** (the same among the networks at or under the median MACs); **C-BRED (C)** (the best "
         "cluster); **C-BRED (Q + C)** (the best-ranked members of the best cluster). `first-ranked net` is the "
         "accuracy of the network the statistics rank first inside each subset; `top-1 % recall` is the share of "
-        "the budgeted space's best 1 % the subset keeps; what a search confined to the subset can never find is "
-        "what it cuts: `best net kept` is 1 when it holds the space's best network (its share of the seeds), "
-        "`top-0.1 % kept` how many of the space's best 0.1 % it holds; `E[best of N]` is the expected best of a random search of "
+        "the budgeted space's best 1 % the subset keeps; " + WHAT_IS_CUT + " `E[best of N]` is the expected best of a random search of "
         "N networks inside the subset, shown only beside subsets of the same size (–: none, or fewer than N "
         "networks). The last row, the best networks by accuracy, is a reference no method "
         "can reach without labels.", "",
