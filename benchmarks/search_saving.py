@@ -153,12 +153,14 @@ def one_setting(job: tuple) -> tuple[str, dict]:
         "seconds": round(time.perf_counter() - began, 1)}
 
 
-def searches(name: str, setup: dict, seeds: int, budget: int, workers: int, log) -> dict:
+def searches(name: str, setup: dict, seeds: int, budget: int, workers: int, log, only: set[str] | None = None) -> dict:
+    """Every (algorithm, space) setting of one benchmark; ``only``: the settings of these algorithms alone."""
     space = build_space(setup["space"])
     objective = table_objective(space, setup["dataset"])
     spaces = spaces_of(name, setup, space)
     pool, lookup = warm_statistic(setup, space)
     runs = [(algorithm, label) for algorithm in ALGORITHMS for label in spaces] + [("rea", "warm-up")]
+    runs = [(algorithm, label) for algorithm, label in runs if only is None or algorithm in only]
     jobs = [(algorithm, label, spaces, pool, lookup, objective, setup, seeds, budget) for algorithm, label in runs]
     out = {}
     with ProcessPoolExecutor(workers) as executor:
@@ -169,6 +171,13 @@ def searches(name: str, setup: dict, seeds: int, budget: int, workers: int, log)
     return {"space": setup["space"], "dataset": setup["dataset"], "top1_threshold": objective.top(0.01),
             "top01_threshold": objective.top(0.001), "space_size": space.size,
             "spaces": {label: kept(reduced, objective) for label, reduced in spaces.items()}, "runs": out}
+
+
+def _order(key: str) -> tuple[int, int]:
+    """Settings in the order ``searches`` runs them."""
+    algorithm, label = key.split(" | ")
+    labels = ["whole", "C-BRED", "Params-Quantiled", "Quantiled", "warm-up"]
+    return ALGORITHMS.index(algorithm), labels.index(label)
 
 
 class Lookup:
@@ -289,6 +298,8 @@ def main() -> int:
     parser.add_argument("--figures", required=True, help="folder of the anytime-curve figures")
     parser.add_argument("--workers", type=int, default=2, help="processes running the searches")
     parser.add_argument("--force", action="store_true", help="measure again the benchmarks already in --out")
+    parser.add_argument("--redo", default=None, help="comma-separated algorithms whose settings to measure again "
+                        "(after a change of the algorithm), keeping the others")
     parser.add_argument("--skip-costs", action="store_true", help="leave the timing of training and statistics for a "
                         "later run of the same command (on a machine doing nothing else)")
     args = parser.parse_args()
@@ -299,7 +310,13 @@ def main() -> int:
     for name in args.benchmarks.split(","):
         setup = BENCHMARKS[name]
         result = results.get(name)
-        if result is None or result.get("seeds") != args.seeds or result.get("budget") != args.budget:
+        if result is not None and args.redo:  # measure again the settings of these algorithms, keep the rest
+            began = time.perf_counter()
+            again = searches(name, setup, args.seeds, args.budget, args.workers, log, set(args.redo.split(",")))
+            result["runs"].update(again["runs"])
+            result["runs"] = {key: result["runs"][key] for key in sorted(result["runs"], key=_order)}
+            result["seconds_redone"] = round(time.perf_counter() - began, 1)
+        elif result is None or result.get("seeds") != args.seeds or result.get("budget") != args.budget:
             began = time.perf_counter()
             result = searches(name, setup, args.seeds, args.budget, args.workers, log)
             result.update(seeds=args.seeds, budget=args.budget, seconds=round(time.perf_counter() - began, 1))

@@ -10,8 +10,8 @@ Each algorithm is an ask/tell object (:class:`Search`): :meth:`Search.ask` gives
 train, :meth:`Search.tell` its score (higher is better). :func:`run_search` drives one to a budget of trained
 networks with an objective (a callable from identifier to score: a table lookup, or the user's own training);
 the Ray Tune searcher (:mod:`cbred_ray.search.tune`) drives the same objects from Tune's trials. An
-architecture is trained once: a search that proposes one it has already seen is told the known score at
-once, and that costs no query.
+architecture is trained once: one proposed again costs no query (local search reads its known score; evolution
+passes it over and draws another child).
 
 - **Random search** draws architectures uniformly without repeats.
 - **Regularised evolution** (Real et al., AAAI 2019): a population of ``population`` architectures (drawn
@@ -78,7 +78,11 @@ class Search(ABC):
 
     @abstractmethod
     def observe(self, index: int, score: float) -> None:
-        """The score of an architecture it proposed (trained now, or trained before)."""
+        """The score of an architecture it proposed, trained now."""
+
+    def repeated(self, index: int) -> None:
+        """It proposed an architecture trained before (not trained again): by default, told its known score."""
+        self.observe(index, self.scores[index])
 
     def draw(self) -> int | None:
         """The next architecture of the space in random search's order (None, exhausted, when all are drawn)."""
@@ -96,8 +100,8 @@ class Search(ABC):
             index = self.propose()
             if index is None:
                 return None
-            if index in self.scores:  # already trained: its score is known, at no cost
-                self.observe(index, self.scores[index])
+            if index in self.scores:  # already trained: never again
+                self.repeated(index)
             elif index not in self.pending:
                 self.pending.add(index)
                 return self.space.space.format_ids([index])[0]
@@ -129,9 +133,16 @@ class RandomSearch(Search):
 
 class Evolution(Search):
     """Regularised evolution (aging evolution) with a population and a tournament; ``initial``: identifiers
-    that seed the population before any uniform draw (a zero-cost warm-up)."""
+    that seed the population before any uniform draw (a zero-cost warm-up).
+
+    Its population holds distinct trained networks: a child trained before is not trained again and does not
+    join it (the tournament draws again, as NNI's evolution does with ``dedup``). After ``patience`` such
+    children in a row (every neighbour of the population's winners trained: a small reduced space explored
+    around its local optima), the next children are drawn uniformly, as random search draws, until one is new.
+    Without this a population that has explored its neighbourhood proposes only known children and stalls."""
 
     name = "rea"
+    patience = 50
 
     def __init__(self, space: ReducedSpace | Space, seed: int = 0, population: int = 20, tournament: int = 5,
                  initial: Sequence[str] | None = None) -> None:
@@ -146,6 +157,7 @@ class Evolution(Search):
             raise BadInput(f"evolution's initial population has architectures outside the {self.space.label} space")
         self._sampler = random.Random(self.seed)  # the tournaments (a small draw without repeats, often)
         self._seeded = 0  # members of the first population proposed so far
+        self._stale = 0  # known children proposed in a row
         self.population: deque[tuple[int, float]] = deque()
 
     def propose(self) -> int | None:
@@ -154,14 +166,20 @@ class Evolution(Search):
             return self._initial.popleft() if self._initial else self.draw()
         if not self.population:
             return None
+        if self._stale >= self.patience:
+            return self.draw()
         members = self._sampler.sample(range(len(self.population)), min(self.tournament, len(self.population)))
         parent = max((self.population[m] for m in members), key=lambda member: member[1])[0]
         return self.space.mutate_index(parent, self.rng)
 
     def observe(self, index: int, score: float) -> None:
+        self._stale = 0
         self.population.append((index, score))
         if len(self.population) > self.population_size:
             self.population.popleft()
+
+    def repeated(self, index: int) -> None:
+        self._stale += 1
 
 
 class LocalSearch(Search):

@@ -52,9 +52,9 @@ def test_a_search_in_a_reduced_space_stays_inside_and_stops_when_it_is_all_train
     reduced = ReducedSpace(SPACE, members=members)
     trajectory = algorithm(reduced, closeness, budget=500, seed=0)
     assert set(trajectory.archs) <= set(SPACE.format_ids(members))
-    assert len(trajectory) == len(set(trajectory.archs)) <= 60
-    if algorithm is not evolution:  # random and local search restart from untried members until none is left
-        assert len(trajectory) == 60
+    # each goes on (random and local search restart, evolution draws anew when its children are all known) until
+    # every member is trained
+    assert len(trajectory) == len(set(trajectory.archs)) == 60
 
 
 def test_local_search_climbs_to_the_single_peak_without_restarting():
@@ -82,6 +82,15 @@ def test_evolution_starts_from_the_given_population_then_mutates_its_members():
         assert any(int(n) in {SPACE.parse_id(k) for k in known} for n in SPACE.neighbours(index))
         known.add(arch)
     assert len(search.population) == 8
+
+
+def test_evolution_keeps_distinct_networks_and_does_not_stall_in_a_small_space():
+    reduced = ReducedSpace(SPACE, members=SPACE.sample(400, seed=5))
+    search = Evolution(reduced, seed=0, population=10, tournament=5)
+    trajectory = run_search(search, closeness, 300)
+    assert len(trajectory) == 300  # without drawing anew it would stop once its winners' neighbourhoods are known
+    members = [index for index, _ in search.population]
+    assert len(set(members)) == len(members) == 10
 
 
 def test_the_warm_start_keeps_the_best_of_the_pool_by_the_statistic():
