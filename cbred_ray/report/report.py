@@ -363,7 +363,7 @@ def _markdown(summary: pd.DataFrame, choices: pd.DataFrame, datasets: list[str],
         "**MAC-Quantiled** (the same among the networks at or under the median MACs); **C-BRED (C)** (the best "
         "cluster); **C-BRED (Q + C)** (the best-ranked members of the best cluster). `first-ranked net` is the "
         "accuracy of the network the statistics rank first inside each subset; `top-1 % recall` is the share of "
-        "the budgeted space's best 1 % the subset keeps; " + WHAT_IS_CUT + " `E[best of N]` is the expected best of a random search of "
+        "the budgeted space's best 1 % the subset keeps. " + WHAT_IS_CUT + " `E[best of N]` is the expected best of a random search of "
         "N networks inside the subset, shown only beside subsets of the same size (–: none, or fewer than N "
         "networks). The last row, the best networks by accuracy, is a reference no method "
         "can reach without labels.", "",
