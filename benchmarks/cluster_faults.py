@@ -50,7 +50,7 @@ from provenance import provenance
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 import fault_injection as fi  # noqa: E402
-from fault_table import write_table  # noqa: E402
+from fault_report import cluster_markdown, write_table  # noqa: E402
 
 SEED = 3
 CONFIG = {
@@ -336,60 +336,6 @@ def readers(work: Path) -> list[dict]:
     return rows
 
 
-def markdown(result: dict) -> str:
-    lines = ["## Faults of a cluster", "", "Each table was measured by:", ""]
-    for section, m in result["measured"].items():
-        lines.append(f"- {section}: `{m['command']}`, {m['date']}, commit {str(m['git_commit'])[:8]} "
-                     f"({m['git_worktree']}), {m['machine']['platform']}, {m['machine']['cpu_count']} CPUs, "
-                     f"{m['wall_seconds']:.0f} s.")
-    lines += ["",
-             "| fault | injected | runs completed on their own | runs that saw a loss | losses logged | rows lost | "
-             "rows duplicated | selection equal |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
-    for row in result["nodes"]:
-        r = row["records"]
-        lines.append(f"| {row['fault']} | {sum(x['injected'] for x in r)}/{len(r)} | {sum(x['completed'] for x in r)} | "
-                     f"{sum(x['loss_lines_on_stderr'] > 0 for x in r)}/{len(r)} | "
-                     f"{[x['loss_lines_on_stderr'] for x in r]} | "
-                     f"{sum(x['rows_lost'] or 0 for x in r)} | {sum(x['rows_duplicated'] or 0 for x in r)} | "
-                     f"{sum(x['selection_equal'] for x in r)}/{len(r)} |")
-    when = {(m["command"], m["date"], str(m["git_commit"])[:8]): [] for m in (r.get("measured") for r in
-                                                                          result["nodes"]) if m}
-    for row in result["nodes"]:
-        if row.get("measured"):
-            m = row["measured"]
-            when[(m["command"], m["date"], str(m["git_commit"])[:8])].append(row["fault"])
-    if len(when) > 1:
-        lines += ["", *(f"- {', '.join(faults)}: `{command}`, {date}, commit {commit}."
-                        for (command, date, commit), faults in when.items())]
-    lines += ["", "| signal | exits | one `cbred:` line | manifest | lock released | resumed and equal |",
-              "| --- | --- | --- | --- | --- | --- |"]
-    for row in result["signals"]:
-        r = row["records"]
-        lines.append(f"| {row['fault']} | {sorted({x['exit'] for x in r}, key=str)} | "
-                     f"{sum(x['cbred_lines'] == 1 for x in r)}/{len(r)} | {sorted({str(x['status']) for x in r})} | "
-                     f"{sum(x['lock_released'] for x in r)}/{len(r)} | "
-                     f"{sum(x['completed'] and x['selection_equal'] for x in r)}/{len(r)} |")
-    lines += ["", "| disk full | exits | one `cbred:` line | its line | resumed on a larger volume and equal |",
-              "| --- | --- | --- | --- | --- |"]
-    for row in result.get("disk_full", []):
-        r = row["records"]
-        lines.append(f"| {row['fault']} | {sorted({x['exit'] for x in r}, key=str)} | "
-                     f"{sum(x['cbred_lines'] == 1 and x['stderr_lines'] == 1 for x in r)}/{len(r)} | "
-                     f"{r[0]['last_line'] if r else ''} | {sum(x['completed'] and x['selection_equal'] for x in r)}/{len(r)} |")
-    lines += ["", "| damaged file | outcome |", "| --- | --- |"]
-    for row in result["damaged"]:
-        outcome = (f"exit {row['exit']}: {row.get('last_line', '')}" if not row["completed"] else
-                   f"finished (exit 0), selection equal: {row['selection_equal']}"
-                   + (f"; refused while fresh (exit {row['exit_while_fresh']}): {row['line_while_fresh']}"
-                      if "exit_while_fresh" in row else "") + (f"; shards redone: {row['redone']}" if "redone" in row
-                                                                else ""))
-        lines.append(f"| {row['fault']} | {outcome} |")
-    lines += ["", "| reader during a writer | exit | last line on stderr | stdout |", "| --- | --- | --- | --- |"]
-    for row in result["readers"]:
-        lines.append(f"| `{row['command']}` | {row['exit']} | {row['last_line']} | {row['stdout'][:120]} |")
-    lines += ["", *result.get("notes", [])] if result.get("notes") else []
-    return "\n".join(lines) + "\n"
-
 
 NODE_STAGES = ("graphs", "stats", "halving", "clusters")
 SECTIONS = {"node": "nodes", "signal": "signals", "disk": "disk_full", "damaged": "damaged", "readers": "readers"}
@@ -469,7 +415,7 @@ def main() -> int:
     out = _merged(folder / "cluster_faults.json", measured, result, [SECTIONS[name] for name in args.only])
     (folder / "cluster_faults.json").write_text(json.dumps(out, indent=1) + "\n")
     write_table(folder)
-    print(markdown(out))
+    print(cluster_markdown(out))
     return 0
 
 

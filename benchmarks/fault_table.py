@@ -57,6 +57,7 @@ TESTS = REPO / "tests"
 sys.path.insert(0, str(TESTS))
 
 import fault_injection as fi  # noqa: E402
+from fault_report import write_table  # noqa: E402
 from provenance import provenance  # noqa: E402
 
 SEED = 3
@@ -330,31 +331,6 @@ def _summary(fault: str, how: str, records: list[dict]) -> dict:
 
 # -- the table ------------------------------------------------------------------------------
 
-def _markdown(result: dict) -> str:
-    lines = [
-        "# Fault table", "",
-        f"`{result['command']}`, {result['date']}, {result['machine']['platform']}, "
-        f"{result['machine']['cpu_count']} CPUs, {result['wall_seconds']:.0f} s in all.", "",
-        "Each fault injected for real, each run compared with an uninterrupted run of the same config and seed. "
-        "*Shards recomputed*: shard files that were finished before the fault and written again after it; "
-        "*in-flight redone*: shards an actor had started when it was killed and another start computed "
-        "(logged where actors are involved).", "",
-        "| fault | injected | runs completed | rows lost | rows duplicated | shards recomputed | in-flight redone "
-        "| max redone per fault | equal to uninterrupted |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for row in result["faults"]:
-        inflight = "n/a" if row["in_flight_shards_redone"] is None else row["in_flight_shards_redone"]
-        lines.append(f"| {row['fault']} | {row['injected']} | {row['runs_completed']} | {row['rows_lost']} | "
-                     f"{row['rows_duplicated']} | {row['finished_shards_recomputed']} | {inflight} | "
-                     f"{row['max_shards_recomputed_per_fault']} | {'yes' if row['equal_to_uninterrupted'] else 'NO'} |")
-    lines += ["", f"Target: {result['target']}. Met: **{'yes' if result['target_met'] else 'no'}**.", "",
-              "How each fault was injected:", ""]
-    lines += [f"- **{row['fault']}**: {row['how']}." for row in result["faults"]]
-    lines += ["", "A killed driver loses the work of the shards its actors had in flight (up to one per actor); "
-              "those were never finished, so they are computed by the next run and not counted as recomputed.", ""]
-    return "\n".join(lines)
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -429,19 +405,6 @@ def main(argv: list[str] | None = None) -> int:
     (out / "fault_table.json").write_text(json.dumps(result, indent=2) + "\n")
     print(write_table(out))
     return 0 if target_met else 1
-
-
-def write_table(folder: Path) -> str:
-    """Write ``fault_table.md``, the one table of faults: this script's (``fault_table.json``) and, below it,
-    the faults of a cluster (``cluster_faults.json``, from ``cluster_faults.py``), each as last measured."""
-    from cluster_faults import markdown as cluster_markdown
-
-    parts = [_markdown(json.loads((folder / name).read_text())) if name == "fault_table.json" else
-             cluster_markdown(json.loads((folder / name).read_text()))
-             for name in ("fault_table.json", "cluster_faults.json") if (folder / name).is_file()]
-    text = "\n".join(parts)
-    (folder / "fault_table.md").write_text(text)
-    return text
 
 
 if __name__ == "__main__":

@@ -231,7 +231,8 @@ def _budget_report(store: Store, config: RunConfig, space: SearchSpace, table: p
     lines = ["# C-BRED on a statistics budget", "",
              f"Config `{config.name}` on the {space.name} space ({space.size:,} architectures): statistics of "
              f"{len(run.measured):,} architectures ({len(run.measured) / space.size:.2%} of the space), {chosen}. "
-             f"Seeds {config.seed}..{config.seed + seeds - 1} (they change the random baselines and the regressor).",
+             f"Seeds {config.seed}..{config.seed + seeds - 1} (they change the random baselines, and the "
+             "regressor only when it trains on over 10,000 measured architectures).",
              "",
              "Every subset is chosen without accuracies; the benchmark is joined afterwards. The first block keeps "
              "as many architectures as C-BRED (C); the second the same share of the measured architectures: "
