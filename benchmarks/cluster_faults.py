@@ -336,7 +336,6 @@ def readers(work: Path) -> list[dict]:
     return rows
 
 
-
 NODE_STAGES = ("graphs", "stats", "halving", "clusters")
 SECTIONS = {"node": "nodes", "signal": "signals", "disk": "disk_full", "damaged": "damaged", "readers": "readers"}
 """``--only`` names and the result's sections they measure."""
