@@ -70,7 +70,8 @@ def main() -> None:
             subprocess.run([sys.executable, "-m", "cbred_ray.cli", "run", config, "--out", str(store), "--quiet"],
                            check=True, stdout=subprocess.DEVNULL)
         results[name] = {"config": config, **digest(store)}
-    out = {"command": "python benchmarks/nb201_selections.py " + " ".join(map(portable, sys.argv[1:])),
+    recorded = [f"{a.split('=', 1)[0]}=STORE" if a in args.stores else portable(a) for a in sys.argv[1:]]
+    out = {"command": "python benchmarks/nb201_selections.py " + " ".join(recorded),
            **provenance(), "configs": results}
     if args.reference:
         reference = json.loads(Path(args.reference).read_text())

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from provenance import provenance
+from provenance import REPO, provenance
 
 from cbred_ray.config import HalvingConfig, QuickConfig, RunConfig
 from cbred_ray.evaluate.benchmark import load_benchmark
@@ -73,6 +73,16 @@ def _tree_rss_kib(root: int) -> int:
         total += _rss_kib(pid)
         stack.extend(tree.get(pid, []))
     return total
+
+
+def _portable_argument(argument: str, args: argparse.Namespace) -> str:
+    """An argument as the recorded command writes it: the store as STORE, a selection file outside the
+    repository as SELECTION.parquet (paths of this machine mean nothing elsewhere)."""
+    if argument == args.store:
+        return "STORE"
+    if argument == args.selection_out and not Path(argument).resolve().is_relative_to(REPO):
+        return "SELECTION.parquet"
+    return argument
 
 
 def measured_run(command: list[str]) -> tuple[subprocess.Popen, float, int, int, str]:
@@ -139,7 +149,7 @@ def main() -> None:
                                 check=True, capture_output=True, text=True).stdout if args.benchmark else "null"
     manifest = json.loads((store / "manifest.json").read_text())
     result = {
-        "command": " ".join([Path(sys.executable).name, *["STORE" if a == args.store else a for a in sys.argv]]),
+        "command": " ".join([Path(sys.executable).name, *[_portable_argument(a, args) for a in sys.argv]]),
         "cbred_command": f"cbred run {args.config} --out STORE" + "".join(f" --set {v}" for v in args.set)
                          + (f" && cbred evaluate STORE --benchmark {args.benchmark}" if args.benchmark else ""),
         **provenance(),
