@@ -8,8 +8,10 @@ WORK: enumeration of the 9,765,625 architectures, canonical dedupe, features (Ra
 k-means, statistics of the 5-node networks by successive halving within the budget, the selection.
 Recorded per seed: wall time, the peak resident memory of the whole process tree (driver, Ray
 services, workers; sampled every 0.2 s) and of the driver, the seconds of each stage, the halving
-rounds (contenders, members measured, leader) and the cluster chosen. Seeds already in the result
-file are not run again (a long benchmark resumes).
+rounds (contenders, members measured, leader) and the cluster chosen. A seed already in the result
+file is not run again (a long benchmark resumes) when its recorded config hash is the one this code gives
+the seed's config: the hash covers the run scheme (how seeds are derived), so a seed measured under an
+earlier scheme, or recorded without a hash, is run again.
 """
 from __future__ import annotations
 
@@ -22,6 +24,21 @@ from pathlib import Path
 import yaml
 from provenance import provenance
 from run_reduction import measured_run
+
+from cbred_ray.config import config_from_dict
+
+
+def seed_config_hash(config: dict, seed: int) -> str:
+    """The hash a `cbred run` of the config with this seed records in its store (the run scheme included)."""
+    return config_from_dict({**config, "seed": seed}).hash()
+
+
+def finished_runs(previous: dict, config: dict) -> dict[int, dict]:
+    """The runs of a previous result file that still stand: same config, and each run's recorded config hash
+    the one this code gives its seed."""
+    if previous.get("config") != config:
+        return {}
+    return {r["seed"]: r for r in previous.get("runs", []) if r.get("config_hash") == seed_config_hash(config, r["seed"])}
 
 
 def run_seed(config: dict, seed: int, work: Path) -> dict:
@@ -36,7 +53,7 @@ def run_seed(config: dict, seed: int, work: Path) -> dict:
     manifest = json.loads((store / "manifest.json").read_text())
     halving = manifest["stages"]["stats"]["halving"]
     return {
-        "seed": seed, "wall_seconds": round(wall, 1),
+        "seed": seed, "config_hash": manifest["config_hash"], "wall_seconds": round(wall, 1),
         "peak_rss_gib_all_processes": round(peak_tree / 2**20, 2), "peak_rss_gib_driver": round(peak_driver / 2**20, 2),
         "stage_seconds": {k: v["seconds"] for k, v in manifest["stages"].items()},
         "space": manifest["space"], "rows": manifest["rows"],
@@ -61,7 +78,7 @@ def main() -> None:
     config = yaml.safe_load(Path(args.config).read_text())
     out = Path(args.out)
     previous = json.loads(out.read_text()) if out.is_file() else {}
-    runs = {r["seed"]: r for r in previous.get("runs", []) if previous.get("config") == config}
+    runs = finished_runs(previous, config)
     for seed in (int(s) for s in args.seeds.split(",")):
         if seed in runs:
             continue
